@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { type CommandSpec, helpText, parse } from "./_args.ts";
+import { UsageError } from "./_errors.ts";
+
+const spec: CommandSpec = {
+  name: "new",
+  usage: "new [DIR] [--name NAME] [-- ARGS…]",
+  summary: "Start a session.",
+  options: {
+    name: { type: "string", short: "n", arg: "NAME", description: "a name" },
+    json: { type: "boolean", description: "json" },
+  },
+  positionals: { min: 0, max: 1, names: "DIR" },
+  dashDash: true,
+};
+
+Deno.test("parses options, positionals and arguments after --", () => {
+  const p = parse(spec, ["dir", "-n", "x", "--json", "--", "--model", "opus", "--"]);
+  assert.deepEqual(p.positionals, ["dir"]);
+  assert.equal(p.values.name, "x");
+  assert.equal(p.values.json, true);
+  assert.deepEqual(p.rest, ["--model", "opus", "--"]);
+  assert.equal(p.help, false);
+});
+
+Deno.test("usage errors are UsageError (exit 2) with a readable message", () => {
+  const err = (argv: string[]) => {
+    try {
+      parse(spec, argv);
+    } catch (e) {
+      assert.ok(e instanceof UsageError);
+      assert.equal(e.exitCode, 2);
+      return e.message;
+    }
+    throw new Error("no error");
+  };
+  assert.match(err(["--nope"]), /unknown option '--nope'/);
+  assert.match(err(["a", "b"]), /unexpected argument "b"/);
+  assert.match(err(["--name"]), /option '-n, --name <value>' argument missing/);
+  assert.match(err(["--name", "--json"]), /argument is ambiguous/);
+  const noDash = { ...spec, dashDash: false };
+  assert.throws(() => parse(noDash, ["--", "x"]), /takes no arguments after --/);
+});
+
+Deno.test("--help skips positional checks and renders every option", () => {
+  const strict = { ...spec, positionals: { min: 1, max: 1, names: "ID" } };
+  assert.equal(parse(strict, ["--help"]).help, true);
+  const text = helpText(spec);
+  assert.match(text, /^Usage: claude-sessions new \[DIR\]/);
+  assert.match(text, /-n, --name NAME\s+a name/);
+  assert.match(text, /--json\s+json/);
+  assert.match(text, /-h, --help\s+show this help/);
+});

@@ -1,0 +1,36 @@
+/**
+ * Errors the CLI reports as one line on stderr, with a documented exit code:
+ * 0 ok, 1 error, 2 usage, 124 timeout (`wait`).
+ *
+ * @module
+ */
+
+/** Exit codes. */
+export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, TIMEOUT: 124 } as const;
+
+/** A failure to report without a stack trace. */
+export class CliError extends Error {
+  /** Process exit code. */
+  readonly exitCode: number;
+  /** Optional second line (a hint). */
+  readonly hint: string | undefined;
+
+  constructor(message: string, exitCode: number = EXIT.ERROR, hint?: string) {
+    super(message);
+    this.name = "CliError";
+    this.exitCode = exitCode;
+    this.hint = hint;
+  }
+}
+
+/** Bad command-line usage (exit 2). */
+export class UsageError extends CliError {
+  /** The command whose usage was wrong, for the hint. */
+  readonly command: string | undefined;
+
+  constructor(message: string, command?: string) {
+    super(message, EXIT.USAGE, `see: claude-sessions ${command ? `${command} ` : ""}--help`);
+    this.name = "UsageError";
+    this.command = command;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * `new [DIR] [--name NAME] [-- ARGS…]`: start a session.
+ *
+ * @module
+ */
+
+import type { CommandSpec, Parsed } from "./_args.ts";
+import { boolOpt, strOpt } from "./_args.ts";
+import { connectOrStart } from "./_client.ts";
+import { CliError, UsageError } from "./_errors.ts";
+import { paths } from "../paths.ts";
+
+/** Command interface. */
+export const spec: CommandSpec = {
+  name: "new",
+  aliases: ["start"],
+  usage: "new [DIR] [--name NAME] [--size COLSxROWS] [--json] [-- ARGS…]",
+  summary: "Start a session in DIR (default: the current directory) and print its id.",
+  details: `
+The program is config claude.command (default "claude") with config
+claude.args, then ARGS. The session's environment is this command's
+environment plus CLAUDE_SESSIONS_ID and CLAUDE_SESSIONS_HOME; TERM defaults
+to xterm-256color. Starts the daemon when none is running.`,
+  options: {
+    name: {
+      type: "string",
+      short: "n",
+      arg: "NAME",
+      description: "name the session (unique among live sessions)",
+    },
+    size: {
+      type: "string",
+      arg: "COLSxROWS",
+      description: "terminal size (default: this terminal's, else 120x40)",
+    },
+    json: { type: "boolean", description: "print the session record as JSON" },
+  },
+  positionals: { min: 0, max: 1, names: "DIR" },
+  dashDash: true,
+};
+
+/** Parses "120x40". */
+export function parseSize(text: string): { cols: number; rows: number } {
+  const m = /^(\d{1,4})x(\d{1,4})$/.exec(text);
+  const cols = m ? Number(m[1]) : 0;
+  const rows = m ? Number(m[2]) : 0;
+  if (!m || cols < 1 || rows < 1 || cols > 1000 || rows > 1000) {
+    throw new UsageError(`invalid --size "${text}": expected COLSxROWS, e.g. 120x40`, "new");
+  }
+  return { cols, rows };
+}
+
+/** Checks DIR before anything starts; returns it absolute. */
+export async function checkDir(dir: string | undefined): Promise<string> {
+  const cwd = Deno.cwd();
+  const abs = dir === undefined ? cwd : dir.startsWith("/") ? dir : `${cwd}/${dir}`;
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(abs);
+  } catch {
+    throw new CliError(`no such directory: ${dir ?? abs}`);
+  }
+  if (!st.isDirectory) throw new CliError(`not a directory: ${dir ?? abs}`);
+  return await Deno.realPath(abs);
+}
+
+/** The local terminal's size, when there is one. */
+export function terminalSize(): { cols: number; rows: number } | null {
+  for (const f of [Deno.stdout, Deno.stdin, Deno.stderr]) {
+    try {
+      if (f.isTerminal()) {
+        const { columns, rows } = Deno.consoleSize();
+        if (columns > 0 && rows > 0) return { cols: columns, rows };
+      }
+    } catch { /* not a terminal */ }
+  }
+  return null;
+}
+
+/** Runs the command. */
+export async function run(args: Parsed): Promise<number> {
+  const cwd = await checkDir(args.positionals[0]);
+  const sizeOpt = strOpt(args, "size");
+  const size = sizeOpt ? parseSize(sizeOpt) : terminalSize();
+  const client = await connectOrStart(paths());
+  try {
+    const params: Parameters<typeof client.request<"new">>[1] = {
+      cwd,
+      env: Deno.env.toObject(),
+    };
+    const name = strOpt(args, "name");
+    if (name !== undefined) params.name = name;
+    if (args.rest.length > 0) params.args = args.rest;
+    if (size) {
+      params.cols = size.cols;
+      params.rows = size.rows;
+    }
+    const { session } = await client.request("new", params);
+    if (boolOpt(args, "json")) console.log(JSON.stringify(session, null, 2));
+    else console.log(session.id);
+    return 0;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * `status [--json]`: the daemon's state.
+ *
+ * @module
+ */
+
+import type { CommandSpec, Parsed } from "./_args.ts";
+import { boolOpt } from "./_args.ts";
+import { Client } from "./_client.ts";
+import { formatUptime } from "./_format.ts";
+import { paths } from "../paths.ts";
+
+/** Command interface. */
+export const spec: CommandSpec = {
+  name: "status",
+  usage: "status [--json]",
+  summary: "Show the daemon's pid, version, uptime, socket and session counts.",
+  details: `
+Exits 1 with a hint when no daemon answers (it does not start one).`,
+  options: {
+    json: { type: "boolean", description: "print as JSON" },
+  },
+  positionals: { min: 0, max: 0 },
+};
+
+/** Runs the command. */
+export async function run(args: Parsed): Promise<number> {
+  const client = await Client.connect(paths().socket);
+  let st;
+  try {
+    st = await client.request("status", {});
+  } finally {
+    client.close();
+  }
+  if (boolOpt(args, "json")) {
+    console.log(JSON.stringify(st, null, 2));
+    return 0;
+  }
+  const counts = Object.entries(st.sessions.byStatus)
+    .filter(([k]) => k !== "exited")
+    .map(([k, v]) => `${v} ${k}`)
+    .join(", ");
+  const lines = [
+    ["daemon", `running (pid ${st.pid})`],
+    ["version", `${st.version} (protocol ${st.protocol})`],
+    ["uptime", formatUptime(st.uptimeMs)],
+    ["socket", `${st.socket}${st.socketActivated ? " (socket-activated)" : ""}`],
+    ["home", st.home],
+    [
+      "sessions",
+      `${st.sessions.live} live${counts ? ` (${counts})` : ""}, ${st.sessions.exited} exited`,
+    ],
+  ];
+  for (const w of st.configWarnings) lines.push(["config", w]);
+  for (const [k, v] of lines) console.log(`${k!.padEnd(9)} ${v}`);
+  return 0;
+}

@@ -1,0 +1,208 @@
+/**
+ * `config.jsonc`: JSON with comments, optional. Every key has a default; a
+ * missing file means all defaults. Unknown keys are warned about, never fatal;
+ * a syntax error or a value of the wrong type is an error naming the file,
+ * line and column.
+ *
+ * @module
+ */
+
+import {
+  findNodeAtLocation,
+  type Node,
+  type ParseError,
+  parseTree,
+  printParseErrorCode,
+} from "jsonc-parser";
+
+/** The effective configuration (defaults merged with the file). */
+export interface Config {
+  claude: {
+    /** Program started for each session. */
+    command: string;
+    /** Arguments always passed to it, before the user's `-- ARGS`. */
+    args: string[];
+  };
+  kill: {
+    /** Seconds between SIGHUP, SIGTERM and SIGKILL when stopping a session. */
+    graceSeconds: number;
+  };
+}
+
+type Kind = "string" | "string[]" | "number" | "integer" | "boolean";
+
+interface KeySpec {
+  kind: Kind;
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+/** Every known key (dotted path), its type and documentation. */
+export const CONFIG_KEYS: Record<string, KeySpec> = {
+  "claude.command": { kind: "string", doc: "program run in each session (default: claude)" },
+  "claude.args": { kind: "string[]", doc: "arguments always passed to it (default: [])" },
+  "kill.graceSeconds": {
+    kind: "number",
+    min: 0,
+    max: 60,
+    doc: "seconds between SIGHUP, SIGTERM and SIGKILL when stopping (default: 2)",
+  },
+};
+
+/** The built-in defaults. */
+export function defaultConfig(): Config {
+  return {
+    claude: { command: "claude", args: [] },
+    kill: { graceSeconds: 2 },
+  };
+}
+
+/** A config file that cannot be used; the message names file:line:column. */
+export class ConfigError extends Error {
+  /** @param message `path:line:col: what is wrong` */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** A loaded configuration and the warnings found while loading it. */
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+  /** Modification time of the file (ms), or null when there is no file. */
+  mtime: number | null;
+}
+
+/**
+ * Reads and validates `path`. A missing file yields the defaults.
+ * @throws {ConfigError} on a syntax error or a wrongly typed value
+ */
+export async function loadConfig(path: string): Promise<LoadedConfig> {
+  let text: string;
+  let mtime: number | null = null;
+  try {
+    const stat = await Deno.stat(path);
+    mtime = stat.mtime?.getTime() ?? 0;
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      return { config: defaultConfig(), warnings: [], mtime: null };
+    }
+    throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
+  }
+  return { ...parseConfig(text, path), mtime };
+}
+
+/**
+ * Parses and validates config text.
+ * @throws {ConfigError} on a syntax error or a wrongly typed value
+ */
+export function parseConfig(text: string, path: string): { config: Config; warnings: string[] } {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, {
+    allowTrailingComma: true,
+    disallowComments: false,
+    allowEmptyContent: true,
+  });
+  const first = errors[0];
+  if (first) {
+    throw new ConfigError(
+      `${where(path, text, first.offset)}: ${describeParseError(printParseErrorCode(first.error))}`,
+    );
+  }
+  const config = defaultConfig();
+  const warnings: string[] = [];
+  if (!root) return { config, warnings };
+  if (root.type !== "object") {
+    throw new ConfigError(`${where(path, text, root.offset)}: the file must hold a JSON object`);
+  }
+  walk(root, "", text, path, warnings);
+  for (const key of Object.keys(CONFIG_KEYS)) {
+    const node = findNodeAtLocation(root, key.split("."));
+    if (!node) continue;
+    const value = readValue(node, key, text, path);
+    assign(config, key, value);
+  }
+  return { config, warnings };
+}
+
+function walk(node: Node, prefix: string, text: string, path: string, warnings: string[]): void {
+  for (const prop of node.children ?? []) {
+    const keyNode = prop.children?.[0];
+    const valueNode = prop.children?.[1];
+    if (!keyNode || !valueNode) continue;
+    const key = prefix + String(keyNode.value);
+    if (key in CONFIG_KEYS) continue;
+    const isGroup = Object.keys(CONFIG_KEYS).some((k) => k.startsWith(key + "."));
+    if (isGroup) {
+      if (valueNode.type !== "object") {
+        throw new ConfigError(`${where(path, text, valueNode.offset)}: "${key}" must be an object`);
+      }
+      walk(valueNode, key + ".", text, path, warnings);
+    } else {
+      warnings.push(`${where(path, text, keyNode.offset)}: unknown key "${key}" (ignored)`);
+    }
+  }
+}
+
+function readValue(node: Node, key: string, text: string, path: string): unknown {
+  const spec = CONFIG_KEYS[key]!;
+  const at = where(path, text, node.offset);
+  const fail = (what: string): never => {
+    throw new ConfigError(`${at}: "${key}" must be ${what}`);
+  };
+  switch (spec.kind) {
+    case "string":
+      if (node.type !== "string") fail("a string");
+      if ((node.value as string).length === 0) fail("a non-empty string");
+      return node.value;
+    case "string[]":
+      if (node.type !== "array") fail("an array of strings");
+      for (const item of node.children ?? []) {
+        if (item.type !== "string") fail("an array of strings");
+      }
+      return (node.children ?? []).map((c) => c.value as string);
+    case "boolean":
+      if (node.type !== "boolean") fail("true or false");
+      return node.value;
+    case "number":
+    case "integer": {
+      if (node.type !== "number") fail("a number");
+      const n = node.value as number;
+      if (spec.kind === "integer" && !Number.isInteger(n)) fail("an integer");
+      if (spec.min !== undefined && n < spec.min) fail(`at least ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) fail(`at most ${spec.max}`);
+      return n;
+    }
+  }
+}
+
+function assign(config: Config, key: string, value: unknown): void {
+  const parts = key.split(".");
+  // deno-lint-ignore no-explicit-any
+  let obj: any = config;
+  for (const part of parts.slice(0, -1)) obj = obj[part];
+  obj[parts[parts.length - 1]!] = value;
+}
+
+/** `path:line:column` (1-based) of a character offset in `text`. */
+function where(path: string, text: string, offset: number): string {
+  let line = 1;
+  let col = 1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      col = 1;
+    } else {
+      col++;
+    }
+  }
+  return `${path}:${line}:${col}`;
+}
+
+function describeParseError(code: string): string {
+  // "InvalidSymbol" -> "invalid symbol"
+  return code.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+}

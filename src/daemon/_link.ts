@@ -1,0 +1,195 @@
+/**
+ * A client connection as the server sees it, whatever accepted it: a
+ * `Deno.Conn` from `Deno.listen`, or a `node:net` socket from an inherited
+ * (socket-activated) listener. Outgoing bytes are queued, never awaited by
+ * the sender, and the queue's size is visible so a slow client can be dropped
+ * instead of stalling anyone.
+ *
+ * @module
+ */
+
+import type { Socket } from "node:net";
+
+/** A byte stream to one client. */
+export interface Link {
+  /** Incoming bytes until the client closes. */
+  readonly readable: AsyncIterable<Uint8Array>;
+  /** Queues bytes for the client. Never blocks; no-op once closed. */
+  send(bytes: Uint8Array): void;
+  /** Bytes queued and not yet accepted by the kernel. */
+  readonly buffered: number;
+  /** Resolves when every queued byte was handed to the kernel (or the link closed). */
+  drained(): Promise<void>;
+  /** Closes both directions; queued bytes are dropped. */
+  close(): void;
+  /**
+   * Drops what is queued, sends `last` (best effort, within `timeoutMs`),
+   * then closes. For telling a client why it is being disconnected.
+   */
+  abortWith(last: Uint8Array, timeoutMs: number): void;
+  readonly isClosed: boolean;
+}
+
+/** A {@linkcode Link} over a `Deno.Conn`. */
+export class DenoLink implements Link {
+  #conn: Deno.Conn;
+  #queue: Uint8Array[] = [];
+  #buffered = 0;
+  #pumping = false;
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+
+  /** @param conn an accepted connection */
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  get readable(): AsyncIterable<Uint8Array> {
+    return this.#conn.readable;
+  }
+
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push(bytes);
+    this.#buffered += bytes.length;
+    if (!this.#pumping) void this.#pump();
+  }
+
+  drained(): Promise<void> {
+    if (this.#buffered === 0 || this.#closed) return Promise.resolve();
+    return new Promise((r) => this.#drainWaiters.push(r));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#buffered = 0;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.#wakeDrain();
+  }
+
+  abortWith(last: Uint8Array, timeoutMs: number): void {
+    if (this.#closed) return;
+    for (const q of this.#queue) this.#buffered -= q.length;
+    this.#queue = [];
+    this.send(last);
+    const timer = setTimeout(() => this.close(), timeoutMs);
+    void this.drained().then(() => {
+      clearTimeout(timer);
+      this.close();
+    });
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const parts = this.#queue;
+        this.#queue = [];
+        const data = parts.length === 1 ? parts[0]! : concat(parts);
+        let off = 0;
+        while (off < data.length) {
+          const n = await this.#conn.write(data.subarray(off));
+          off += n;
+          this.#buffered -= n;
+        }
+      }
+    } catch {
+      this.close();
+    } finally {
+      this.#pumping = false;
+      this.#wakeDrain();
+    }
+  }
+
+  #wakeDrain(): void {
+    if (this.#buffered !== 0 && !this.#closed) return;
+    const w = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const fn of w) fn();
+  }
+}
+
+/** A {@linkcode Link} over a `node:net` socket. */
+export class NodeLink implements Link {
+  #socket: Socket;
+  #closed = false;
+
+  /** @param socket an accepted socket */
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on("error", () => this.close());
+    socket.on("close", () => {
+      this.#closed = true;
+    });
+  }
+
+  get readable(): AsyncIterable<Uint8Array> {
+    const socket = this.#socket;
+    return (async function* () {
+      for await (const chunk of socket) yield chunk as Uint8Array;
+    })();
+  }
+
+  get buffered(): number {
+    return this.#closed ? 0 : this.#socket.writableLength;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#socket.write(bytes);
+  }
+
+  drained(): Promise<void> {
+    if (this.#closed || this.#socket.writableLength === 0) return Promise.resolve();
+    return new Promise((r) => {
+      const done = () => {
+        this.#socket.off("drain", done);
+        this.#socket.off("close", done);
+        r();
+      };
+      this.#socket.on("drain", done);
+      this.#socket.on("close", done);
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.destroy();
+  }
+
+  abortWith(last: Uint8Array, timeoutMs: number): void {
+    if (this.#closed) return;
+    this.#socket.end(last);
+    const timer = setTimeout(() => this.close(), timeoutMs);
+    this.#socket.once("close", () => clearTimeout(timer));
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,219 @@
+/**
+ * Every difference between Linux and macOS in one place: the libc to load,
+ * ioctl numbers and errno values, how a child is given the PTY as its
+ * controlling terminal, and how a session's processes are found.
+ *
+ * Linux is what CI proves. The macOS values are from the system headers; note
+ * that on Apple arm64 variadic C functions (`ioctl`) use a different calling
+ * convention, which Deno's FFI does not model, so resizing is done with
+ * `stty` there.
+ *
+ * @module
+ */
+
+/** True on macOS. */
+export const IS_MAC = Deno.build.os === "darwin";
+
+/** Constants that differ between the platforms. */
+export const C = IS_MAC
+  ? { TIOCSWINSZ: 0x80087467n, EAGAIN: 35, EINTR: 4, EIO: 5 }
+  : { TIOCSWINSZ: 0x5414n, EAGAIN: 11, EINTR: 4, EIO: 5 };
+
+/** poll(2) event bits (identical on both). */
+export const POLL = { IN: 0x1, OUT: 0x4, ERR: 0x8, HUP: 0x10, NVAL: 0x20 } as const;
+
+const SYMBOLS = {
+  grantpt: { parameters: ["i32"], result: "i32" },
+  unlockpt: { parameters: ["i32"], result: "i32" },
+  ptsname: { parameters: ["i32"], result: "pointer" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // Blocks in a worker thread, off the event loop.
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  pipe: { parameters: ["buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  errno: {
+    name: IS_MAC ? "__error" : "__errno_location",
+    parameters: [],
+    result: "pointer",
+  },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
+
+/** The libc symbols, loaded on first use. */
+export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  if (!lib) lib = Deno.dlopen(IS_MAC ? "libSystem.B.dylib" : "libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/** The calling thread's errno, read right after a failed synchronous call. */
+export function errno(): number {
+  const p = libc().errno();
+  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+}
+
+const F_SETFL = 4;
+const F_GETFL = 3;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const O_NONBLOCK_MAC = 0x4;
+const O_NONBLOCK_LINUX = 0x800;
+
+/** A pipe used to wake a thread blocked in poll(2). Both ends non-blocking and close-on-exec. */
+export function wakePipe(): [read: number, write: number] {
+  const fds = new Int32Array(2);
+  const s = libc();
+  if (s.pipe(new Uint8Array(fds.buffer)) !== 0) throw new Error(`pipe failed (errno ${errno()})`);
+  const nonblock = IS_MAC ? O_NONBLOCK_MAC : O_NONBLOCK_LINUX;
+  for (const fd of fds) {
+    s.fcntl(fd, F_SETFD, FD_CLOEXEC);
+    s.fcntl(fd, F_SETFL, s.fcntl(fd, F_GETFL, 0) | nonblock);
+  }
+  return [fds[0]!, fds[1]!];
+}
+
+/** Sets the window size of a PTY (master fd). */
+export function setWindowSize(fd: number, slavePath: string, cols: number, rows: number): void {
+  if (IS_MAC && Deno.build.arch === "aarch64") {
+    new Deno.Command("stty", {
+      args: ["-f", slavePath, "rows", String(rows), "cols", String(cols)],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return;
+  }
+  const ws = new Uint16Array([rows, cols, 0, 0]);
+  if (libc().ioctl(fd, C.TIOCSWINSZ, new Uint8Array(ws.buffer)) !== 0) {
+    throw new Error(`TIOCSWINSZ failed (errno ${errno()})`);
+  }
+}
+
+let launcher: string[] | undefined;
+
+function findLauncher(): string[] {
+  if (launcher) return launcher;
+  if (!IS_MAC) {
+    for (const dir of ["/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"]) {
+      try {
+        Deno.statSync(`${dir}/setsid`);
+        // setsid(2) (sh is not a group leader, so setsid(1) does not fork),
+        // then TIOCSCTTY on fd 0, then exec.
+        launcher = [`${dir}/setsid`, "--ctty"];
+        return launcher;
+      } catch { /* keep looking */ }
+    }
+  }
+  // macOS has no setsid(1); perl ships with the OS and can do the same.
+  const TIOCSCTTY = IS_MAC ? "0x20007461" : "0x540E";
+  launcher = [
+    "/usr/bin/perl",
+    "-e",
+    `use POSIX (); POSIX::setsid() or die "setsid: $!\\n"; ` +
+    `ioctl(STDIN, ${TIOCSCTTY}, 0) or die "TIOCSCTTY: $!\\n"; ` +
+    `exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\\n";`,
+  ];
+  return launcher;
+}
+
+/**
+ * argv that runs `command args…` as a session leader whose controlling
+ * terminal, stdin, stdout and stderr are the PTY slave at `tty`. Every step
+ * replaces the previous process by exec, so the spawned pid is the program's
+ * pid (and its process group and session id).
+ */
+export function ptyLaunchArgv(tty: string, command: string, args: string[]): string[] {
+  return [
+    "/bin/sh",
+    "-c",
+    'tty=$1; shift; exec "$@" <>"$tty" >&0 2>&0',
+    "sh",
+    tty,
+    ...findLauncher(),
+    command,
+    ...args,
+  ];
+}
+
+/**
+ * Pids of every live (non-zombie) process whose session id or process group
+ * is `sid` (Linux: from /proc). On macOS returns an empty list; callers also
+ * signal the process group and use {@linkcode sessionRemains}.
+ */
+export function sessionMembers(sid: number): number[] {
+  if (IS_MAC) return [];
+  const out: number[] = [];
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    const stat = procStat(pid);
+    if (stat && stat.state !== "Z" && (stat.session === sid || stat.pgrp === sid)) out.push(pid);
+  }
+  return out;
+}
+
+/**
+ * Whether any process of the session led by `sid` is still running. Zombies
+ * do not count: an orphan's zombie lingers until init reaps it.
+ */
+export function sessionRemains(sid: number): boolean {
+  return IS_MAC ? groupAlive(sid) : sessionMembers(sid).length > 0;
+}
+
+/** Process group, session and state of a pid from /proc (Linux), or null. */
+export function procStat(pid: number): { pgrp: number; session: number; state: string } | null {
+  if (IS_MAC) return null;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  const close = text.lastIndexOf(")");
+  const fields = text.slice(close + 2).split(" ");
+  return { state: fields[0] ?? "", pgrp: Number(fields[2]), session: Number(fields[3]) };
+}
+
+/**
+ * Value of one environment variable of a running process (Linux, same user),
+ * or undefined when it cannot be read. Used to tell our own orphaned session
+ * processes from unrelated ones that reused a pid.
+ */
+export function processEnv(pid: number, name: string): string | undefined {
+  if (IS_MAC) return undefined;
+  try {
+    const raw = Deno.readFileSync(`/proc/${pid}/environ`);
+    const text = new TextDecoder().decode(raw);
+    for (const entry of text.split("\0")) {
+      if (entry.startsWith(name + "=")) return entry.slice(name.length + 1);
+    }
+  } catch { /* gone or not ours */ }
+  return undefined;
+}
+
+/** True when a process with this pid exists (zombies excluded where detectable). */
+export function isAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  // kill(pid, 0): delivers nothing, only checks existence (EPERM means it exists).
+  if (libc().kill(pid, 0) !== 0 && errno() !== EPERM) return false;
+  const st = procStat(pid);
+  return st === null ? true : st.state !== "Z";
+}
+
+/** True while any process is in process group `pgid`. */
+export function groupAlive(pgid: number): boolean {
+  if (pgid <= 0) return false;
+  return libc().kill(-pgid, 0) === 0 || errno() === EPERM;
+}
+
+const EPERM = 1;

@@ -1,0 +1,160 @@
+/**
+ * The request handlers: validate each request's fields and call into the
+ * manager. One entry per request type of {@linkcode Api}.
+ *
+ * @module
+ */
+
+import type { Api, DaemonStatus, RequestType, SessionStatus } from "../protocol.ts";
+import { ProtocolError, STATUSES } from "../protocol.ts";
+import { Buffer } from "node:buffer";
+import type { Manager } from "./manager.ts";
+import type { Handler } from "./server.ts";
+import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./_validate.ts";
+
+/** What the handlers need besides the manager. */
+export interface ApiContext {
+  manager: Manager;
+  /** Facts about the daemon for `status`. */
+  daemonInfo(): Omit<DaemonStatus, "sessions" | "configWarnings" | "uptimeMs">;
+  /** Starts a graceful shutdown after the reply went out. */
+  requestShutdown(): void;
+}
+
+type Handlers = { [K in RequestType]: Handler };
+
+/** Builds the handler table. */
+export function createHandlers(ctx: ApiContext): Map<string, Handler> {
+  const m = ctx.manager;
+  const handlers: Handlers = {
+    status: (): Api["status"]["result"] => {
+      const info = ctx.daemonInfo();
+      const byStatus: Partial<Record<SessionStatus, number>> = {};
+      let live = 0;
+      let exited = 0;
+      for (const s of m.sessions) {
+        byStatus[s.record.status] = (byStatus[s.record.status] ?? 0) + 1;
+        if (s.live) live++;
+        else exited++;
+      }
+      return {
+        ...info,
+        uptimeMs: Date.now() - Date.parse(info.started),
+        sessions: { live, exited, byStatus },
+        configWarnings: m.configWarnings,
+      };
+    },
+
+    new: async (msg): Promise<Api["new"]["result"]> => {
+      const params: Api["new"]["params"] = {
+        cwd: str(msg, "cwd"),
+        env: strRecord(msg, "env"),
+      };
+      const name = optStr(msg, "name");
+      if (name !== undefined) params.name = name;
+      const args = optStrArray(msg, "args");
+      if (args !== undefined) params.args = args;
+      const cols = optInt(msg, "cols", 1, 1000);
+      if (cols !== undefined) params.cols = cols;
+      const rows = optInt(msg, "rows", 1, 1000);
+      if (rows !== undefined) params.rows = rows;
+      const s = await m.create(params);
+      return { session: s.record };
+    },
+
+    ls: (msg): Api["ls"]["result"] => {
+      const all = optBool(msg, "all") ?? false;
+      const sessions = m.sessions.filter((s) => all || s.live).map((s) => s.record);
+      return { sessions, shortLength: m.shortLength() };
+    },
+
+    get: (msg): Api["get"]["result"] => ({ session: m.resolve(str(msg, "session")).record }),
+
+    kill: async (msg): Promise<Api["kill"]["result"]> => {
+      const s = await m.kill(str(msg, "session"));
+      return { session: s.record };
+    },
+
+    rm: async (msg): Promise<Api["rm"]["result"]> => ({ id: await m.remove(str(msg, "session")) }),
+
+    input: (msg): Api["input"]["result"] => {
+      const s = m.resolve(str(msg, "session"));
+      const data = decodeBase64(str(msg, "data"));
+      s.write(data);
+      return { bytes: data.length };
+    },
+
+    resize: (msg): Api["resize"]["result"] => {
+      const s = m.resolve(str(msg, "session"));
+      const cols = optInt(msg, "cols", 1, 1000);
+      const rows = optInt(msg, "rows", 1, 1000);
+      if (cols === undefined || rows === undefined) {
+        throw new ProtocolError("bad_request", '"cols" and "rows" are required');
+      }
+      if (!s.live) throw new ProtocolError("invalid_state", `session ${s.id} has exited`);
+      s.resize(cols, rows);
+      return {};
+    },
+
+    events: (msg, conn, id): Api["events"]["result"] => {
+      const ref = optStr(msg, "session");
+      const only = ref === undefined ? null : m.resolve(ref).id;
+      const unsubscribe = m.subscribe((event) => {
+        if (only === null || event.id === only) conn.send({ type: "event", sub: id, event });
+      });
+      conn.onClose(unsubscribe);
+      return { subscribed: true };
+    },
+
+    wait: (msg, conn): Promise<Api["wait"]["result"]> | Api["wait"]["result"] => {
+      const s = m.resolve(str(msg, "session"));
+      const until = optStrArray(msg, "until") ?? [];
+      if (until.length === 0) throw new ProtocolError("bad_request", '"until" must list statuses');
+      for (const u of until) {
+        if (!STATUSES.includes(u as SessionStatus)) {
+          throw new ProtocolError(
+            "bad_request",
+            `unknown status "${u}" (one of: ${STATUSES.join(", ")})`,
+          );
+        }
+      }
+      const timeoutMs = optNum(msg, "timeoutMs", 0, 365 * 86400_000);
+      const done = (outcome: Api["wait"]["result"]["outcome"]) => ({ outcome, session: s.record });
+      if (until.includes(s.record.status)) return done("reached");
+      if (!s.live) return done("exited");
+      return new Promise((resolve) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const finish = (outcome: Api["wait"]["result"]["outcome"]) => {
+          unsubscribe();
+          clearTimeout(timer);
+          resolve(done(outcome));
+        };
+        const unsubscribe = m.subscribe((ev) => {
+          if (ev.id !== s.id) return;
+          if (until.includes(ev.status)) finish("reached");
+          else if (ev.status === "exited") finish("exited");
+        });
+        if (timeoutMs !== undefined) timer = setTimeout(() => finish("timeout"), timeoutMs);
+        conn.onClose(() => {
+          unsubscribe();
+          clearTimeout(timer);
+        });
+      });
+    },
+
+    shutdown: (): Api["shutdown"]["result"] => {
+      ctx.requestShutdown();
+      return { pid: Deno.pid };
+    },
+  };
+  return new Map(Object.entries(handlers));
+}
+
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeBase64(text: string): Uint8Array {
+  if (text.length % 4 !== 0 || !BASE64_RE.test(text)) {
+    throw new ProtocolError("bad_request", '"data" must be base64');
+  }
+  return new Uint8Array(Buffer.from(text, "base64"));
+}

@@ -1,0 +1,208 @@
+/**
+ * The daemon process: takes the home's lock, loads the config and records,
+ * listens (or serves the socket systemd passed), and runs until SIGTERM,
+ * SIGINT or a `shutdown` request, then stops every session cleanly.
+ *
+ * The daemon writes exactly one line to stdout, once it is ready to serve;
+ * everything else goes to stderr.
+ *
+ * @module
+ */
+
+import { type Paths, paths as resolvePaths } from "../paths.ts";
+import { ConfigError, loadConfig, type LoadedConfig } from "../config.ts";
+import { PROTOCOL_VERSION, VERSION } from "../version.ts";
+import { tryLockHome } from "./lock.ts";
+import { RecordStore } from "./store.ts";
+import { Manager } from "./manager.ts";
+import { type Listen, Server } from "./server.ts";
+import { createHandlers } from "./api.ts";
+import { IS_MAC } from "./_platform.ts";
+
+/** Exit status of a daemon that could not start. */
+export class DaemonStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DaemonStartError";
+  }
+}
+
+/** Writes one line to the daemon's log (stderr; journald under systemd). */
+export function daemonLog(msg: string): void {
+  console.error(`${new Date().toISOString()} ${msg}`);
+}
+
+/** Creates the home and its directories, mode 0700 (tightening a looser home). */
+export async function ensureHome(p: Paths): Promise<void> {
+  await Deno.mkdir(p.home, { recursive: true, mode: 0o700 });
+  const st = await Deno.stat(p.home);
+  if (st.mode !== null && (st.mode & 0o077) !== 0) {
+    await Deno.chmod(p.home, 0o700);
+    daemonLog(`tightened permissions of ${p.home} to 0700`);
+  }
+  for (const dir of [p.sessionsDir, p.logsDir]) {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.chmod(dir, 0o700);
+  }
+}
+
+/** The inherited listening fd when systemd socket activation names this process. */
+export function activationFd(): number | null {
+  const pid = Deno.env.get("LISTEN_PID");
+  const fds = Number(Deno.env.get("LISTEN_FDS") ?? "0");
+  if (pid !== String(Deno.pid) || !(fds >= 1)) return null;
+  for (const k of ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"]) Deno.env.delete(k);
+  return 3;
+}
+
+/** Whether something accepts connections on a unix socket path. */
+export async function socketAnswers(path: string): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readPid(path: string): Promise<number | null> {
+  try {
+    const n = Number((await Deno.readTextFile(path)).trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs the daemon until it is told to stop.
+ * @throws {DaemonStartError} when it cannot start (another daemon, bad config, socket in use)
+ */
+export async function runDaemon(): Promise<void> {
+  const p = resolvePaths();
+  const maxSocket = IS_MAC ? 103 : 107;
+  if (new TextEncoder().encode(p.socket).length > maxSocket) {
+    throw new DaemonStartError(
+      `socket path too long for a unix socket (${p.socket}); set CLAUDE_SESSIONS_HOME to a shorter directory`,
+    );
+  }
+  await ensureHome(p);
+
+  const lock = await tryLockHome(p.lockFile);
+  if (!lock) {
+    const pid = await readPid(p.pidFile);
+    throw new DaemonStartError(
+      `a daemon is already running for ${p.home}${pid ? ` (pid ${pid})` : ""}`,
+    );
+  }
+
+  let config: LoadedConfig;
+  try {
+    config = await loadConfig(p.config);
+  } catch (e) {
+    lock.release();
+    if (e instanceof ConfigError) throw new DaemonStartError(`config error: ${e.message}`);
+    throw e;
+  }
+  for (const w of config.warnings) daemonLog(`warning: ${w}`);
+
+  const inherited = activationFd();
+  let listen: Listen;
+  if (inherited !== null) {
+    listen = { kind: "fd", fd: inherited };
+  } else {
+    listen = { kind: "path", path: p.socket };
+    let exists = false;
+    try {
+      await Deno.lstat(p.socket);
+      exists = true;
+    } catch { /* none */ }
+    if (exists) {
+      if (await socketAnswers(p.socket)) {
+        lock.release();
+        throw new DaemonStartError(
+          `${p.socket} is already being listened on (by a systemd socket unit?); ` +
+            `start the daemon through it (claude-sessions service restart) or stop it first`,
+        );
+      }
+      await Deno.remove(p.socket);
+      daemonLog(`removed stale socket ${p.socket}`);
+    }
+  }
+
+  const store = new RecordStore(p);
+  const manager = new Manager(p, store, config, daemonLog);
+  const started = new Date().toISOString();
+  let shutdownPromise: Promise<void> | null = null;
+
+  const handlers = createHandlers({
+    manager,
+    daemonInfo: () => ({
+      pid: Deno.pid,
+      version: VERSION,
+      protocol: PROTOCOL_VERSION,
+      started,
+      socket: p.socket,
+      home: p.home,
+      socketActivated: listen.kind === "fd",
+    }),
+    requestShutdown: () => {
+      // Let the reply go out first.
+      setTimeout(() => void shutdown("shutdown requested"), 0);
+    },
+  });
+  const server = new Server(handlers, daemonLog);
+  try {
+    await server.listen(listen);
+  } catch (e) {
+    lock.release();
+    throw new DaemonStartError(`cannot listen on ${p.socket}: ${(e as Error).message}`);
+  }
+  if (listen.kind === "path") await Deno.chmod(p.socket, 0o600);
+  const socketIno = listen.kind === "path" ? (await Deno.lstat(p.socket)).ino : null;
+
+  await Deno.writeTextFile(`${p.pidFile}.tmp`, `${Deno.pid}\n`, { mode: 0o600 });
+  await Deno.rename(`${p.pidFile}.tmp`, p.pidFile);
+
+  await manager.restore();
+
+  const shutdown = (why: string): Promise<void> => {
+    if (shutdownPromise) return shutdownPromise;
+    shutdownPromise = (async () => {
+      daemonLog(`shutting down (${why})`);
+      server.stopAccepting();
+      await manager.shutdown();
+      if (listen.kind === "path") {
+        // Only remove the socket if it is still ours. An inherited
+        // (socket-activated) socket belongs to systemd and is never removed.
+        try {
+          if ((await Deno.lstat(p.socket)).ino === socketIno) await Deno.remove(p.socket);
+        } catch { /* gone */ }
+      }
+      await Deno.remove(p.pidFile).catch(() => {});
+      lock.release();
+      daemonLog("stopped");
+      // Last: clients waiting in stop-daemon see the connection close.
+      await server.closeClients();
+    })();
+    return shutdownPromise;
+  };
+
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => void shutdown(sig));
+  }
+  Deno.addSignalListener("SIGHUP", () => {
+    daemonLog("SIGHUP: reloading config");
+    manager.reloadConfig().catch(() => {/* logged; previous config kept */});
+  });
+
+  daemonLog(
+    `claude-sessions ${VERSION} daemon started (pid ${Deno.pid}, ` +
+      `${listen.kind === "fd" ? "socket-activated" : "listening"} on ${p.socket})`,
+  );
+  console.log(`ready pid=${Deno.pid} socket=${p.socket}`);
+
+  await server.stopped;
+  await shutdown("listener closed");
+}

@@ -1,0 +1,383 @@
+/**
+ * The session registry: creates sessions, resolves user references (id,
+ * prefix, name) to them, stops and removes them, and restores records when
+ * the daemon starts.
+ *
+ * @module
+ */
+
+import { ulid } from "ulid";
+import type { NewParams, SessionEvent, SessionRecord } from "../protocol.ts";
+import { ProtocolError } from "../protocol.ts";
+import type { Paths } from "../paths.ts";
+import { type Config, ConfigError, loadConfig, type LoadedConfig } from "../config.ts";
+import { processEnv } from "./_platform.ts";
+import { now, Session, type SessionHost } from "./session.ts";
+import type { RecordStore } from "./store.ts";
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
+/** Shortest id prefix shown by `ls`. */
+export const MIN_SHORT_ID = 8;
+/** Default PTY size when the client has no terminal. */
+export const DEFAULT_SIZE = { cols: 120, rows: 40 } as const;
+
+/** Listener of lifecycle events. */
+export type EventListener = (event: SessionEvent) => void;
+
+/** Owns every session of one home. */
+export class Manager {
+  readonly #paths: Paths;
+  readonly #store: RecordStore;
+  readonly #sessions = new Map<string, Session>();
+  readonly #listeners = new Set<EventListener>();
+  readonly #log: (msg: string) => void;
+  #config: LoadedConfig;
+  #configError: string | null = null;
+  #shuttingDown = false;
+  readonly #host: SessionHost;
+
+  constructor(
+    paths: Paths,
+    store: RecordStore,
+    config: LoadedConfig,
+    log: (msg: string) => void,
+  ) {
+    this.#paths = paths;
+    this.#store = store;
+    this.#config = config;
+    this.#log = log;
+    this.#host = {
+      save: (rec) => {
+        this.#store.save(rec).catch((e) =>
+          this.#log(`cannot write record ${rec.id}: ${(e as Error).message}`)
+        );
+      },
+      emit: (ev) => this.#emit(ev),
+      graceSeconds: () => this.#config.config.kill.graceSeconds,
+      log: this.#log,
+    };
+  }
+
+  /** The configuration in effect. */
+  get config(): Config {
+    return this.#config.config;
+  }
+
+  /** Warnings from the configuration file, plus the last reload error if any. */
+  get configWarnings(): string[] {
+    return this.#configError
+      ? [...this.#config.warnings, `reload failed, previous config kept: ${this.#configError}`]
+      : this.#config.warnings;
+  }
+
+  /** Every session, oldest first. */
+  get sessions(): Session[] {
+    return [...this.#sessions.values()];
+  }
+
+  /** Subscribes to lifecycle events; returns the unsubscribe function. */
+  subscribe(fn: EventListener): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Re-reads config.jsonc. With `ifChanged`, only when its mtime moved.
+   * A bad file keeps the previous configuration and is reported.
+   * @throws {ProtocolError} `config` when the file is invalid
+   */
+  async reloadConfig(ifChanged = false): Promise<void> {
+    if (ifChanged) {
+      let mtime: number | null = null;
+      try {
+        mtime = (await Deno.stat(this.#paths.config)).mtime?.getTime() ?? 0;
+      } catch { /* no file */ }
+      if (mtime === this.#config.mtime && this.#configError === null) return;
+    }
+    try {
+      this.#config = await loadConfig(this.#paths.config);
+      this.#configError = null;
+      for (const w of this.#config.warnings) this.#log(`warning: ${w}`);
+    } catch (e) {
+      const msg = e instanceof ConfigError ? e.message : String(e);
+      this.#configError = msg;
+      this.#log(`config error: ${msg}`);
+      throw new ProtocolError("config", msg);
+    }
+  }
+
+  /**
+   * Loads records from disk. Sessions that were live belong to a daemon that
+   * died: any of their processes still running (our own, checked by
+   * `CLAUDE_SESSIONS_ID`) have lost their terminal and are stopped; the
+   * records become `exited` with reason `daemon_lost`.
+   */
+  async restore(): Promise<void> {
+    const records = await this.#store.loadAll((m) => this.#log(`warning: ${m}`));
+    const grace = this.#config.config.kill.graceSeconds * 1000;
+    const lost: Session[] = [];
+    for (const rec of records) {
+      normalize(rec);
+      const s = new Session(rec, this.#host);
+      this.#sessions.set(rec.id, s);
+      if (rec.status !== "exited") lost.push(s);
+    }
+    await Promise.all(lost.map(async (s) => {
+      const owner = (pid: number) => processEnv(pid, "CLAUDE_SESSIONS_ID");
+      if (await Session.reapOrphan(s.record, owner, grace)) {
+        this.#log(`session ${s.id}: stopped orphaned process ${s.record.pid} (its pty is gone)`);
+      }
+      s.markLost();
+    }));
+  }
+
+  /**
+   * Resolves a user reference: a full id, a session name (a live session
+   * first, else the newest exited one), or a unique id prefix.
+   * @throws {ProtocolError} `not_found` or `ambiguous`
+   */
+  resolve(ref: string): Session {
+    const r = ref.trim();
+    if (r.length === 0) throw new ProtocolError("bad_request", "empty session reference");
+    if (ULID_RE.test(r)) {
+      const s = this.#sessions.get(r.toUpperCase());
+      if (s) return s;
+    }
+    const named = this.sessions.filter((s) => s.record.name === r);
+    const liveNamed = named.find((s) => s.live);
+    if (liveNamed) return liveNamed;
+    if (named.length > 0) return named[named.length - 1]!;
+    const upper = r.toUpperCase();
+    const matches = this.sessions.filter((s) => s.id.startsWith(upper));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) {
+      throw new ProtocolError("not_found", `no session matches "${r}"`);
+    }
+    const list = matches
+      .slice(0, 10)
+      .map((s) => `${s.id}${s.record.name ? ` (${s.record.name})` : ""} ${s.record.status}`)
+      .join(", ");
+    throw new ProtocolError(
+      "ambiguous",
+      `"${r}" matches ${matches.length} sessions: ${list}${matches.length > 10 ? ", …" : ""}`,
+    );
+  }
+
+  /** Shortest prefix length (at least {@linkcode MIN_SHORT_ID}) keeping all ids unique. */
+  shortLength(): number {
+    const ids = [...this.#sessions.keys()].sort();
+    let len = MIN_SHORT_ID;
+    for (let i = 1; i < ids.length; i++) {
+      const a = ids[i - 1]!;
+      const b = ids[i]!;
+      let k = 0;
+      while (k < a.length && a[k] === b[k]) k++;
+      len = Math.max(len, k + 1);
+    }
+    return Math.min(len, 26);
+  }
+
+  /**
+   * Creates and starts a session.
+   * @throws {ProtocolError} on bad parameters, a name conflict, a config error or a failed start
+   */
+  async create(params: NewParams): Promise<Session> {
+    if (this.#shuttingDown) throw new ProtocolError("shutting_down", "the daemon is shutting down");
+    const cwd = await checkDir(params.cwd);
+    const name = params.name ?? null;
+    if (name !== null) {
+      if (!NAME_RE.test(name) || ULID_RE.test(name)) {
+        throw new ProtocolError(
+          "bad_request",
+          `invalid name "${name}": use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+        );
+      }
+      const taken = this.sessions.find((s) => s.live && s.record.name === name);
+      if (taken) {
+        throw new ProtocolError(
+          "conflict",
+          `the name "${name}" is taken by live session ${taken.id}`,
+        );
+      }
+    }
+    await this.reloadConfig(true);
+    const config = this.#config.config;
+    const id = ulid();
+    const env = sessionEnv(params.env, id, this.#paths.home);
+    const command = config.claude.command;
+    const resolved = await resolveCommand(command, env.PATH ?? "", cwd);
+    if (!resolved) {
+      throw new ProtocolError(
+        "spawn_failed",
+        `cannot start "${command}": not found or not executable on the session's PATH ` +
+          `(${env.PATH ?? "unset"}); set claude.command in ${this.#paths.config}`,
+      );
+    }
+    const args = [...config.claude.args, ...(params.args ?? [])];
+    const at = now();
+    const rec: SessionRecord = {
+      id,
+      name,
+      cwd,
+      command,
+      args,
+      pid: null,
+      status: "starting",
+      statusSince: at,
+      statusSource: "daemon",
+      history: [{ status: "starting", at, source: "daemon" }],
+      created: at,
+      updated: at,
+      exitCode: null,
+      signal: null,
+      exitReason: null,
+      cols: clampSize(params.cols, DEFAULT_SIZE.cols),
+      rows: clampSize(params.rows, DEFAULT_SIZE.rows),
+      runs: [],
+      tty: null,
+    };
+    const session = new Session(rec, this.#host);
+    session.start({ command, args, env });
+    this.#sessions.set(id, session);
+    this.#host.save(rec);
+    session.announce("created");
+    session.announce("started");
+    session.setStatus("running", "process", "spawned");
+    this.#log(`session ${id} started: ${command} (pid ${rec.pid}) in ${cwd}`);
+    return session;
+  }
+
+  /** Stops a session and waits until it has exited. */
+  async kill(ref: string): Promise<Session> {
+    const s = this.resolve(ref);
+    if (!s.live) {
+      throw new ProtocolError("invalid_state", `session ${s.id} has already exited`);
+    }
+    await s.kill("killed");
+    return s;
+  }
+
+  /** Removes an exited session's record. */
+  async remove(ref: string): Promise<string> {
+    const s = this.resolve(ref);
+    if (s.live) {
+      throw new ProtocolError(
+        "invalid_state",
+        `session ${s.id} is still running; stop it first (claude-sessions kill ${s.id})`,
+      );
+    }
+    this.#sessions.delete(s.id);
+    await this.#store.remove(s.id);
+    this.#emit({
+      event: "removed",
+      at: now(),
+      id: s.id,
+      name: s.record.name,
+      status: s.record.status,
+      previous: null,
+      source: null,
+    });
+    return s.id;
+  }
+
+  /** Stops every live session (in parallel) and flushes records. */
+  async shutdown(): Promise<void> {
+    this.#shuttingDown = true;
+    // A shorter grace than `kill`: the daemon should be gone within seconds.
+    const grace = Math.min(this.#config.config.kill.graceSeconds, 1) * 1000;
+    await Promise.allSettled(
+      this.sessions.filter((s) => s.live).map((s) => s.kill("daemon_stopped", grace)),
+    );
+    await this.#store.flush();
+  }
+
+  #emit(ev: SessionEvent): void {
+    for (const fn of this.#listeners) {
+      try {
+        fn(ev);
+      } catch (e) {
+        this.#log(`event listener failed: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+function clampSize(v: number | undefined, dflt: number): number {
+  if (v === undefined || !Number.isInteger(v) || v < 1) return dflt;
+  return Math.min(v, 1000);
+}
+
+/** Fills fields that older records may lack. */
+function normalize(rec: SessionRecord): void {
+  rec.history ??= [];
+  rec.runs ??= [];
+  rec.tty ??= null;
+  rec.exitReason ??= null;
+  rec.statusSource ??= "daemon";
+  rec.statusSince ??= rec.updated;
+}
+
+async function checkDir(dir: string): Promise<string> {
+  if (typeof dir !== "string" || !dir.startsWith("/")) {
+    throw new ProtocolError("bad_request", `cwd must be an absolute path, got "${dir}"`);
+  }
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(dir);
+  } catch {
+    throw new ProtocolError("bad_request", `no such directory: ${dir}`);
+  }
+  if (!st.isDirectory) throw new ProtocolError("bad_request", `not a directory: ${dir}`);
+  return dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+}
+
+/** Variables never passed from the requesting CLI into a session. */
+const DROPPED_ENV = [
+  "LISTEN_FDS",
+  "LISTEN_PID",
+  "LISTEN_FDNAMES",
+  "NOTIFY_SOCKET",
+  // Set by Claude Code in its tools' environment; a session is not nested.
+  "CLAUDECODE",
+  "CLAUDE_CODE_ENTRYPOINT",
+];
+
+/**
+ * The session's environment: the requesting CLI's, plus `CLAUDE_SESSIONS_ID`
+ * and `CLAUDE_SESSIONS_HOME`, with `TERM` defaulting to `xterm-256color`.
+ */
+export function sessionEnv(
+  base: Record<string, string>,
+  id: string,
+  home: string,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) {
+    if (typeof v === "string" && !DROPPED_ENV.includes(k)) env[k] = v;
+  }
+  env.CLAUDE_SESSIONS_ID = id;
+  env.CLAUDE_SESSIONS_HOME = home;
+  if (!env.TERM || env.TERM === "dumb") env.TERM = "xterm-256color";
+  return env;
+}
+
+/** Resolves a command like execvp(3) would, or null when not runnable. */
+export async function resolveCommand(
+  command: string,
+  path: string,
+  cwd: string,
+): Promise<string | null> {
+  const candidates = command.includes("/")
+    ? [command.startsWith("/") ? command : `${cwd}/${command}`]
+    : path.split(":").map((d) =>
+      `${d === "" ? cwd : d.startsWith("/") ? d : `${cwd}/${d}`}/${command}`
+    );
+  for (const c of candidates) {
+    try {
+      const st = await Deno.stat(c);
+      if (st.isFile && st.mode !== null && (st.mode & 0o111) !== 0) return c;
+    } catch { /* next */ }
+  }
+  return null;
+}

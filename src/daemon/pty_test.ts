@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { Pty } from "./pty.ts";
+import { ptyLaunchArgv } from "./_platform.ts";
+
+function spawn(pty: Pty, script: string): Deno.ChildProcess {
+  const argv = ptyLaunchArgv(pty.path, "/bin/sh", ["-c", script]);
+  return new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/** Reads everything until EOF. */
+function collect(pty: Pty): Promise<string> {
+  const dec = new TextDecoder();
+  let text = "";
+  return new Promise((resolve) => {
+    pty.startReading({
+      onData: (c) => (text += dec.decode(c, { stream: true })),
+      onEnd: () => resolve(text),
+    });
+  });
+}
+
+Deno.test("pty: the child gets a controlling terminal of the requested size", async () => {
+  const pty = Pty.open(77, 21);
+  const out = collect(pty);
+  const child = spawn(pty, 'echo "tty=$(tty) size=$(stty size)"; ps -o sid= -p $$');
+  await child.status;
+  pty.releaseSlave();
+  const text = await out;
+  await pty.close();
+  assert.match(text, new RegExp(`tty=${pty.path} size=21 77`));
+  assert.match(text, new RegExp(`\\b${child.pid}\\b`)); // sid == its own pid
+});
+
+Deno.test("pty: 200 KB of input (more than the pty buffer) arrives whole", async () => {
+  const pty = Pty.open(80, 24);
+  const dec = new TextDecoder();
+  let text = "";
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  let ended!: () => void;
+  const end = new Promise<void>((r) => (ended = r));
+  pty.startReading({
+    onData: (c) => {
+      text += dec.decode(c, { stream: true });
+      if (text.includes("READY")) ready();
+    },
+    onEnd: () => ended(),
+  });
+  const child = spawn(pty, "stty raw -echo; echo READY; head -c 200000 | wc -c");
+  await isReady;
+  // Queued without blocking; flushed as the program reads.
+  pty.write(new Uint8Array(200_000).fill(0x61));
+  await child.status;
+  pty.releaseSlave();
+  await end;
+  await pty.close();
+  assert.match(text, /200000/);
+  assert.equal(pty.queuedBytes, 0);
+});
+
+Deno.test("pty: close ends a reader even while the program keeps running", async () => {
+  const pty = Pty.open(80, 24);
+  const out = collect(pty);
+  const child = spawn(pty, "exec sleep 1000");
+  await pty.close();
+  await out; // onEnd fired
+  child.kill("SIGKILL");
+  await child.status;
+});

@@ -1,0 +1,299 @@
+/**
+ * The daemon's socket server: accepts clients on a unix socket (its own, or
+ * one inherited through systemd socket activation), greets them, decodes
+ * newline-delimited JSON requests and dispatches them to the API handlers.
+ *
+ * Every request gets exactly one reply. A bad line (invalid JSON, too long,
+ * unknown type) gets an error reply and the connection stays usable. A client
+ * that does not read what it is sent is disconnected once its backlog passes
+ * {@linkcode MAX_CLIENT_BACKLOG}, so it can never stall the daemon.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import {
+  encodeMessage,
+  errorReply,
+  type Hello,
+  LineDecoder,
+  MAX_MESSAGE_BYTES,
+  okReply,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type Reply,
+  type RequestId,
+} from "../protocol.ts";
+import { VERSION } from "../version.ts";
+import { within } from "../async.ts";
+import { DenoLink, type Link, NodeLink } from "./_link.ts";
+
+/** Unread bytes a client may accumulate before it is dropped. */
+export const MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
+
+/** One connected client, as handlers see it. */
+export class Connection {
+  /** Sequence number, for the daemon's log. */
+  readonly serial: number;
+  #link: Link;
+  #onClose: (() => void)[] = [];
+  #closed = false;
+  #log: (msg: string) => void;
+
+  constructor(link: Link, serial: number, log: (msg: string) => void) {
+    this.#link = link;
+    this.serial = serial;
+    this.#log = log;
+  }
+
+  /** True once the client is gone. */
+  get closed(): boolean {
+    return this.#closed || this.#link.isClosed;
+  }
+
+  /** Unsent bytes queued for this client. */
+  get backlog(): number {
+    return this.#link.buffered;
+  }
+
+  /**
+   * Queues a message. A client whose backlog passes the limit is told why
+   * and disconnected.
+   */
+  send(message: unknown): void {
+    if (this.closed) return;
+    this.#link.send(encodeMessage(message));
+    if (this.#link.buffered > MAX_CLIENT_BACKLOG) {
+      this.drop(`client not reading: over ${MAX_CLIENT_BACKLOG} bytes unread`);
+    }
+  }
+
+  /** Sends bytes already encoded as one message line. */
+  sendRaw(line: Uint8Array): void {
+    if (this.closed) return;
+    this.#link.send(line);
+    if (this.#link.buffered > MAX_CLIENT_BACKLOG) {
+      this.drop(`client not reading: over ${MAX_CLIENT_BACKLOG} bytes unread`);
+    }
+  }
+
+  /** Disconnects the client, telling it why (best effort). */
+  drop(reason: string): void {
+    if (this.closed) return;
+    this.#log(`client #${this.serial} dropped: ${reason}`);
+    // The leading newline ends any line cut short by the dropped backlog.
+    const notice = new TextEncoder().encode(
+      "\n" + JSON.stringify({ type: "dropped", reason }) + "\n",
+    );
+    this.#link.abortWith(notice, 2000);
+    this.#finish();
+  }
+
+  /** Resolves once queued bytes reached the kernel. */
+  drained(): Promise<void> {
+    return this.#link.drained();
+  }
+
+  /** Runs `fn` when the client disconnects (immediately if it already has). */
+  onClose(fn: () => void): void {
+    if (this.#closed) fn();
+    else this.#onClose.push(fn);
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#link.close();
+    this.#finish();
+  }
+
+  /** @internal called when the connection ends */
+  finish(): void {
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const fns = this.#onClose;
+    this.#onClose = [];
+    for (const fn of fns) {
+      try {
+        fn();
+      } catch { /* ignore */ }
+    }
+  }
+}
+
+/** A request handler: validated message in, result out (or a thrown ProtocolError). */
+export type Handler = (
+  msg: Record<string, unknown>,
+  conn: Connection,
+  id: RequestId,
+) => unknown | Promise<unknown>;
+
+/** Where the server listens. */
+export type Listen =
+  | { kind: "path"; path: string }
+  | { kind: "fd"; fd: number };
+
+/** Accepts clients and dispatches their requests. */
+export class Server {
+  #handlers: Map<string, Handler>;
+  #log: (msg: string) => void;
+  #connections = new Set<Connection>();
+  #denoListener: Deno.Listener | null = null;
+  #nodeServer: net.Server | null = null;
+  #serial = 0;
+  #closing = false;
+  #done!: () => void;
+  /** Resolves once the server has stopped accepting. */
+  readonly stopped: Promise<void>;
+
+  constructor(handlers: Map<string, Handler>, log: (msg: string) => void) {
+    this.#handlers = handlers;
+    this.#log = log;
+    this.stopped = new Promise((r) => (this.#done = r));
+  }
+
+  /** Number of connected clients. */
+  get clientCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Starts accepting.
+   * @throws when the socket cannot be bound or the inherited fd cannot be used
+   */
+  async listen(where: Listen): Promise<void> {
+    if (where.kind === "path") {
+      this.#denoListener = Deno.listen({ transport: "unix", path: where.path });
+      void this.#acceptDeno(this.#denoListener);
+      return;
+    }
+    const server = net.createServer((socket) => this.#serve(new NodeLink(socket)));
+    this.#nodeServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ fd: where.fd }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (e) => this.#log(`listener error: ${e.message}`));
+  }
+
+  /** Stops accepting new clients. Existing ones stay until {@linkcode Server.closeClients}. */
+  stopAccepting(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      this.#denoListener?.close();
+    } catch { /* closed */ }
+    this.#nodeServer?.close();
+    this.#done();
+  }
+
+  /** Disconnects every client (after letting queued replies drain briefly). */
+  async closeClients(timeoutMs = 500): Promise<void> {
+    const all = [...this.#connections];
+    await within(Promise.allSettled(all.map((c) => c.drained())), timeoutMs);
+    for (const c of all) c.close();
+  }
+
+  async #acceptDeno(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        this.#serve(new DenoLink(conn));
+      }
+    } catch (e) {
+      if (!this.#closing) this.#log(`accept failed: ${(e as Error).message}`);
+    }
+  }
+
+  async #serve(link: Link): Promise<void> {
+    const conn = new Connection(link, ++this.#serial, this.#log);
+    this.#connections.add(conn);
+    const hello: Hello = {
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      version: VERSION,
+      pid: Deno.pid,
+    };
+    conn.send(hello);
+    const decoder = new LineDecoder(MAX_MESSAGE_BYTES);
+    try {
+      for await (const chunk of link.readable) {
+        for (const frame of decoder.push(chunk)) {
+          if (frame.kind === "oversized") {
+            conn.send(errorReply(
+              null,
+              "too_large",
+              `message too large (over ${MAX_MESSAGE_BYTES} bytes); discarded up to the next newline`,
+            ));
+          } else {
+            this.#dispatch(conn, frame.text);
+          }
+        }
+        if (conn.closed) break;
+      }
+    } catch {
+      // Reset by peer and the like: the client is gone.
+    } finally {
+      this.#connections.delete(conn);
+      conn.close();
+    }
+  }
+
+  #dispatch(conn: Connection, text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch (e) {
+      conn.send(errorReply(null, "bad_json", `invalid JSON: ${(e as Error).message}`));
+      return;
+    }
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+      conn.send(errorReply(null, "bad_json", "a message must be a JSON object"));
+      return;
+    }
+    const m = msg as Record<string, unknown>;
+    const rawId = m.id;
+    const id: RequestId | null = typeof rawId === "number" || typeof rawId === "string"
+      ? rawId
+      : null;
+    if (id === null) {
+      conn.send(errorReply(null, "bad_request", 'missing "id" (a number or string)'));
+      return;
+    }
+    if (typeof m.type !== "string") {
+      conn.send(errorReply(id, "bad_request", 'missing "type" (a string)'));
+      return;
+    }
+    const handler = this.#handlers.get(m.type);
+    if (!handler) {
+      conn.send(errorReply(id, "unknown_type", `unknown request type "${m.type.slice(0, 64)}"`));
+      return;
+    }
+    let result: unknown;
+    try {
+      result = handler(m, conn, id);
+    } catch (e) {
+      conn.send(this.#failure(id, m.type, e));
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => conn.send(okReply(id, r)),
+        (e) => conn.send(this.#failure(id, m.type as string, e)),
+      );
+    } else {
+      conn.send(okReply(id, result));
+    }
+  }
+
+  #failure(id: RequestId, type: string, e: unknown): Reply {
+    if (e instanceof ProtocolError) return errorReply(id, e.code, e.message);
+    this.#log(`request "${type}" failed: ${(e as Error)?.stack ?? e}`);
+    return errorReply(id, "internal", `internal error: ${(e as Error)?.message ?? e}`);
+  }
+}

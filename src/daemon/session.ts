@@ -1,0 +1,391 @@
+/**
+ * One session: a program running in its own PTY, as a session leader with
+ * the PTY as controlling terminal, and the record describing it.
+ *
+ * @module
+ */
+
+import type {
+  ExitReason,
+  SessionEvent,
+  SessionRecord,
+  SessionStatus,
+  StatusSource,
+} from "../protocol.ts";
+import { ProtocolError } from "../protocol.ts";
+import { isAlive, ptyLaunchArgv, sessionMembers, sessionRemains } from "./_platform.ts";
+import { Pty } from "./pty.ts";
+import { TIMED_OUT, within } from "../async.ts";
+
+/** How many status changes a record keeps. */
+export const HISTORY_LIMIT = 50;
+/** Input queued for a program that does not read is refused beyond this. */
+export const MAX_QUEUED_INPUT = 16 * 1024 * 1024;
+/** After the program exits, how long to wait for the PTY to drain. */
+const DRAIN_MS = 500;
+
+/** Listener for bytes the program wrote. */
+export type OutputListener = (chunk: Uint8Array) => void;
+/** Listener for bytes sent to the program. */
+export type InputListener = (chunk: Uint8Array) => void;
+
+/** What a session needs from its owner. */
+export interface SessionHost {
+  /** Persists the record (atomically, asynchronously). */
+  save(rec: SessionRecord): void;
+  /** Publishes a lifecycle event. */
+  emit(event: SessionEvent): void;
+  /** Seconds between escalating signals when stopping. */
+  graceSeconds(): number;
+  /** Diagnostics for the daemon's own log. */
+  log(msg: string): void;
+}
+
+/** Everything needed to start a process for a session. */
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  resumed?: boolean;
+}
+
+/** The current UTC time as RFC 3339 with milliseconds. */
+export function now(): string {
+  return new Date().toISOString();
+}
+
+/** A live or finished session. */
+export class Session {
+  /** The record (mutated in place; persisted through the host). */
+  readonly record: SessionRecord;
+  #host: SessionHost;
+  #pty: Pty | null = null;
+  #child: Deno.ChildProcess | null = null;
+  #outputListeners = new Set<OutputListener>();
+  #inputListeners = new Set<InputListener>();
+  #killReason: ExitReason | null = null;
+  #finished: Promise<void> = Promise.resolve();
+  #childExited: Promise<void> = Promise.resolve();
+
+  /** @param record an existing or freshly created record */
+  constructor(record: SessionRecord, host: SessionHost) {
+    this.record = record;
+    this.#host = host;
+  }
+
+  /** The record's id. */
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** True while the program runs (or is starting). */
+  get live(): boolean {
+    return this.record.status !== "exited";
+  }
+
+  /** The PTY while the program runs. */
+  get pty(): Pty | null {
+    return this.#pty;
+  }
+
+  /** Subscribes to program output; returns the unsubscribe function. */
+  onOutput(fn: OutputListener): () => void {
+    this.#outputListeners.add(fn);
+    return () => this.#outputListeners.delete(fn);
+  }
+
+  /** Subscribes to input sent to the program; returns the unsubscribe function. */
+  onInput(fn: InputListener): () => void {
+    this.#inputListeners.add(fn);
+    return () => this.#inputListeners.delete(fn);
+  }
+
+  /** Resolves once the current run has fully ended and the record says so. */
+  get finished(): Promise<void> {
+    return this.#finished;
+  }
+
+  /**
+   * Starts the program in a new PTY. The caller announces `started`.
+   * @throws {ProtocolError} `spawn_failed` when the PTY or process cannot be created
+   */
+  start(spec: LaunchSpec): void {
+    const rec = this.record;
+    let pty: Pty;
+    try {
+      pty = Pty.open(rec.cols, rec.rows);
+    } catch (e) {
+      throw new ProtocolError("spawn_failed", `cannot open a pty: ${(e as Error).message}`);
+    }
+    const argv = ptyLaunchArgv(pty.path, spec.command, spec.args);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(argv[0]!, {
+        args: argv.slice(1),
+        cwd: rec.cwd,
+        env: spec.env,
+        clearEnv: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    } catch (e) {
+      void pty.close();
+      throw new ProtocolError(
+        "spawn_failed",
+        `cannot start ${spec.command}: ${(e as Error).message}`,
+      );
+    }
+    this.#pty = pty;
+    this.#child = child;
+    this.#killReason = null;
+    const started = now();
+    rec.command = spec.command;
+    rec.args = spec.args;
+    rec.pid = child.pid;
+    rec.tty = pty.path;
+    rec.exitCode = null;
+    rec.signal = null;
+    rec.exitReason = null;
+    rec.runs.push({
+      pid: child.pid,
+      started,
+      ended: null,
+      exitCode: null,
+      signal: null,
+      exitReason: null,
+      resumed: spec.resumed ?? false,
+    });
+
+    let readerEnded!: () => void;
+    const readerDone = new Promise<void>((r) => (readerEnded = r));
+    pty.startReading({
+      onData: (chunk) => {
+        for (const fn of this.#outputListeners) {
+          try {
+            fn(chunk);
+          } catch (e) {
+            this.#host.log(`session ${rec.id}: output listener failed: ${(e as Error).stack}`);
+          }
+        }
+      },
+      onEnd: () => readerEnded(),
+    });
+
+    this.#childExited = child.status.then(() => {});
+    this.#finished = this.#awaitExit(child, pty, readerDone);
+  }
+
+  /** Publishes a lifecycle event about this session (e.g. `created`, `started`). */
+  announce(kind: SessionEvent["event"]): void {
+    this.#host.emit(this.#event(kind));
+  }
+
+  /** Sends bytes to the program (they are recorded as input by listeners). */
+  write(data: Uint8Array): void {
+    const pty = this.#pty;
+    if (!pty || !this.live) {
+      throw new ProtocolError("invalid_state", `session ${this.id} is not running`);
+    }
+    if (pty.queuedBytes + data.length > MAX_QUEUED_INPUT) {
+      throw new ProtocolError(
+        "invalid_state",
+        `session ${this.id} is not reading its input (${pty.queuedBytes} bytes queued)`,
+      );
+    }
+    for (const fn of this.#inputListeners) fn(data);
+    pty.write(data);
+  }
+
+  /** Resizes the PTY (the program gets SIGWINCH). */
+  resize(cols: number, rows: number): void {
+    if (!this.#pty || !this.live) return;
+    if (cols === this.record.cols && rows === this.record.rows) return;
+    this.#pty.resize(cols, rows);
+    this.record.cols = cols;
+    this.record.rows = rows;
+    this.#touch();
+  }
+
+  /**
+   * Changes the status (no-op when unchanged), stamps it, keeps it in the
+   * history, persists and publishes it.
+   */
+  setStatus(status: SessionStatus, source: StatusSource, detail?: string): boolean {
+    const rec = this.record;
+    if (rec.status === status) return false;
+    const previous = rec.status;
+    const at = now();
+    rec.status = status;
+    rec.statusSince = at;
+    rec.statusSource = source;
+    rec.history.push(detail ? { status, at, source, detail } : { status, at, source });
+    if (rec.history.length > HISTORY_LIMIT) {
+      rec.history.splice(0, rec.history.length - HISTORY_LIMIT);
+    }
+    rec.updated = at;
+    this.#host.save(rec);
+    const ev = this.#event("status", previous);
+    if (detail) ev.detail = detail;
+    this.#host.emit(ev);
+    return true;
+  }
+
+  /**
+   * Stops the program and everything in its process group and session:
+   * SIGHUP, then SIGTERM, then SIGKILL, `graceSeconds` apart. Resolves once
+   * the record says `exited`.
+   */
+  async kill(reason: ExitReason = "killed", graceMs?: number): Promise<void> {
+    if (!this.live) return;
+    if (!this.#child) {
+      await this.#finished;
+      return;
+    }
+    this.#killReason ??= reason;
+    await terminateSession(
+      this.#child.pid,
+      graceMs ?? this.#host.graceSeconds() * 1000,
+      this.#childExited,
+    );
+    await this.#finished;
+  }
+
+  /** Marks a record whose process can no longer be managed (found at daemon start). */
+  markLost(): void {
+    const rec = this.record;
+    const at = now();
+    const run = rec.runs[rec.runs.length - 1];
+    if (run && run.ended === null) {
+      run.ended = at;
+      run.exitReason = "daemon_lost";
+    }
+    rec.exitReason = "daemon_lost";
+    rec.tty = null;
+    this.setStatus("exited", "daemon", "daemon_lost");
+  }
+
+  /**
+   * Stops processes left over from a dead daemon's session — only when the
+   * recorded pid still carries this session's `CLAUDE_SESSIONS_ID` (pids get
+   * reused). Their terminal is gone, so nothing can reach them any more.
+   * Resolves true when there was something to stop.
+   */
+  static async reapOrphan(
+    rec: SessionRecord,
+    ownerOf: (pid: number) => string | undefined,
+    graceMs: number,
+  ): Promise<boolean> {
+    const pid = rec.pid;
+    if (!pid || !isAlive(pid)) return false;
+    if (ownerOf(pid) !== rec.id) return false;
+    await terminateSession(pid, graceMs, null);
+    return true;
+  }
+
+  async #awaitExit(
+    child: Deno.ChildProcess,
+    pty: Pty,
+    readerDone: Promise<void>,
+  ): Promise<void> {
+    const status = await child.status;
+    // Let the PTY drain: drop our slave descriptor; the master reports EOF
+    // once every descriptor of the slave is closed.
+    pty.releaseSlave();
+    const drained = await within(readerDone, DRAIN_MS);
+    if (drained === TIMED_OUT) {
+      // Something else (a background process) still holds the terminal.
+      signalSession(child.pid, "SIGHUP");
+    }
+    await pty.close();
+    this.#pty = null;
+    this.#child = null;
+
+    const rec = this.record;
+    const at = now();
+    rec.exitCode = status.signal ? null : status.code;
+    rec.signal = status.signal ?? null;
+    rec.exitReason = this.#killReason ?? "exited";
+    rec.tty = null;
+    const run = rec.runs[rec.runs.length - 1];
+    if (run) {
+      run.ended = at;
+      run.exitCode = rec.exitCode;
+      run.signal = rec.signal;
+      run.exitReason = rec.exitReason;
+    }
+    this.#host.log(
+      `session ${rec.id} exited (${
+        rec.signal ? `signal ${rec.signal}` : `code ${rec.exitCode}`
+      }, ${rec.exitReason})`,
+    );
+    if (!this.setStatus("exited", "process", rec.exitReason)) this.#touch();
+    const ev = this.#event("exited");
+    this.#host.emit(ev);
+  }
+
+  #touch(): void {
+    this.record.updated = now();
+    this.#host.save(this.record);
+  }
+
+  #event(kind: SessionEvent["event"], previous: SessionStatus | null = null): SessionEvent {
+    const rec = this.record;
+    const ev: SessionEvent = {
+      event: kind,
+      at: now(),
+      id: rec.id,
+      name: rec.name,
+      status: rec.status,
+      previous,
+      source: rec.statusSource,
+    };
+    if (kind === "exited") {
+      ev.exitCode = rec.exitCode;
+      ev.signal = rec.signal;
+      ev.exitReason = rec.exitReason;
+    }
+    return ev;
+  }
+}
+
+/** Sends `sig` to a session's process group and to every other member of its session. */
+export function signalSession(sid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(-sid, sig);
+  } catch { /* group already empty */ }
+  for (const pid of sessionMembers(sid)) {
+    try {
+      Deno.kill(pid, sig);
+    } catch { /* gone */ }
+  }
+}
+
+/**
+ * SIGHUP, then SIGTERM, then SIGKILL to the session led by `sid`, `graceMs`
+ * apart, until none of its processes is left. `exited` (the leader's exit,
+ * when the leader is our child) wakes the wait early.
+ */
+export async function terminateSession(
+  sid: number,
+  graceMs: number,
+  exited: Promise<void> | null,
+): Promise<void> {
+  let leaderDone = exited === null;
+  void exited?.then(() => (leaderDone = true));
+  for (const sig of ["SIGHUP", "SIGTERM", "SIGKILL"] as const) {
+    signalSession(sid, sig);
+    const deadline = Date.now() + (sig === "SIGKILL" ? Math.max(graceMs, 2000) : graceMs);
+    while (true) {
+      if (leaderDone && !sessionRemains(sid)) return;
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      // Woken at once by the leader's exit; otherwise re-check shortly (the
+      // kernel offers no notification for other processes of a session).
+      await within(
+        leaderDone || !exited ? new Promise<void>(() => {}) : exited,
+        Math.min(left, 25),
+      );
+    }
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * claude-sessions CLI entry point: finds the command, loads only its module,
+ * parses its arguments and runs it. Errors are reported once, here, as one
+ * line on stderr.
+ *
+ * Exit codes: 0 ok, 1 error, 2 usage, 124 timeout (`wait`).
+ *
+ * @module
+ */
+
+import { VERSION } from "./version.ts";
+import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
+import { CliError, EXIT, UsageError } from "./cli/_errors.ts";
+
+/** What each command module exports. */
+export interface CommandModule {
+  spec: CommandSpec;
+  run(args: Parsed): Promise<number | void>;
+}
+
+interface Entry {
+  summary: string;
+  aliases?: string[];
+  load: () => Promise<CommandModule>;
+}
+
+/** Every command, in the order `--help` lists them. */
+const COMMANDS: Record<string, Entry> = {
+  new: {
+    summary: "start a session (Claude Code in a PTY owned by the daemon)",
+    aliases: ["start"],
+    load: () => import("./cli/new.ts"),
+  },
+  ls: {
+    summary: "list sessions",
+    aliases: ["list"],
+    load: () => import("./cli/ls.ts"),
+  },
+  kill: {
+    summary: "stop sessions (their whole process group)",
+    aliases: ["stop"],
+    load: () => import("./cli/kill.ts"),
+  },
+  rm: { summary: "remove records of exited sessions", load: () => import("./cli/rm.ts") },
+  status: { summary: "show the daemon's state", load: () => import("./cli/status.ts") },
+  wait: { summary: "wait until a session reaches a status", load: () => import("./cli/wait.ts") },
+  events: {
+    summary: "stream session events as they happen",
+    load: () => import("./cli/events.ts"),
+  },
+  daemon: { summary: "run the daemon", load: () => import("./cli/daemon.ts") },
+  "stop-daemon": {
+    summary: "stop the daemon (and its sessions) gracefully",
+    load: () => import("./cli/stop_daemon.ts"),
+  },
+};
+
+function findCommand(name: string): [string, Entry] | null {
+  if (COMMANDS[name]) return [name, COMMANDS[name]];
+  for (const [n, e] of Object.entries(COMMANDS)) {
+    if (e.aliases?.includes(name)) return [n, e];
+  }
+  return null;
+}
+
+function globalHelp(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = [
+    `claude-sessions ${VERSION} — run many Claude Code sessions under one daemon`,
+    "",
+    "Usage: claude-sessions <command> [options]",
+    "",
+    "Commands:",
+    ...Object.entries(COMMANDS).map(([n, e]) =>
+      `  ${n.padEnd(w)}  ${e.summary}${e.aliases ? ` (alias: ${e.aliases.join(", ")})` : ""}`
+    ),
+    "",
+    "Sessions are named by full id, a unique id prefix, or their --name.",
+    "Run `claude-sessions <command> --help` for a command's options.",
+    "",
+    "Environment: CLAUDE_SESSIONS_HOME (default ~/.claude-sessions) holds the",
+    "socket, records, logs and config.jsonc.",
+    "Exit codes: 0 ok, 1 error, 2 usage, 124 timeout.",
+  ];
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === undefined || first === "-h" || first === "--help") {
+    console.log(globalHelp());
+    return first === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (first === "-V" || first === "--version" || first === "version") {
+    console.log(`claude-sessions ${VERSION}`);
+    return EXIT.OK;
+  }
+  if (first === "help") {
+    const topic = argv[1];
+    if (!topic) {
+      console.log(globalHelp());
+      return EXIT.OK;
+    }
+    const found = findCommand(topic);
+    if (!found) throw new UsageError(`unknown command "${topic}"`);
+    console.log(helpText((await found[1].load()).spec));
+    return EXIT.OK;
+  }
+  const found = findCommand(first);
+  if (!found) {
+    throw new UsageError(
+      first.startsWith("-") ? `unknown option "${first}"` : `unknown command "${first}"`,
+    );
+  }
+  const mod = await found[1].load();
+  const parsed = parse(mod.spec, argv.slice(1));
+  if (parsed.help) {
+    console.log(helpText(mod.spec));
+    return EXIT.OK;
+  }
+  return (await mod.run(parsed)) ?? EXIT.OK;
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    if (e instanceof CliError) {
+      console.error(`claude-sessions: ${e.message}`);
+      if (e.hint) console.error(`  ${e.hint}`);
+      code = e.exitCode;
+    } else {
+      const err = e as Error;
+      console.error(`claude-sessions: internal error: ${err?.message ?? err}`);
+      if (Deno.env.get("CLAUDE_SESSIONS_DEBUG")) console.error(err?.stack);
+      code = EXIT.ERROR;
+    }
+  }
+  Deno.exit(code);
+}

@@ -1,0 +1,393 @@
+/**
+ * The daemon protocol: every message type exchanged on the unix socket, and
+ * the framing.
+ *
+ * Framing is newline-delimited JSON (one UTF-8 JSON object per `\n`-ended
+ * line, at most {@linkcode MAX_MESSAGE_BYTES} bytes). On connect the daemon
+ * sends a {@linkcode Hello}. The client then sends requests, each with an `id`
+ * of its choosing; every request gets exactly one {@linkcode Reply} echoing
+ * that `id`. Streaming requests (attach, events, wait) additionally receive
+ * {@linkcode Push} messages tagged with the request's id in `sub`.
+ *
+ * @module
+ */
+
+import { PROTOCOL_VERSION } from "./version.ts";
+
+export { PROTOCOL_VERSION };
+
+/** Largest accepted message line, in bytes, not counting the newline. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** A request id chosen by the client, echoed in the reply. */
+export type RequestId = number | string;
+
+// ---------------------------------------------------------------------------
+// Sessions
+
+/** Lifecycle status of a session. See the README for what sets each one. */
+export type SessionStatus =
+  | "starting"
+  | "running"
+  | "waiting_input"
+  | "waiting_permission"
+  | "exited";
+
+/** Every status, in lifecycle order. */
+export const STATUSES: readonly SessionStatus[] = [
+  "starting",
+  "running",
+  "waiting_input",
+  "waiting_permission",
+  "exited",
+];
+
+/** Which signal established a status (most trusted first). */
+export type StatusSource = "process" | "hook" | "claude_state" | "screen" | "daemon";
+
+/** Why a session's process is no longer running. */
+export type ExitReason =
+  /** The program ended on its own. */
+  | "exited"
+  /** Stopped with `kill`. */
+  | "killed"
+  /** Stopped because the daemon shut down; eligible for auto-resume. */
+  | "daemon_stopped"
+  /** The daemon that owned it died; found dead (or orphaned) at the next start. */
+  | "daemon_lost"
+  /** The program could not be started at all. */
+  | "spawn_failed";
+
+/** One entry of a record's status history. */
+export interface StatusChange {
+  status: SessionStatus;
+  /** RFC 3339 UTC time of the change. */
+  at: string;
+  source: StatusSource;
+  /** Hook event or other detail that caused it, when known. */
+  detail?: string;
+}
+
+/** One run of a session's process (a resumed session has several). */
+export interface RunInfo {
+  pid: number | null;
+  started: string;
+  ended: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  exitReason: ExitReason | null;
+  /** True when this run continued an earlier conversation. */
+  resumed: boolean;
+}
+
+/** The persistent record of one session, as stored in `sessions/<id>.json`. */
+export interface SessionRecord {
+  /** ULID. */
+  id: string;
+  /** Optional unique (among live sessions) name. */
+  name: string | null;
+  /** Absolute working directory. */
+  cwd: string;
+  /** Program run in the PTY. */
+  command: string;
+  /** Its arguments (config `claude.args`, then the user's `-- ARGS`). */
+  args: string[];
+  /** Pid of the program (its process group and session id too); null before start. */
+  pid: number | null;
+  status: SessionStatus;
+  /** When the current status began (RFC 3339 UTC). */
+  statusSince: string;
+  statusSource: StatusSource;
+  /** Recent status changes, oldest first (bounded). */
+  history: StatusChange[];
+  created: string;
+  updated: string;
+  exitCode: number | null;
+  signal: string | null;
+  exitReason: ExitReason | null;
+  cols: number;
+  rows: number;
+  /** Process runs of this record, oldest first. */
+  runs: RunInfo[];
+  /** Path of the PTY slave while running (e.g. `/dev/pts/3`). */
+  tty: string | null;
+}
+
+/** A lifecycle event, as pushed to `events` subscribers. */
+export interface SessionEvent {
+  /** What happened. */
+  event: "created" | "started" | "status" | "exited" | "removed";
+  /** RFC 3339 UTC time. */
+  at: string;
+  id: string;
+  name: string | null;
+  /** Status after the event. */
+  status: SessionStatus;
+  /** Status before a `status` event. */
+  previous: SessionStatus | null;
+  source: StatusSource | null;
+  detail?: string;
+  exitCode?: number | null;
+  signal?: string | null;
+  exitReason?: ExitReason | null;
+}
+
+// ---------------------------------------------------------------------------
+// Requests and their results
+
+/** Parameters and result of each request type. */
+export interface Api {
+  /** Daemon facts and session counts. */
+  status: { params: Record<never, never>; result: DaemonStatus };
+  /** Start a session. */
+  new: { params: NewParams; result: { session: SessionRecord } };
+  /** List sessions. */
+  ls: {
+    params: { all?: boolean };
+    /** `shortLength`: prefix length that keeps every known id unique. */
+    result: { sessions: SessionRecord[]; shortLength: number };
+  };
+  /** One session's record. */
+  get: { params: { session: string }; result: { session: SessionRecord } };
+  /** Stop a session's whole process group; replies once it has exited. */
+  kill: { params: { session: string }; result: { session: SessionRecord } };
+  /** Remove an exited session's record (and, with `logs`, its logs). */
+  rm: { params: { session: string }; result: { id: string } };
+  /** Graceful daemon shutdown; replies before the daemon exits. */
+  shutdown: { params: Record<never, never>; result: { pid: number } };
+  /** Bytes to type into a session (base64), recorded as input. */
+  input: { params: { session: string; data: string }; result: { bytes: number } };
+  /** Resize a session's terminal (the program gets SIGWINCH). */
+  resize: { params: { session: string; cols: number; rows: number }; result: Record<never, never> };
+  /**
+   * Subscribe to lifecycle events (of one session, or all). Replies at once;
+   * then pushes {@linkcode EventPush} until the connection closes.
+   */
+  events: { params: { session?: string }; result: { subscribed: true } };
+  /**
+   * Wait until a session's status is one of `until` (replies at once when it
+   * already is), it exits, or `timeoutMs` passes.
+   */
+  wait: {
+    params: { session: string; until: SessionStatus[]; timeoutMs?: number };
+    result: { outcome: "reached" | "exited" | "timeout"; session: SessionRecord };
+  };
+}
+
+/** An event pushed to an `events` subscriber. */
+export interface EventPush {
+  type: "event";
+  /** Id of the `events` request. */
+  sub: RequestId;
+  event: SessionEvent;
+}
+
+/** Every request type name. */
+export type RequestType = keyof Api;
+
+/** Parameters of `new`. */
+export interface NewParams {
+  /** Absolute working directory for the session. */
+  cwd: string;
+  name?: string;
+  /** Extra arguments appended after config `claude.args`. */
+  args?: string[];
+  /** The requesting CLI's environment; the session's environment is built from it. */
+  env: Record<string, string>;
+  cols?: number;
+  rows?: number;
+}
+
+/** Result of `status`. */
+export interface DaemonStatus {
+  pid: number;
+  version: string;
+  protocol: number;
+  /** RFC 3339 time the daemon started. */
+  started: string;
+  uptimeMs: number;
+  socket: string;
+  home: string;
+  /** True when the listening socket was inherited (systemd socket activation). */
+  socketActivated: boolean;
+  sessions: { live: number; exited: number; byStatus: Partial<Record<SessionStatus, number>> };
+  /** Problems found in `config.jsonc` (unknown keys, bad values). */
+  configWarnings: string[];
+}
+
+/** A request as sent on the wire. */
+export type Request<K extends RequestType = RequestType> = K extends RequestType
+  ? { id: RequestId; type: K } & Api[K]["params"]
+  : never;
+
+// ---------------------------------------------------------------------------
+// Daemon -> client messages
+
+/** First message on every connection. */
+export interface Hello {
+  type: "hello";
+  protocol: number;
+  version: string;
+  pid: number;
+}
+
+/** Machine-readable error codes. */
+export type ErrorCode =
+  /** The line was not valid JSON, or not a JSON object. */
+  | "bad_json"
+  /** The line exceeded {@linkcode MAX_MESSAGE_BYTES}. */
+  | "too_large"
+  /** The `type` is not a known request. */
+  | "unknown_type"
+  /** A field is missing or of the wrong type. */
+  | "bad_request"
+  /** No session matches. */
+  | "not_found"
+  /** A prefix matches several sessions. */
+  | "ambiguous"
+  /** Name already taken, or conversation already held by a live session. */
+  | "conflict"
+  /** The session is not in a state that allows this. */
+  | "invalid_state"
+  /** config.jsonc is invalid. */
+  | "config"
+  /** The program could not be started. */
+  | "spawn_failed"
+  /** The daemon is shutting down. */
+  | "shutting_down"
+  /** Anything unexpected; the daemon keeps running. */
+  | "internal";
+
+/** The error half of a reply. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Successful reply. */
+export interface OkReply<T = unknown> {
+  type: "reply";
+  id: RequestId | null;
+  ok: true;
+  result: T;
+}
+
+/** Failed reply; `id` is null when the request's id could not be read. */
+export interface ErrReply {
+  type: "reply";
+  id: RequestId | null;
+  ok: false;
+  error: ErrorBody;
+}
+
+/** The one reply every request gets. */
+export type Reply<T = unknown> = OkReply<T> | ErrReply;
+
+/** Any message from the daemon. */
+export type ServerMessage = Hello | Reply;
+
+// ---------------------------------------------------------------------------
+// Framing
+
+/** One decoded frame: a complete line, or notice that a line was too long. */
+export type Frame = { kind: "line"; text: string } | { kind: "oversized"; bytes: number };
+
+const NL = 0x0a;
+
+/**
+ * Splits a byte stream into newline-delimited lines, refusing (once per line)
+ * any line longer than `max` bytes without buffering it.
+ */
+export class LineDecoder {
+  #parts: Uint8Array[] = [];
+  #size = 0;
+  #skipping = false;
+  #decoder = new TextDecoder("utf-8", { fatal: false });
+  #max: number;
+
+  /** @param max largest accepted line in bytes (excluding the newline) */
+  constructor(max: number = MAX_MESSAGE_BYTES) {
+    this.#max = max;
+  }
+
+  /** Feeds bytes, returning every frame they complete. */
+  push(chunk: Uint8Array): Frame[] {
+    const out: Frame[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(NL, start);
+      const end = nl === -1 ? chunk.length : nl;
+      const piece = chunk.subarray(start, end);
+      if (this.#skipping) {
+        if (nl !== -1) this.#skipping = false;
+      } else if (this.#size + piece.length > this.#max) {
+        out.push({ kind: "oversized", bytes: this.#size + piece.length });
+        this.#parts = [];
+        this.#size = 0;
+        this.#skipping = nl === -1;
+      } else if (nl === -1) {
+        // Copy: the caller may reuse its buffer.
+        this.#parts.push(piece.slice());
+        this.#size += piece.length;
+      } else {
+        const line = this.#take(piece);
+        if (line.trim().length > 0) out.push({ kind: "line", text: line });
+      }
+      if (nl === -1) break;
+      start = nl + 1;
+    }
+    return out;
+  }
+
+  /** Bytes of an unfinished line held so far. */
+  get pending(): number {
+    return this.#size;
+  }
+
+  #take(last: Uint8Array): string {
+    let bytes: Uint8Array;
+    if (this.#parts.length === 0) {
+      bytes = last;
+    } else {
+      bytes = new Uint8Array(this.#size + last.length);
+      let at = 0;
+      for (const p of this.#parts) {
+        bytes.set(p, at);
+        at += p.length;
+      }
+      bytes.set(last, at);
+    }
+    this.#parts = [];
+    this.#size = 0;
+    return this.#decoder.decode(bytes);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Encodes one message as a newline-terminated JSON line. */
+export function encodeMessage(message: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(message) + "\n");
+}
+
+/** Builds an error reply. */
+export function errorReply(id: RequestId | null, code: ErrorCode, message: string): ErrReply {
+  return { type: "reply", id, ok: false, error: { code, message } };
+}
+
+/** Builds a success reply. */
+export function okReply<T>(id: RequestId | null, result: T): OkReply<T> {
+  return { type: "reply", id, ok: true, result };
+}
+
+/** A failure carrying a protocol error code; thrown inside the daemon, sent as a reply. */
+export class ProtocolError extends Error {
+  /** The machine-readable code sent to the client. */
+  readonly code: ErrorCode;
+  /** @param code error code for the reply */
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = "ProtocolError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * End-to-end test harness: temp homes, a real daemon, the real CLI as a
+ * subprocess, a raw protocol client, and FIFO-based probes. Tests wait on
+ * events (a FIFO write, a daemon reply, a status), never on fixed sleeps.
+ *
+ * @module
+ */
+
+import { LineDecoder } from "../src/protocol.ts";
+import { within } from "../src/async.ts";
+
+/** Repository root (with trailing slash). */
+export const ROOT = new URL("..", import.meta.url).pathname;
+/** The CLI entry point. */
+export const MAIN = `${ROOT}src/main.ts`;
+/** The probe fixture. */
+export const PROBE = `${ROOT}test/fixtures/probe.sh`;
+
+/** Result of one CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A temporary claude-sessions home. */
+export class TestHome {
+  /** The home directory (short, so the socket path fits). */
+  readonly dir: string;
+  /** Base environment for CLI runs. */
+  readonly env: Record<string, string>;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    const env = Deno.env.toObject();
+    delete env.CLAUDE_SESSIONS_ID;
+    this.env = { ...env, CLAUDE_SESSIONS_HOME: dir, NO_COLOR: "1" };
+  }
+
+  /** Creates a home; `config` (if given) is written as config.jsonc. */
+  static async create(config?: unknown): Promise<TestHome> {
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cs-" });
+    const h = new TestHome(dir);
+    if (config !== undefined) await h.writeConfig(config);
+    return h;
+  }
+
+  /** The socket path. */
+  get socket(): string {
+    return `${this.dir}/daemon.sock`;
+  }
+
+  /** Writes config.jsonc (a string is written verbatim). */
+  async writeConfig(config: unknown): Promise<void> {
+    const text = typeof config === "string" ? config : JSON.stringify(config, null, 2);
+    await Deno.writeTextFile(`${this.dir}/config.jsonc`, text);
+  }
+
+  /** Runs the CLI with `args`. */
+  async cli(
+    args: string[],
+    opts: { env?: Record<string, string>; cwd?: string; clearEnv?: string[] } = {},
+  ): Promise<CliResult> {
+    const env = { ...this.env, ...(opts.env ?? {}) };
+    for (const k of opts.clearEnv ?? []) delete env[k];
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", MAIN, ...args],
+      env,
+      clearEnv: true,
+      cwd: opts.cwd ?? this.dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  }
+
+  /** Runs the CLI and fails the test unless it exits 0; returns stdout. */
+  async ok(args: string[], opts: Parameters<TestHome["cli"]>[1] = {}): Promise<string> {
+    const r = await this.cli(args, opts);
+    if (r.code !== 0) {
+      throw new Error(`claude-sessions ${args.join(" ")} exited ${r.code}\n${r.stderr}${r.stdout}`);
+    }
+    return r.stdout;
+  }
+
+  /** Starts `daemon --foreground` as a child; resolves once it is ready. */
+  async startDaemon(extraEnv: Record<string, string> = {}): Promise<DaemonProcess> {
+    return await DaemonProcess.start(this, extraEnv);
+  }
+
+  /** Removes the home (stopping nothing: stop daemons first). */
+  async cleanup(): Promise<void> {
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A foreground daemon started by a test. */
+export class DaemonProcess {
+  readonly child: Deno.ChildProcess;
+  readonly pid: number;
+  readonly #stderr: TextSink;
+
+  private constructor(child: Deno.ChildProcess, stderr: TextSink) {
+    this.child = child;
+    this.pid = child.pid;
+    this.#stderr = stderr;
+  }
+
+  static async start(home: TestHome, extraEnv: Record<string, string>): Promise<DaemonProcess> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", MAIN, "daemon", "--foreground"],
+      env: { ...home.env, ...extraEnv },
+      clearEnv: true,
+      cwd: "/",
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new TextSink(child.stderr);
+    const first = await firstLine(child.stdout);
+    if (!first.startsWith("ready")) {
+      await child.status;
+      await stderr.done;
+      throw new Error(`daemon did not start: ${stderr.text}`);
+    }
+    return new DaemonProcess(child, stderr);
+  }
+
+  /** The daemon's stderr so far. */
+  get log(): string {
+    return this.#stderr.text;
+  }
+
+  /** Waits until the daemon's stderr matches `re`. */
+  waitForLog(re: RegExp, timeoutMs = 30_000): Promise<void> {
+    return this.#stderr.waitFor(re, timeoutMs);
+  }
+
+  /** Sends SIGTERM and waits for the exit status. */
+  async stop(): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    return await this.exited();
+  }
+
+  /** Waits for the process to end. */
+  async exited(): Promise<Deno.CommandStatus> {
+    const st = await this.child.status;
+    await this.#stderr.done;
+    return st;
+  }
+}
+
+/** Collects a text stream and lets tests wait until it matches a pattern. */
+export class TextSink {
+  #parts: string[] = [];
+  #waiters: (() => void)[] = [];
+  /** Resolves when the stream ends. */
+  readonly done: Promise<void>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = this.#collect(stream);
+  }
+
+  /** Everything received so far. */
+  get text(): string {
+    return this.#parts.join("");
+  }
+
+  /** Waits until the text matches `re` (woken by each chunk). */
+  async waitFor(re: RegExp, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let ended = false;
+    void this.done.then(() => (ended = true));
+    while (!re.test(this.text)) {
+      if (Date.now() > deadline || ended) {
+        throw new Error(`output never matched ${re}:\n${this.text}`);
+      }
+      await within(new Promise<void>((r) => this.#waiters.push(r)), deadline - Date.now());
+    }
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        this.#parts.push(dec.decode(chunk, { stream: true }));
+        this.#wake();
+      }
+    } finally {
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    for (const fn of this.#waiters.splice(0)) fn();
+  }
+}
+
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const dec = new TextDecoder();
+  let text = "";
+  const reader = stream.getReader();
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) break;
+    text += dec.decode(r.value, { stream: true });
+  }
+  reader.releaseLock();
+  // Keep draining so the daemon never blocks on a full pipe.
+  void stream.pipeTo(new WritableStream()).catch(() => {});
+  return text.split("\n")[0] ?? "";
+}
+
+/** A FIFO that a probe writes messages to. */
+export class Fifo {
+  readonly path: string;
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Creates a FIFO in `dir`. */
+  static async create(dir: string, name = "probe.fifo"): Promise<Fifo> {
+    const path = `${dir}/${name}`;
+    const r = await new Deno.Command("mkfifo", { args: ["-m", "600", path] }).output();
+    if (!r.success) throw new Error(`mkfifo ${path} failed`);
+    return new Fifo(path);
+  }
+
+  /**
+   * Waits for the next message (one writer open..close) and parses KEY=VALUE
+   * lines. Fails after `timeoutMs` (opening the FIFO for writing to release
+   * the blocked reader), so a broken test fails instead of hanging.
+   */
+  async read(timeoutMs = 30_000): Promise<Record<string, string>> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        Deno.openSync(this.path, { write: true }).close();
+      } catch { /* reader already gone */ }
+    }, timeoutMs);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.path);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) throw new Error(`no message on ${this.path} within ${timeoutMs} ms`);
+    const out: Record<string, string> = {};
+    for (const line of text.split("\n")) {
+      const i = line.indexOf("=");
+      if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+    }
+    return out;
+  }
+}
+
+/** A raw protocol client for tests that speak the wire format directly. */
+export class RawClient {
+  readonly conn: Deno.UnixConn;
+  #decoder = new LineDecoder(256 * 1024 * 1024);
+  #queue: Record<string, unknown>[] = [];
+  #waiters: (() => void)[] = [];
+  #ended = false;
+  #enc = new TextEncoder();
+
+  private constructor(conn: Deno.UnixConn) {
+    this.conn = conn;
+    void this.#pump();
+  }
+
+  /** Connects to a socket. */
+  static async connect(socket: string): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ transport: "unix", path: socket }));
+  }
+
+  /** Writes raw bytes or text. */
+  async write(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? this.#enc.encode(data) : data;
+    let off = 0;
+    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+  }
+
+  /** Sends one JSON message line. */
+  async send(msg: unknown): Promise<void> {
+    await this.write(JSON.stringify(msg) + "\n");
+  }
+
+  /** Sends a request and waits for its reply (other messages stay queued). */
+  async request(
+    type: string,
+    params: Record<string, unknown> = {},
+    id: number | string = Math.random(),
+  ): Promise<Record<string, unknown>> {
+    await this.send({ ...params, id, type });
+    return await this.next((m) => m.type === "reply" && m.id === id);
+  }
+
+  /** Next received message matching `pred` (removed from the queue). */
+  async next(
+    pred: (m: Record<string, unknown>) => boolean = () => true,
+  ): Promise<Record<string, unknown>> {
+    while (true) {
+      const i = this.#queue.findIndex(pred);
+      if (i !== -1) return this.#queue.splice(i, 1)[0]!;
+      if (this.#ended) throw new Error("connection closed");
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  /** Whether the daemon closed the connection. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for await (const chunk of this.conn.readable) {
+        for (const f of this.#decoder.push(chunk)) {
+          if (f.kind !== "line") continue;
+          try {
+            this.#queue.push(JSON.parse(f.text));
+          } catch { /* ignore */ }
+        }
+        this.#wake();
+      }
+    } catch { /* reset */ }
+    this.#ended = true;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const fn of w) fn();
+  }
+}
+
+/** True when a process exists. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * End-to-end: systemd socket activation, emulated by systemd-socket-activate
+ * on the real socket path. The first CLI call starts the daemon, which serves
+ * the inherited socket and never unlinks it.
+ */
+
+import assert from "node:assert/strict";
+import { MAIN, TestHome, TextSink } from "./_harness.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function haveActivate(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("systemd-socket-activate", { args: ["--version"] }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "socket activation: first ls starts the daemon; the socket is never unlinked",
+  ...opts,
+  ignore: !(await haveActivate()),
+  fn: async () => {
+    const home = await TestHome.create();
+    await Deno.chmod(home.dir, 0o700);
+    const env = home.env;
+    const activator = new Deno.Command("systemd-socket-activate", {
+      args: [
+        "-l",
+        home.socket,
+        ...["HOME", "PATH", "CLAUDE_SESSIONS_HOME", "DENO_DIR", "NO_COLOR"]
+          .filter((k) => env[k] !== undefined)
+          .flatMap((k) => ["-E", `${k}=${env[k]}`]),
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--quiet",
+        MAIN,
+        "daemon",
+        "--foreground",
+      ],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new TextSink(activator.stderr);
+    void activator.stdout.pipeTo(new WritableStream()).catch(() => {});
+    try {
+      // systemd-socket-activate prints "Listening on …" once it is bound.
+      await stderr.waitFor(/Listening on/);
+      const ino = (await Deno.lstat(home.socket)).ino;
+      // Nothing runs yet; the first ls connects, activation execs the daemon.
+      const ls = await home.cli(["ls"]);
+      assert.equal(ls.code, 0, ls.stderr + stderr.text);
+      const st = JSON.parse(await home.ok(["status", "--json"]));
+      assert.equal(st.socketActivated, true);
+      assert.equal(st.pid, activator.pid, "the daemon replaced the activator (exec)");
+      assert.match(await home.ok(["stop-daemon"]), /daemon stopped/);
+      const status = await activator.status;
+      assert.equal(status.code, 0);
+      // The activation socket is still there: the daemon did not unlink it.
+      assert.equal((await Deno.lstat(home.socket)).ino, ino);
+      assert.match(stderr.text, /socket-activated/);
+    } finally {
+      try {
+        activator.kill("SIGTERM");
+      } catch { /* exited */ }
+      await activator.status;
+      await stderr.done;
+      await home.cleanup();
+    }
+  },
+});
