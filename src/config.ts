@@ -14,6 +14,7 @@ import {
   parseTree,
   printParseErrorCode,
 } from "jsonc-parser";
+import { parseDetachKey } from "./keys.ts";
 
 /** The effective configuration (defaults merged with the file). */
 export interface Config {
@@ -27,6 +28,10 @@ export interface Config {
     /** Seconds between SIGHUP, SIGTERM and SIGKILL when stopping a session. */
     graceSeconds: number;
   };
+  /** Lines of scrollback in each session's screen model. */
+  scrollback: number;
+  /** Key that detaches `attach`: a prefix and a key ("C-b d"), or one control key. */
+  detachKey: string;
 }
 
 type Kind = "string" | "string[]" | "number" | "integer" | "boolean";
@@ -35,6 +40,8 @@ interface KeySpec {
   kind: Kind;
   min?: number;
   max?: number;
+  /** Extra validation: an error message, or null when the value is fine. */
+  check?: (value: unknown) => string | null;
   doc: string;
 }
 
@@ -48,6 +55,25 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     max: 60,
     doc: "seconds between SIGHUP, SIGTERM and SIGKILL when stopping (default: 2)",
   },
+  scrollback: {
+    kind: "integer",
+    min: 0,
+    max: 1_000_000,
+    doc: "lines of scrollback in each session's screen model (default: 10000)",
+  },
+  detachKey: {
+    kind: "string",
+    check: (v) => {
+      try {
+        parseDetachKey(v as string);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+    doc:
+      'key that detaches attach: "C-b d" (prefix, then key) or one control key (default: "C-b d")',
+  },
 };
 
 /** The built-in defaults. */
@@ -55,6 +81,8 @@ export function defaultConfig(): Config {
   return {
     claude: { command: "claude", args: [] },
     kill: { graceSeconds: 2 },
+    scrollback: 10_000,
+    detachKey: "C-b d",
   };
 }
 
@@ -123,6 +151,8 @@ export function parseConfig(text: string, path: string): { config: Config; warni
     const node = findNodeAtLocation(root, key.split("."));
     if (!node) continue;
     const value = readValue(node, key, text, path);
+    const problem = CONFIG_KEYS[key]!.check?.(value);
+    if (problem) throw new ConfigError(`${where(path, text, node.offset)}: ${problem}`);
     assign(config, key, value);
   }
   return { config, warnings };

@@ -41,6 +41,12 @@ const COMMANDS: Record<string, Entry> = {
     aliases: ["stop"],
     load: () => import("./cli/kill.ts"),
   },
+  attach: {
+    summary: "attach this terminal to a session (detach: Ctrl-B d)",
+    load: () => import("./cli/attach.ts"),
+  },
+  send: { summary: "type text or keys into a session", load: () => import("./cli/send.ts") },
+  peek: { summary: "print a session's screen", load: () => import("./cli/peek.ts") },
   rm: { summary: "remove records of exited sessions", load: () => import("./cli/rm.ts") },
   status: { summary: "show the daemon's state", load: () => import("./cli/status.ts") },
   wait: { summary: "wait until a session reaches a status", load: () => import("./cli/wait.ts") },

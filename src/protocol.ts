@@ -160,6 +160,33 @@ export interface Api {
   /** Resize a session's terminal (the program gets SIGWINCH). */
   resize: { params: { session: string; cols: number; rows: number }; result: Record<never, never> };
   /**
+   * Attach this connection to a session. Replies at once; pushes a `screen`
+   * (redraw), then `output` as the program writes, and `exit` when it ends.
+   * While attached, `input` and `resize` on this connection count as this
+   * client's (size policy), and are refused for read-only clients.
+   */
+  attach: {
+    params: { session: string; readOnly?: boolean; cols?: number; rows?: number };
+    result: { session: SessionRecord; detachKey: string };
+  };
+  /** Ask for a fresh `screen` push on this connection's attachment. */
+  redraw: { params: { session: string }; result: Record<never, never> };
+  /** End this connection's attachment (closing the connection does too). */
+  detach: { params: { session: string }; result: Record<never, never> };
+  /**
+   * Type text and/or named keys into a session. Text is sent as a bracketed
+   * paste when the program enabled it; `enter` adds Enter after it.
+   */
+  send: {
+    params: { session: string; text?: string; keys?: string[]; enter?: boolean };
+    result: { bytes: number };
+  };
+  /** The session's screen as text (plain, or with SGR colours). */
+  peek: {
+    params: { session: string; ansi?: boolean; lines?: number };
+    result: { text: string; cols: number; rows: number; status: SessionStatus };
+  };
+  /**
    * Subscribe to lifecycle events (of one session, or all). Replies at once;
    * then pushes {@linkcode EventPush} until the connection closes.
    */

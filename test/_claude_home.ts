@@ -142,7 +142,8 @@ async function isExecutable(path: string): Promise<boolean> {
  * Locate the claude binary. Lookup order:
  * 1. `$CLAUDE_BIN` (returned as is if it is an executable file; throws otherwise);
  * 2. `claude` on `$PATH`;
- * 3. `<repo root>/node_modules/.bin/claude` (from `npm i @anthropic-ai/claude-code`).
+ * 3. `<repo root>/.cache/claude-code/node_modules/.bin/claude` (installed by `.ci/run`),
+ *    then `<repo root>/node_modules/.bin/claude`.
  *
  * Returns `null` when none is found, so tests can skip (`ignore`) cleanly.
  */
@@ -157,7 +158,13 @@ export async function findClaudeBin(repoRoot: string = REPO_ROOT): Promise<strin
     const p = join(dir, "claude");
     if (await isExecutable(p)) return p;
   }
-  const local = join(repoRoot, "node_modules", ".bin", "claude");
-  if (await isExecutable(local)) return local;
+  for (
+    const local of [
+      join(repoRoot, ".cache", "claude-code", "node_modules", ".bin", "claude"),
+      join(repoRoot, "node_modules", ".bin", "claude"),
+    ]
+  ) {
+    if (await isExecutable(local)) return local;
+  }
   return null;
 }

@@ -218,11 +218,22 @@ async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
   return text.split("\n")[0] ?? "";
 }
 
-/** A FIFO that a probe writes messages to. */
+/**
+ * A FIFO that a probe writes messages to: KEY=VALUE lines ended by a line
+ * `END`. The test side holds the FIFO open for reading and writing for its
+ * whole life, so writers never block and messages never merge or get lost.
+ */
 export class Fifo {
   readonly path: string;
-  private constructor(path: string) {
+  #file: Deno.FsFile;
+  #messages: Record<string, string>[] = [];
+  #waiters: (() => void)[] = [];
+  #closed = false;
+
+  private constructor(path: string, file: Deno.FsFile) {
     this.path = path;
+    this.#file = file;
+    void this.#pump();
   }
 
   /** Creates a FIFO in `dir`. */
@@ -230,35 +241,57 @@ export class Fifo {
     const path = `${dir}/${name}`;
     const r = await new Deno.Command("mkfifo", { args: ["-m", "600", path] }).output();
     if (!r.success) throw new Error(`mkfifo ${path} failed`);
-    return new Fifo(path);
+    // O_RDWR on a FIFO does not block, and keeps a writer present, so reads
+    // never see EOF between messages.
+    const file = await Deno.open(path, { read: true, write: true });
+    return new Fifo(path, file);
   }
 
-  /**
-   * Waits for the next message (one writer open..close) and parses KEY=VALUE
-   * lines. Fails after `timeoutMs` (opening the FIFO for writing to release
-   * the blocked reader), so a broken test fails instead of hanging.
-   */
+  /** Waits for the next message. Fails after `timeoutMs`, so a broken test fails instead of hanging. */
   async read(timeoutMs = 30_000): Promise<Record<string, string>> {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        Deno.openSync(this.path, { write: true }).close();
-      } catch { /* reader already gone */ }
-    }, timeoutMs);
-    let text: string;
+    const deadline = Date.now() + timeoutMs;
+    while (this.#messages.length === 0) {
+      if (this.#closed) throw new Error(`${this.path} closed`);
+      if (Date.now() > deadline) {
+        throw new Error(`no message on ${this.path} within ${timeoutMs} ms`);
+      }
+      await within(new Promise<void>((r) => this.#waiters.push(r)), deadline - Date.now());
+    }
+    return this.#messages.shift()!;
+  }
+
+  /** Stops reading. */
+  close(): void {
+    this.#closed = true;
     try {
-      text = await Deno.readTextFile(this.path);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (timedOut) throw new Error(`no message on ${this.path} within ${timeoutMs} ms`);
-    const out: Record<string, string> = {};
-    for (const line of text.split("\n")) {
-      const i = line.indexOf("=");
-      if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-    }
-    return out;
+      this.#file.close();
+    } catch { /* closed */ }
+  }
+
+  async #pump(): Promise<void> {
+    const dec = new TextDecoder();
+    let text = "";
+    let current: Record<string, string> = {};
+    try {
+      for await (const chunk of this.#file.readable) {
+        text += dec.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = text.indexOf("\n")) !== -1) {
+          const line = text.slice(0, nl);
+          text = text.slice(nl + 1);
+          if (line === "END") {
+            this.#messages.push(current);
+            current = {};
+            for (const fn of this.#waiters.splice(0)) fn();
+          } else {
+            const i = line.indexOf("=");
+            if (i > 0) current[line.slice(0, i)] = line.slice(i + 1);
+          }
+        }
+      }
+    } catch { /* closed */ }
+    this.#closed = true;
+    for (const fn of this.#waiters.splice(0)) fn();
   }
 }
 

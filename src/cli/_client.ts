@@ -33,8 +33,12 @@ export class NoDaemonError extends CliError {
   }
 }
 
-/** A message pushed by the daemon for a streaming request. */
-export type PushHandler = (msg: Record<string, unknown>) => void;
+/**
+ * A message pushed by the daemon for a streaming request. A returned promise
+ * is awaited before the next message is read, so a slow consumer slows the
+ * socket (and the daemon drops a client that falls too far behind).
+ */
+export type PushHandler = (msg: Record<string, unknown>) => void | Promise<void>;
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -192,7 +196,7 @@ export class Client {
         } else if (msg.type === "dropped") {
           reason = `the daemon dropped this client: ${String(msg.reason)}`;
         } else if (typeof msg.sub === "number") {
-          this.#subs.get(msg.sub)?.(msg);
+          await this.#subs.get(msg.sub)?.(msg);
         }
       }
     } catch (e) {

@@ -14,7 +14,7 @@ import { paths } from "../paths.ts";
 export const spec: CommandSpec = {
   name: "new",
   aliases: ["start"],
-  usage: "new [DIR] [--name NAME] [--size COLSxROWS] [--json] [-- ARGS…]",
+  usage: "new [DIR] [--name NAME] [--size COLSxROWS] [--attach] [--json] [-- ARGS…]",
   summary: "Start a session in DIR (default: the current directory) and print its id.",
   details: `
 The program is config claude.command (default "claude") with config
@@ -34,6 +34,7 @@ to xterm-256color. Starts the daemon when none is running.`,
       description: "terminal size (default: this terminal's, else 120x40)",
     },
     json: { type: "boolean", description: "print the session record as JSON" },
+    attach: { type: "boolean", short: "a", description: "attach to it right away" },
   },
   positionals: { min: 0, max: 1, names: "DIR" },
   dashDash: true,
@@ -96,6 +97,10 @@ export async function run(args: Parsed): Promise<number> {
       params.rows = size.rows;
     }
     const { session } = await client.request("new", params);
+    if (boolOpt(args, "attach")) {
+      const { attachTo } = await import("./attach.ts");
+      return await attachTo(client, session.id, false);
+    }
     if (boolOpt(args, "json")) console.log(JSON.stringify(session, null, 2));
     else console.log(session.id);
     return 0;

@@ -9,12 +9,15 @@ import type { Api, DaemonStatus, RequestType, SessionStatus } from "../protocol.
 import { ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import type { Manager } from "./manager.ts";
+import type { Attachments } from "./attach.ts";
+import { encodeKey, KEY_NAMES } from "../keys.ts";
 import type { Handler } from "./server.ts";
 import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./_validate.ts";
 
 /** What the handlers need besides the manager. */
 export interface ApiContext {
   manager: Manager;
+  attachments: Attachments;
   /** Facts about the daemon for `status`. */
   daemonInfo(): Omit<DaemonStatus, "sessions" | "configWarnings" | "uptimeMs">;
   /** Starts a graceful shutdown after the reply went out. */
@@ -26,6 +29,7 @@ type Handlers = { [K in RequestType]: Handler };
 /** Builds the handler table. */
 export function createHandlers(ctx: ApiContext): Map<string, Handler> {
   const m = ctx.manager;
+  const attachments = ctx.attachments;
   const handlers: Handlers = {
     status: (): Api["status"]["result"] => {
       const info = ctx.daemonInfo();
@@ -77,14 +81,16 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
 
     rm: async (msg): Promise<Api["rm"]["result"]> => ({ id: await m.remove(str(msg, "session")) }),
 
-    input: (msg): Api["input"]["result"] => {
+    input: (msg, conn): Api["input"]["result"] => {
       const s = m.resolve(str(msg, "session"));
       const data = decodeBase64(str(msg, "data"));
-      s.write(data);
+      const att = attachments.find(conn, s.id);
+      if (att) attachments.input(att, data);
+      else s.write(data);
       return { bytes: data.length };
     },
 
-    resize: (msg): Api["resize"]["result"] => {
+    resize: (msg, conn): Api["resize"]["result"] => {
       const s = m.resolve(str(msg, "session"));
       const cols = optInt(msg, "cols", 1, 1000);
       const rows = optInt(msg, "rows", 1, 1000);
@@ -92,8 +98,65 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         throw new ProtocolError("bad_request", '"cols" and "rows" are required');
       }
       if (!s.live) throw new ProtocolError("invalid_state", `session ${s.id} has exited`);
-      s.resize(cols, rows);
+      const att = attachments.find(conn, s.id);
+      if (att) attachments.resize(att, cols, rows);
+      else s.resize(cols, rows);
       return {};
+    },
+
+    attach: async (msg, conn, id): Promise<Api["attach"]["result"]> => {
+      const s = m.resolve(str(msg, "session"));
+      if (attachments.find(conn, s.id)) {
+        throw new ProtocolError("invalid_state", "this connection is already attached to it");
+      }
+      const readOnly = optBool(msg, "readOnly") ?? false;
+      const cols = optInt(msg, "cols", 1, 1000) ?? s.record.cols;
+      const rows = optInt(msg, "rows", 1, 1000) ?? s.record.rows;
+      await attachments.attach(s, conn, id, { readOnly, cols, rows });
+      return { session: s.record, detachKey: m.config.detachKey };
+    },
+
+    redraw: async (msg, conn): Promise<Api["redraw"]["result"]> => {
+      const s = m.resolve(str(msg, "session"));
+      const att = attachments.find(conn, s.id);
+      if (!att) throw new ProtocolError("invalid_state", "not attached to this session");
+      await att.redraw(false);
+      return {};
+    },
+
+    detach: (msg, conn): Api["detach"]["result"] => {
+      const s = m.resolve(str(msg, "session"));
+      const att = attachments.find(conn, s.id);
+      if (!att) throw new ProtocolError("invalid_state", "not attached to this session");
+      attachments.detach(att);
+      return {};
+    },
+
+    send: (msg): Api["send"]["result"] => {
+      const s = m.resolve(str(msg, "session"));
+      const text = optStr(msg, "text");
+      const keys = optStrArray(msg, "keys") ?? [];
+      const enter = optBool(msg, "enter") ?? false;
+      if (!s.live || !s.screen) {
+        throw new ProtocolError("invalid_state", `session ${s.id} is not running`);
+      }
+      const bytes = composeInput(text, keys, enter, {
+        bracketedPaste: s.screen.bracketedPaste,
+        applicationCursor: s.screen.applicationCursorKeys,
+      });
+      if (bytes.length === 0) throw new ProtocolError("bad_request", "nothing to send");
+      s.write(bytes);
+      return { bytes: bytes.length };
+    },
+
+    peek: async (msg): Promise<Api["peek"]["result"]> => {
+      const s = m.resolve(str(msg, "session"));
+      const ansi = optBool(msg, "ansi") ?? false;
+      const lines = optInt(msg, "lines", 1, 1_000_000);
+      const opts: { ansi: boolean; lines?: number } = { ansi };
+      if (lines !== undefined) opts.lines = lines;
+      const text = await s.peek(opts);
+      return { text, cols: s.record.cols, rows: s.record.rows, status: s.record.status };
     },
 
     events: (msg, conn, id): Api["events"]["result"] => {
@@ -157,4 +220,36 @@ function decodeBase64(text: string): Uint8Array {
     throw new ProtocolError("bad_request", '"data" must be base64');
   }
   return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+/**
+ * The bytes `send` types: text (as a bracketed paste when the program enabled
+ * it, so multi-line or long text is not taken for typed keys), then named
+ * keys, then Enter.
+ * @throws {ProtocolError} `bad_request` for an unknown key name
+ */
+export function composeInput(
+  text: string | undefined,
+  keys: string[],
+  enter: boolean,
+  modes: { bracketedPaste: boolean; applicationCursor: boolean },
+): Uint8Array {
+  let out = "";
+  if (text !== undefined && text.length > 0) {
+    out += modes.bracketedPaste
+      ? `\x1b[200~${text.replaceAll("\x1b[201~", "")}\x1b[201~`
+      : text.replaceAll("\r\n", "\r").replaceAll("\n", "\r");
+  }
+  for (const k of keys) {
+    const enc = encodeKey(k, { applicationCursor: modes.applicationCursor });
+    if (enc === null) {
+      throw new ProtocolError(
+        "bad_request",
+        `unknown key "${k}" (keys: ${KEY_NAMES.join(", ")})`,
+      );
+    }
+    out += enc;
+  }
+  if (enter) out += "\r";
+  return new TextEncoder().encode(out);
 }

@@ -17,6 +17,7 @@ import { RecordStore } from "./store.ts";
 import { Manager } from "./manager.ts";
 import { type Listen, Server } from "./server.ts";
 import { createHandlers } from "./api.ts";
+import { Attachments } from "./attach.ts";
 import { IS_MAC } from "./_platform.ts";
 
 /** Exit status of a daemon that could not start. */
@@ -136,8 +137,15 @@ export async function runDaemon(): Promise<void> {
   const started = new Date().toISOString();
   let shutdownPromise: Promise<void> | null = null;
 
+  const attachments = new Attachments();
+  manager.subscribe((ev) => {
+    if (ev.event !== "exited") return;
+    const s = manager.byId(ev.id);
+    if (s) attachments.sessionExited(s);
+  });
   const handlers = createHandlers({
     manager,
+    attachments,
     daemonInfo: () => ({
       pid: Deno.pid,
       version: VERSION,

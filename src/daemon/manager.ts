@@ -55,6 +55,7 @@ export class Manager {
       },
       emit: (ev) => this.#emit(ev),
       graceSeconds: () => this.#config.config.kill.graceSeconds,
+      scrollback: () => this.#config.config.scrollback,
       log: this.#log,
     };
   }
@@ -74,6 +75,11 @@ export class Manager {
   /** Every session, oldest first. */
   get sessions(): Session[] {
     return [...this.#sessions.values()];
+  }
+
+  /** The session with this exact id. */
+  byId(id: string): Session | undefined {
+    return this.#sessions.get(id);
   }
 
   /** Subscribes to lifecycle events; returns the unsubscribe function. */
@@ -245,6 +251,8 @@ export class Manager {
     session.announce("started");
     session.setStatus("running", "process", "spawned");
     this.#log(`session ${id} started: ${command} (pid ${rec.pid}) in ${cwd}`);
+    // Reply only once the record is on disk.
+    await this.#store.save(rec);
     return session;
   }
 
@@ -255,6 +263,7 @@ export class Manager {
       throw new ProtocolError("invalid_state", `session ${s.id} has already exited`);
     }
     await s.kill("killed");
+    await this.#store.save(s.record);
     return s;
   }
 

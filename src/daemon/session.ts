@@ -15,6 +15,7 @@ import type {
 import { ProtocolError } from "../protocol.ts";
 import { isAlive, ptyLaunchArgv, sessionMembers, sessionRemains } from "./_platform.ts";
 import { Pty } from "./pty.ts";
+import { type PeekOptions, Screen } from "./screen.ts";
 import { TIMED_OUT, within } from "../async.ts";
 
 /** How many status changes a record keeps. */
@@ -37,6 +38,8 @@ export interface SessionHost {
   emit(event: SessionEvent): void;
   /** Seconds between escalating signals when stopping. */
   graceSeconds(): number;
+  /** Lines of scrollback kept by the screen model. */
+  scrollback(): number;
   /** Diagnostics for the daemon's own log. */
   log(msg: string): void;
 }
@@ -64,6 +67,11 @@ export class Session {
   #outputListeners = new Set<OutputListener>();
   #inputListeners = new Set<InputListener>();
   #killReason: ExitReason | null = null;
+  #screen: Screen | null = null;
+  /** Text kept from the screen after the program exited (for peek). */
+  #finalText: { plain: string[]; ansi: string } | null = null;
+  #holds = new Set<string>();
+  #outputWaiters: (() => void)[] = [];
   #finished: Promise<void> = Promise.resolve();
   #childExited: Promise<void> = Promise.resolve();
 
@@ -86,6 +94,56 @@ export class Session {
   /** The PTY while the program runs. */
   get pty(): Pty | null {
     return this.#pty;
+  }
+
+  /** The screen model while the program runs. */
+  get screen(): Screen | null {
+    return this.#screen;
+  }
+
+  /**
+   * Stops (`on`) or resumes reading the program's output on behalf of
+   * `reason`; reading resumes once no reason holds it. The program blocks
+   * when the PTY buffer fills, so nothing is lost.
+   */
+  hold(reason: string, on: boolean): void {
+    if (on) this.#holds.add(reason);
+    else this.#holds.delete(reason);
+    if (this.#holds.size > 0) this.#pty?.pause();
+    else this.#pty?.resume();
+  }
+
+  /**
+   * Text of the screen: the visible screen, or its last `lines` lines
+   * (scrollback included); coloured with `ansi`. Works after exit too (the
+   * last screen and up to 1000 lines of scrollback are kept).
+   */
+  async peek(opts: PeekOptions): Promise<string> {
+    const screen = this.#screen;
+    if (screen) return await screen.peek(opts);
+    if (!this.#finalText) {
+      throw new ProtocolError(
+        "invalid_state",
+        `no screen kept for session ${this.id} (it ended before the daemon last started); see its logs`,
+      );
+    }
+    if (opts.ansi) return this.#finalText.ansi;
+    const all = this.#finalText.plain;
+    const n = opts.lines ?? this.record.rows;
+    return all.slice(Math.max(0, all.length - n)).join("\n");
+  }
+
+  /**
+   * Makes the program repaint: resizes the PTY one row taller and back
+   * (SIGWINCH twice), restoring the size once the program has answered the
+   * first with output, or after a short while.
+   */
+  async nudgeRepaint(): Promise<void> {
+    const pty = this.#pty;
+    if (!pty || !this.live) return;
+    pty.resize(this.record.cols, this.record.rows + 1);
+    await within(new Promise<void>((r) => this.#outputWaiters.push(r)), 250);
+    if (this.#pty === pty && this.live) pty.resize(this.record.cols, this.record.rows);
   }
 
   /** Subscribes to program output; returns the unsubscribe function. */
@@ -138,6 +196,13 @@ export class Session {
     }
     this.#pty = pty;
     this.#child = child;
+    this.#holds.clear();
+    this.#finalText = null;
+    this.#screen?.dispose();
+    const screen = new Screen(rec.cols, rec.rows, this.#host.scrollback(), (paused) => {
+      this.hold("screen", paused);
+    });
+    this.#screen = screen;
     this.#killReason = null;
     const started = now();
     rec.command = spec.command;
@@ -161,6 +226,10 @@ export class Session {
     const readerDone = new Promise<void>((r) => (readerEnded = r));
     pty.startReading({
       onData: (chunk) => {
+        screen.feed(chunk);
+        if (this.#outputWaiters.length > 0) {
+          for (const w of this.#outputWaiters.splice(0)) w();
+        }
         for (const fn of this.#outputListeners) {
           try {
             fn(chunk);
@@ -202,6 +271,7 @@ export class Session {
     if (!this.#pty || !this.live) return;
     if (cols === this.record.cols && rows === this.record.rows) return;
     this.#pty.resize(cols, rows);
+    this.#screen?.resize(cols, rows);
     this.record.cols = cols;
     this.record.rows = rows;
     this.#touch();
@@ -300,6 +370,15 @@ export class Session {
     await pty.close();
     this.#pty = null;
     this.#child = null;
+    const screen = this.#screen;
+    if (screen) {
+      this.#finalText = {
+        plain: (await screen.peek({ lines: 1000 })).split("\n"),
+        ansi: await screen.peek({ ansi: true }),
+      };
+      screen.dispose();
+      this.#screen = null;
+    }
 
     const rec = this.record;
     const at = now();

@@ -1,0 +1,21 @@
+/**
+ * Messages between the daemon's main thread and its screen worker.
+ *
+ * @module
+ */
+
+/** Main thread -> worker. `sid` is a per-process screen number. */
+export type ToWorker =
+  | { op: "open"; sid: number; cols: number; rows: number; scrollback: number }
+  | { op: "feed"; sid: number; seq: number; chunk: Uint8Array }
+  | { op: "resize"; sid: number; cols: number; rows: number }
+  | { op: "snapshot"; sid: number; req: number }
+  | { op: "peek"; sid: number; req: number; ansi: boolean; lines: number | null }
+  | { op: "close"; sid: number };
+
+/** Worker -> main thread, in the order the worker handled things. */
+export type ToMain =
+  | { op: "ack"; sid: number; seq: number }
+  | { op: "snapshot"; req: number; data: string }
+  | { op: "peek"; req: number; text: string }
+  | { op: "error"; message: string };

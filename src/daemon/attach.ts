@@ -1,0 +1,239 @@
+/**
+ * Clients attached to sessions: each gets a consistent redraw of the screen
+ * followed by the live output stream, and (unless read-only) may type into
+ * the session and resize it.
+ *
+ * Size policy, like tmux's default `latest`: the most recently active writing
+ * client (attached, typed or resized last) sets the PTY size. Read-only
+ * clients never do.
+ *
+ * A client that falls behind never stalls the session, the log or the other
+ * clients. Like tmux, once {@linkcode LAG_BYTES} of output wait for it, it
+ * stops getting the live stream; when it has caught up it gets a fresh
+ * redraw and follows live again (skipping what it could not keep up with).
+ * A client that makes no progress at all for {@linkcode STALL_MS} (stopped,
+ * hung) is disconnected with a message.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { ProtocolError, type RequestId, type SessionRecord } from "../protocol.ts";
+import type { Connection } from "./server.ts";
+import type { Session } from "./session.ts";
+import { TIMED_OUT, within } from "../async.ts";
+
+/** Output waiting for a client beyond which it skips ahead (gets a redraw later). */
+export const LAG_BYTES = 4 * 1024 * 1024;
+/** How long a lagging client may go without reading anything before it is dropped. */
+export const STALL_MS = 5000;
+
+/** Messages pushed to an attached client (all tagged with `sub`, the attach request id). */
+export type AttachPush =
+  /** Redraw: clear the screen, then write `data` (escape sequences, UTF-8 text). */
+  | { type: "screen"; sub: RequestId; data: string; cols: number; rows: number }
+  /** Live program output, base64. */
+  | { type: "output"; sub: RequestId; data: string }
+  /** The session's program exited; the attachment is over. */
+  | { type: "exit"; sub: RequestId; session: SessionRecord };
+
+/** One client attached to one session. */
+export class Attachment {
+  readonly session: Session;
+  readonly conn: Connection;
+  readonly sub: RequestId;
+  readonly readOnly: boolean;
+  cols: number;
+  rows: number;
+  /** Monotonic activity stamp for the size policy. */
+  active = 0;
+  /** Whether live output is being forwarded (after the initial snapshot). */
+  live = false;
+  #subPrefix: string;
+
+  constructor(
+    session: Session,
+    conn: Connection,
+    sub: RequestId,
+    opts: { readOnly: boolean; cols: number; rows: number },
+  ) {
+    this.session = session;
+    this.conn = conn;
+    this.sub = sub;
+    this.readOnly = opts.readOnly;
+    this.cols = opts.cols;
+    this.rows = opts.rows;
+    this.#subPrefix = `{"type":"output","sub":${JSON.stringify(sub)},"data":"`;
+  }
+
+  /** Whether the client fell behind and live output is suspended until it catches up. */
+  lagging = false;
+
+  /** Sends output already encoded as base64. */
+  sendOutput(b64: string): void {
+    this.conn.sendRaw(new TextEncoder().encode(this.#subPrefix + b64 + '"}\n'));
+    if (this.live && this.conn.backlog > LAG_BYTES) this.#lag();
+  }
+
+  /** Suspends live output until the client has read its backlog, then redraws. */
+  #lag(): void {
+    this.live = false;
+    this.lagging = true;
+    void (async () => {
+      while (!this.conn.closed) {
+        const before = this.conn.backlog;
+        if (await within(this.conn.drained(), STALL_MS) !== TIMED_OUT) break;
+        if (this.conn.backlog >= before) {
+          this.conn.drop(`client not reading: no progress for ${STALL_MS / 1000}s`);
+          return;
+        }
+      }
+      if (this.conn.closed || !this.session.live) return;
+      this.lagging = false;
+      await this.redraw(true);
+    })();
+  }
+
+  /**
+   * Sends a redraw consistent with the live stream: the screen as parsed so
+   * far, then the output not yet in it. With `goLive`, forwarding of live
+   * output starts at exactly that point.
+   */
+  redraw(goLive: boolean): Promise<void> {
+    const screen = this.session.screen;
+    return new Promise((resolve) => {
+      if (!screen) {
+        resolve();
+        return;
+      }
+      screen.atConsistentPoint((snap) => {
+        const rec = this.session.record;
+        const push: AttachPush = {
+          type: "screen",
+          sub: this.sub,
+          data: snap.data,
+          cols: rec.cols,
+          rows: rec.rows,
+        };
+        this.conn.send(push);
+        for (const chunk of snap.pending) this.sendOutput(Buffer.from(chunk).toString("base64"));
+        if (goLive) this.live = true;
+        resolve();
+      });
+    });
+  }
+}
+
+/** Every attachment, by session. */
+export class Attachments {
+  #bySession = new Map<string, Set<Attachment>>();
+  #listeners = new Map<string, () => void>();
+  #clock = 0;
+
+  /**
+   * Attaches a client: sends it the screen, starts the live stream, applies
+   * the size policy and nudges the program to repaint.
+   */
+  async attach(
+    session: Session,
+    conn: Connection,
+    sub: RequestId,
+    opts: { readOnly: boolean; cols: number; rows: number },
+  ): Promise<Attachment> {
+    if (!session.live || !session.screen) {
+      throw new ProtocolError("invalid_state", `session ${session.id} is not running`);
+    }
+    const att = new Attachment(session, conn, sub, opts);
+    let set = this.#bySession.get(session.id);
+    if (!set) {
+      set = new Set();
+      this.#bySession.set(session.id, set);
+      this.#listen(session, set);
+    }
+    set.add(att);
+    conn.onClose(() => this.detach(att));
+    await att.redraw(true);
+    if (!att.readOnly) {
+      const resized = this.#activate(att);
+      // A size change makes the program repaint (SIGWINCH); otherwise nudge it.
+      if (!resized) void session.nudgeRepaint();
+    }
+    return att;
+  }
+
+  /** The attachment of `conn` to `session`, if any. */
+  find(conn: Connection, sessionId: string): Attachment | undefined {
+    for (const a of this.#bySession.get(sessionId) ?? []) if (a.conn === conn) return a;
+    return undefined;
+  }
+
+  /** Number of clients attached to a session. */
+  count(sessionId: string): number {
+    return this.#bySession.get(sessionId)?.size ?? 0;
+  }
+
+  /**
+   * Input from an attached client: refused for read-only ones; otherwise it
+   * makes the client the most recent active one (applying its size).
+   */
+  input(att: Attachment, data: Uint8Array): void {
+    if (att.readOnly) {
+      throw new ProtocolError("invalid_state", "this client is attached read-only");
+    }
+    this.#activate(att);
+    att.session.write(data);
+  }
+
+  /** A client's terminal changed size. */
+  resize(att: Attachment, cols: number, rows: number): void {
+    att.cols = cols;
+    att.rows = rows;
+    if (att.readOnly) return;
+    this.#activate(att);
+  }
+
+  /** Removes an attachment (client detached or disconnected). */
+  detach(att: Attachment): void {
+    const set = this.#bySession.get(att.session.id);
+    if (!set?.delete(att)) return;
+    att.live = false;
+    if (set.size === 0) {
+      this.#bySession.delete(att.session.id);
+      this.#listeners.get(att.session.id)?.();
+      this.#listeners.delete(att.session.id);
+    }
+  }
+
+  /** Tells a session's clients it exited, and lets them go. */
+  sessionExited(session: Session): void {
+    const set = this.#bySession.get(session.id);
+    if (!set) return;
+    for (const att of [...set]) {
+      const push: AttachPush = { type: "exit", sub: att.sub, session: session.record };
+      att.conn.send(push);
+      this.detach(att);
+    }
+  }
+
+  /** Marks `att` the most recent active writer and applies its size; true if the size changed. */
+  #activate(att: Attachment): boolean {
+    att.active = ++this.#clock;
+    const rec = att.session.record;
+    if (att.cols === rec.cols && att.rows === rec.rows) return false;
+    att.session.resize(att.cols, att.rows);
+    return true;
+  }
+
+  /** One output listener per session, encoding each chunk once for all clients. */
+  #listen(session: Session, set: Set<Attachment>): void {
+    const off = session.onOutput((chunk) => {
+      let b64: string | null = null;
+      for (const att of set) {
+        if (!att.live) continue;
+        b64 ??= Buffer.from(chunk).toString("base64");
+        att.sendOutput(b64);
+      }
+    });
+    this.#listeners.set(session.id, off);
+  }
+}
