@@ -11,6 +11,7 @@
 import { VERSION } from "./version.ts";
 import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
 import { CliError, EXIT, UsageError } from "./cli/_errors.ts";
+import { claimLauncher } from "./self.ts";
 
 /** What each command module exports. */
 export interface CommandModule {
@@ -86,6 +87,9 @@ function globalHelp(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Before anything reads the environment: the launcher's own path must not
+  // reach sessions.
+  claimLauncher();
   const first = argv[0];
   if (first === undefined || first === "-h" || first === "--help") {
     console.log(globalHelp());
