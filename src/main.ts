@@ -54,6 +54,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "stop the daemon (and its sessions) gracefully",
     load: () => import("./cli/stop_daemon.ts"),
   },
+  service: {
+    summary: "install, remove, inspect or restart the user service (systemd/launchd)",
+    load: () => import("./cli/service.ts"),
+  },
 };
 
 function findCommand(name: string): [string, Entry] | null {
