@@ -58,6 +58,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "install, remove, inspect or restart the user service (systemd/launchd)",
     load: () => import("./cli/service.ts"),
   },
+  doctor: {
+    summary: "check the install and say how to fix problems",
+    load: () => import("./cli/doctor.ts"),
+  },
 };
 
 function findCommand(name: string): [string, Entry] | null {
