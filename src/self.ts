@@ -5,9 +5,10 @@
  * running from source.
  *
  * The launcher that install.sh writes (when `deno compile` is not possible)
- * tells the program its own absolute path in `CLAUDE_SESSIONS_LAUNCHER`;
- * {@linkcode claimLauncher} takes it out of the environment at startup so it
- * never leaks into sessions.
+ * tells the program its own absolute path in `CLAUDE_SESSIONS_LAUNCHER` (and
+ * lists in `CLAUDE_SESSIONS_LAUNCHER_UNSET` the variables it set for Deno
+ * alone); {@linkcode claimLauncher} takes them out of the environment at
+ * startup so they never leak into sessions.
  *
  * @module
  */
@@ -28,6 +29,12 @@ export function claimLauncher(): string | null {
   if (launcher !== undefined) return launcher;
   const value = Deno.env.get(LAUNCHER_ENV);
   Deno.env.delete(LAUNCHER_ENV);
+  // Variables the launcher set for Deno alone (e.g. DENO_NO_UPDATE_CHECK).
+  const unset = Deno.env.get(`${LAUNCHER_ENV}_UNSET`);
+  Deno.env.delete(`${LAUNCHER_ENV}_UNSET`);
+  for (const name of (value && unset ? unset.split(",") : [])) {
+    if (/^[A-Z_][A-Z0-9_]*$/.test(name)) Deno.env.delete(name);
+  }
   launcher = value && value.startsWith("/") && runningUnderDeno() ? value : null;
   return launcher;
 }

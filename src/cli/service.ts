@@ -33,8 +33,8 @@ restart    restart the daemon (its sessions are stopped), through the service
            when installed, else directly
 
 Without systemd as the init system (containers, WSL without systemd) there is
-no service: every command starts the daemon on demand. install then exits 1
-saying so; status says so. CLAUDE_SESSIONS_SERVICE_MANAGER=systemd|launchd|none
+no service: every command starts the daemon on demand. install then says so
+(exit 0) and stops an idle daemon of another version; status says so. CLAUDE_SESSIONS_SERVICE_MANAGER=systemd|launchd|none
 overrides the detection.`,
   options: {
     json: { type: "boolean", description: "status: print as JSON" },

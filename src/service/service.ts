@@ -161,10 +161,20 @@ export class Service {
    * Writes the service files and starts the service. A running daemon that
    * is not the service's is stopped first when it has no live sessions; with
    * live sessions it is left running (and so is an outdated service daemon).
-   * @throws {ServiceError} when there is no manager or a step fails
+   * Without a manager there is nothing to install: it says so (and stops an
+   * idle daemon of another version, so the next command starts this one).
+   * @throws {ServiceError} when a step fails
    */
   async install(say: Say): Promise<void> {
-    const b = this.#need();
+    const b = this.backend;
+    if (!b) {
+      say(
+        `no service manager here (${this.detected.reason}): nothing to install; ` +
+          "every command starts the daemon when none runs",
+      );
+      await this.#refreshIdleDaemon(say);
+      return;
+    }
     if (this.command[0] && !this.command[0].startsWith("/")) {
       throw new ServiceError(`cannot install a service for a relative command: ${this.command[0]}`);
     }
@@ -291,12 +301,19 @@ export class Service {
     say(`${b.name}: the daemon runs (pid ${after.pid})`);
   }
 
-  #need(): ServiceBackend {
-    if (this.detected.backend) return this.detected.backend;
-    throw new ServiceError(
-      `no service manager here: ${this.detected.reason}`,
-      "nothing to install: any claude-sessions command starts the daemon when none is running",
-    );
+  /** Without a manager: stops a daemon of another version when it is idle. */
+  async #refreshIdleDaemon(say: Say): Promise<void> {
+    const d = await probeDaemon(this.paths.socket);
+    if (!d.answering || d.version === VERSION) return;
+    if (d.live > 0) {
+      say(
+        `a daemon of version ${d.version} (pid ${d.pid}) runs ${plural(d.live, "live session")}; ` +
+          "to switch to this version (this stops them): claude-sessions service restart",
+      );
+      return;
+    }
+    await shutdownDaemon(this.paths.socket);
+    say(`stopped the idle daemon of version ${d.version}; the next command starts this version`);
   }
 
   async #step<T>(fn: () => Promise<T>): Promise<T> {
