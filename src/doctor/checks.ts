@@ -243,7 +243,15 @@ export const serviceCheck: Check = {
   id: "service",
   title: "service",
   async run(ctx) {
-    const st = await ctx.serviceStatus();
+    let st: ServiceStatus;
+    try {
+      st = await ctx.serviceStatus();
+    } catch (e) {
+      return fail(
+        `cannot read the service's state: ${(e as Error).message}`,
+        "check that your service manager answers (Linux: systemctl --user status)",
+      );
+    }
     if (st.manager === "none") {
       return ok(`no service manager (${st.reason}): commands start the daemon on demand`);
     }

@@ -135,7 +135,7 @@ export class Service {
       if (text === null) installed = current = false;
       else if (text !== f.text) current = false;
     }
-    const state = b ? await b.state() : null;
+    const state = b ? await this.#step(() => b.state()) : null;
     // Connecting to a listening socket unit starts the daemon; do not, just to look.
     const daemon = state && state.listening && !state.running
       ? notAsked("the socket listens; the daemon starts on first use")
