@@ -76,6 +76,18 @@ Deno.test({
       assert.match(again, /claude-sessions\.service is up to date/);
       assert.equal((await status()).daemon.pid, st.daemon.pid);
 
+      // Stopped under the service, the daemon is started again through it by the next command.
+      const sd = await new Deno.Command(`${home.dir}/fakebin/systemctl`, {
+        args: ["--user", "disable", "--now", "claude-sessions.socket", "claude-sessions.service"],
+        env: { ...Deno.env.toObject(), ...env },
+      }).output();
+      assert.equal(sd.code, 0);
+      assert.equal((await status()).daemon.answering, false);
+      await cs(["ls"]);
+      st = await status();
+      assert.equal(st.managed, true);
+      assert.equal(st.daemon.socketActivated, true);
+
       const un = await cs(["service", "uninstall"]);
       assert.match(un, /stopped and disabled the service/);
       assert.match(un, /removed .*claude-sessions\.service/);

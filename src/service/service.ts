@@ -18,7 +18,7 @@ import { Client, startDaemonBackground } from "../cli/_client.ts";
 import { BackendError, type BackendState, type ServiceBackend } from "./_backend.ts";
 import { realRunner } from "./_run.ts";
 import { type Detected, type DetectEnv, detectManager } from "./detect.ts";
-import type { ServiceFile } from "./render.ts";
+import { type ServiceFile, xmlEscape } from "./render.ts";
 
 /** What answers on the daemon's socket. */
 export interface DaemonProbe {
@@ -122,6 +122,36 @@ export class Service {
       socket: this.paths.socket,
       path: this.pathEnv,
     }).map((f) => ({ ...f, path: `${b.dir}/${f.name}` }));
+  }
+
+  /**
+   * When the service is installed for this home, starts it (so a daemon that
+   * stopped comes back under the service, not outside it) and returns true.
+   * Returns false when there is no such service: the caller starts the
+   * daemon itself.
+   */
+  async startIfInstalled(): Promise<boolean> {
+    const b = this.backend;
+    if (!b || !(await this.#installedForThisHome())) return false;
+    await this.#step(() => b.start());
+    return true;
+  }
+
+  /** The installed files (whatever their program) serve this home. */
+  async #installedForThisHome(): Promise<boolean> {
+    const files = this.files();
+    if (files.length === 0) return false;
+    for (const f of files) {
+      const text = await readText(f.path);
+      if (text === null) return false;
+      // The line that names the home (socket unit) or the home's variable (plist).
+      const marker = f.text.split("\n").find((l) =>
+        l.startsWith("ListenStream=") ||
+        l.includes(`<string>${xmlEscape(this.paths.home)}</string>`)
+      );
+      if (marker && !text.split("\n").includes(marker)) return false;
+    }
+    return true;
   }
 
   /** The current state. */
