@@ -133,6 +133,15 @@ async function assertInstalled(
 ): Promise<"binary" | "launcher"> {
   assert.equal(r.code, 0, r.out);
   const kind = /Installing the binary/.test(r.out) ? "binary" : "launcher";
+  if (triedCompile && Deno.env.get("DENORT_BIN")) {
+    // With a local denort, deno compile must work: a real single binary.
+    assert.equal(kind, "binary", r.out);
+    const head = (await Deno.readFile(h.bin)).subarray(0, 4);
+    assert.ok(
+      head[0] === 0x7f && head[1] === 0x45 || head[0] === 0xcf || head[0] === 0xca,
+      "an ELF or Mach-O executable",
+    );
+  }
   if (kind === "launcher") {
     assert.match(r.out, /Installing the launcher to /, r.out);
     if (triedCompile && !Deno.env.get("DENORT_BIN")) {
