@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # claude-sessions installer.
 #
-#   ./install.sh --deps-only   ensure Deno and cache dependencies, then stop
+#   ./install.sh                 Deno, build, install to ~/.local/bin, service, doctor
+#   ./install.sh --no-service    the same without the service
+#   ./install.sh --deps-only     ensure Deno and cache dependencies, then stop
+#   ./install.sh --uninstall     stop and remove the service and the program
 #
 # Idempotent: re-running upgrades. Every step says what it does; any failure
 # stops with a message and a non-zero exit.
@@ -9,33 +12,82 @@ set -euo pipefail
 
 DENO_VERSION="2.9.6"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PREFIX="${HOME:?HOME is not set}/.local"
 DEPS_ONLY=0
+NO_SERVICE=0
+LAUNCHER=0
+UNINSTALL=0
+PURGE=0
+# Deno's own colours would garble the messages we relay.
+export NO_COLOR=1
 
 usage() {
   cat <<USAGE
-Usage: ./install.sh [--deps-only]
+Usage: ./install.sh [--prefix DIR] [--no-service] [--launcher]
+       ./install.sh --deps-only
+       ./install.sh --uninstall [--prefix DIR] [--purge]
 
+Installs claude-sessions: ensures Deno, builds a single binary (or, where
+'deno compile' cannot run, a launcher), installs it to DIR/bin, installs and
+starts the user service (systemd or launchd), and runs 'claude-sessions doctor'.
+Re-running it upgrades.
+
+  --prefix DIR  install under DIR (default: ~/.local, so ~/.local/bin)
+  --no-service  do not install the service; commands start the daemon on demand
+  --launcher    install the launcher without trying 'deno compile'
   --deps-only   ensure Deno is installed and cache the project's dependencies
+  --uninstall   stop and remove the service and the program; keeps the session
+                logs and the daemon's log (everything else in the home goes)
+  --purge       with --uninstall: remove the whole claude-sessions home too
   -h, --help    show this help
 USAGE
 }
 
-for arg in "$@"; do
-  case "$arg" in
+while [ $# -gt 0 ]; do
+  case "$1" in
   --deps-only) DEPS_ONLY=1 ;;
+  --no-service) NO_SERVICE=1 ;;
+  --launcher) LAUNCHER=1 ;;
+  --uninstall) UNINSTALL=1 ;;
+  --purge) PURGE=1 ;;
+  --prefix)
+    [ $# -ge 2 ] || {
+      echo "install.sh: --prefix needs a directory" >&2
+      exit 2
+    }
+    PREFIX="$2"
+    shift
+    ;;
+  --prefix=*) PREFIX="${1#--prefix=}" ;;
   -h | --help)
     usage
     exit 0
     ;;
   *)
-    echo "install.sh: unknown option: $arg" >&2
+    echo "install.sh: unknown option: $1" >&2
     usage >&2
     exit 2
     ;;
   esac
+  shift
 done
 
+if [ "$PURGE" = 1 ] && [ "$UNINSTALL" = 0 ]; then
+  echo "install.sh: --purge goes with --uninstall" >&2
+  exit 2
+fi
+case "$PREFIX" in
+/*) ;;
+*) PREFIX="$PWD/$PREFIX" ;;
+esac
+PREFIX="${PREFIX%/}"
+BIN_DIR="$PREFIX/bin"
+BIN="$BIN_DIR/claude-sessions"
+LIB_DIR="$PREFIX/lib/claude-sessions"
+HOME_DIR="${CLAUDE_SESSIONS_HOME:-$HOME/.claude-sessions}"
+
 step() { printf '==> %s\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
 fail() {
   printf 'install.sh: error: %s\n' "$*" >&2
   exit 1
@@ -76,6 +128,145 @@ ensure_deno() {
   step "Deno installed: $(deno --version | head -n1)"
 }
 
+# --- Build -----------------------------------------------------------------
+# Sets KIND to "binary" (dist/claude-sessions) or "launcher" (dist/claude-sessions.js).
+KIND=""
+build() {
+  mkdir -p "$ROOT/dist"
+  if [ "$LAUNCHER" = 0 ]; then
+    step "Compiling a single binary (deno compile)"
+    local out
+    if out="$(cd "$ROOT" && deno task -q compile 2>&1)"; then
+      KIND=binary
+      return
+    fi
+    if printf '%s' "$out" | grep -qi denort; then
+      step "deno compile cannot get its runtime (denort) here; set DENORT_BIN to use a local one. Installing a launcher instead"
+    else
+      step "deno compile failed ($(printf '%s\n' "$out" | grep -m1 -i 'error' || printf '%s\n' "$out" | tail -n1)). Installing a launcher instead"
+    fi
+  fi
+  step "Bundling for the launcher (deno bundle)"
+  (cd "$ROOT" && deno task -q bundle) || fail "deno bundle failed"
+  local v
+  v="$(deno run -A --quiet --no-config "$ROOT/dist/claude-sessions.js" --version)" ||
+    fail "the bundle does not run: deno run dist/claude-sessions.js --version failed"
+  note "bundle ok: $v"
+  KIND=launcher
+}
+
+# Replaces $2 with $1 atomically (a running daemon keeps the file it started from).
+put() {
+  cp "$1" "$2.new" && chmod "$3" "$2.new" && mv -f "$2.new" "$2"
+}
+
+install_program() {
+  mkdir -p "$BIN_DIR" || fail "cannot create $BIN_DIR"
+  if [ "$KIND" = binary ]; then
+    step "Installing the binary to $BIN"
+    put "$ROOT/dist/claude-sessions" "$BIN" 755 || fail "cannot write $BIN"
+    rm -rf "$LIB_DIR"
+  else
+    local deno version tmp
+    deno="$(deno eval 'console.log(Deno.execPath())')" || fail "cannot locate the deno executable"
+    version="$(deno eval 'console.log(Deno.version.deno)')"
+    step "Installing the launcher to $BIN (deno $version at $deno, bundle in $LIB_DIR)"
+    mkdir -p "$LIB_DIR" || fail "cannot create $LIB_DIR"
+    put "$ROOT/dist/claude-sessions.js" "$LIB_DIR/claude-sessions.js" 644 || fail "cannot write $LIB_DIR"
+    # The screen model's worker thread runs its own bundle, found beside the main one.
+    put "$ROOT/dist/claude-sessions-screen.js" "$LIB_DIR/claude-sessions-screen.js" 644 ||
+      fail "cannot write $LIB_DIR"
+    tmp="$(mktemp)"
+    # Paths are written single-quoted; a quote in them is escaped for sh.
+    local q_bin q_deno q_js
+    q_bin="'$(printf '%s' "$BIN" | sed "s/'/'\\\\''/g")'"
+    q_deno="'$(printf '%s' "$deno" | sed "s/'/'\\\\''/g")'"
+    q_js="'$(printf '%s' "$LIB_DIR/claude-sessions.js" | sed "s/'/'\\\\''/g")'"
+    cat >"$tmp" <<LAUNCHER
+#!/bin/sh
+# claude-sessions launcher, written by install.sh because 'deno compile' was
+# not possible. It runs the bundled program on the Deno it was installed with
+# (deno $version). Re-run install.sh to upgrade or to get a compiled binary.
+deno=$q_deno
+if [ ! -x "\$deno" ]; then
+  echo "claude-sessions: Deno is gone from \$deno; re-run install.sh from the checkout" >&2
+  exit 1
+fi
+# The program's own absolute path, for the daemon and hook commands; the
+# program removes it from its environment at startup.
+CLAUDE_SESSIONS_LAUNCHER=$q_bin
+export CLAUDE_SESSIONS_LAUNCHER
+# No Deno upgrade notices from a command-line tool; removed again at startup.
+if [ -z "\${DENO_NO_UPDATE_CHECK:-}" ]; then
+  DENO_NO_UPDATE_CHECK=1
+  CLAUDE_SESSIONS_LAUNCHER_UNSET=DENO_NO_UPDATE_CHECK
+  export DENO_NO_UPDATE_CHECK CLAUDE_SESSIONS_LAUNCHER_UNSET
+fi
+exec "\$deno" run -A --quiet --no-config $q_js "\$@"
+LAUNCHER
+    put "$tmp" "$BIN" 755 || fail "cannot write $BIN"
+    rm -f "$tmp"
+  fi
+  "$BIN" --version >/dev/null || fail "$BIN does not run"
+  note "$("$BIN" --version)"
+  case ":$PATH:" in
+  *":$BIN_DIR:"*) ;;
+  *)
+    step "Warning: $BIN_DIR is not on your PATH"
+    note "add it, e.g. in ~/.profile or your shell's rc file:"
+    note "  export PATH=\"$BIN_DIR:\$PATH\""
+    ;;
+  esac
+}
+
+install_service() {
+  if [ "$NO_SERVICE" = 1 ]; then
+    step "Skipping the service (--no-service): commands start the daemon on demand"
+    return
+  fi
+  step "Installing the service"
+  # Prints the fallback itself where there is no service manager.
+  "$BIN" service install | sed 's/^/    /' || fail "the service could not be installed (see above)"
+}
+
+# --- Uninstall --------------------------------------------------------------
+uninstall() {
+  local run=()
+  if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1; then
+    run=("$BIN")
+  elif command -v deno >/dev/null 2>&1; then
+    run=(deno run -A --quiet "$ROOT/src/main.ts")
+  fi
+  if [ ${#run[@]} -gt 0 ]; then
+    step "Removing the service"
+    "${run[@]}" service uninstall | sed 's/^/    /' || fail "the service could not be removed (see above)"
+    step "Stopping the daemon"
+    "${run[@]}" stop-daemon | sed 's/^/    /' || fail "the daemon could not be stopped (see above)"
+  else
+    step "Warning: neither $BIN nor Deno runs; cannot stop the service or the daemon"
+  fi
+  step "Removing $BIN"
+  rm -f "$BIN" "$BIN.new"
+  rm -rf "$LIB_DIR"
+  if [ -d "$HOME_DIR" ]; then
+    if [ "$PURGE" = 1 ]; then
+      step "Removing $HOME_DIR (--purge)"
+      rm -rf "$HOME_DIR"
+    else
+      step "Removing $HOME_DIR except the logs"
+      find "$HOME_DIR" -mindepth 1 -maxdepth 1 ! -name logs ! -name 'daemon.log*' -exec rm -rf {} +
+      note "kept: $HOME_DIR/logs (session logs) and daemon.log; --purge removes them"
+    fi
+  fi
+  step "claude-sessions is uninstalled (Deno stays installed)"
+}
+
+# --- Main -------------------------------------------------------------------
+if [ "$UNINSTALL" = 1 ]; then
+  uninstall
+  exit 0
+fi
+
 ensure_deno
 
 step "Caching dependencies"
@@ -88,5 +279,13 @@ if [ "$DEPS_ONLY" = 1 ]; then
   exit 0
 fi
 
-step "Nothing more to install yet: run it from the checkout with"
-echo "    deno run -A $ROOT/src/main.ts --help"
+build
+install_program
+install_service
+
+step "Checking the install (claude-sessions doctor)"
+if "$BIN" doctor; then
+  step "Done: claude-sessions $("$BIN" --version | cut -d' ' -f2) is installed as $BIN"
+else
+  step "Installed as $BIN, but doctor found problems: see the ✗ lines above"
+fi

@@ -11,6 +11,7 @@
 import { VERSION } from "./version.ts";
 import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
 import { CliError, EXIT, UsageError } from "./cli/_errors.ts";
+import { claimLauncher } from "./self.ts";
 
 /** What each command module exports. */
 export interface CommandModule {
@@ -59,6 +60,14 @@ const COMMANDS: Record<string, Entry> = {
     summary: "stop the daemon (and its sessions) gracefully",
     load: () => import("./cli/stop_daemon.ts"),
   },
+  service: {
+    summary: "install, remove, inspect or restart the user service (systemd/launchd)",
+    load: () => import("./cli/service.ts"),
+  },
+  doctor: {
+    summary: "check the install and say how to fix problems",
+    load: () => import("./cli/doctor.ts"),
+  },
 };
 
 function findCommand(name: string): [string, Entry] | null {
@@ -92,6 +101,9 @@ function globalHelp(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Before anything reads the environment: the launcher's own path must not
+  // reach sessions.
+  claimLauncher();
   const first = argv[0];
   if (first === undefined || first === "-h" || first === "--help") {
     console.log(globalHelp());

@@ -310,7 +310,8 @@ export async function startDaemonBackground(p: Paths): Promise<{ pid: number }> 
 }
 
 /**
- * Connects to the daemon, starting it first when none answers.
+ * Connects to the daemon, starting it first when none answers: through the
+ * service when one is installed for this home, else in the background.
  */
 export async function connectOrStart(p: Paths): Promise<Client> {
   try {
@@ -318,6 +319,13 @@ export async function connectOrStart(p: Paths): Promise<Client> {
   } catch (e) {
     if (!(e instanceof NoDaemonError)) throw e;
   }
+  try {
+    const { Service } = await import("../service/service.ts");
+    const service = await Service.forThisMachine();
+    if (service.paths.home === p.home && await service.startIfInstalled()) {
+      return await Client.connect(p.socket);
+    }
+  } catch { /* the service did not start it: start it directly */ }
   try {
     await startDaemonBackground(p);
   } catch (e) {

@@ -35,6 +35,9 @@ const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  // sd_notify(3) over a unix datagram socket (systemd Type=notify).
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   errno: {
     name: IS_MAC ? "__error" : "__errno_location",
     parameters: [],

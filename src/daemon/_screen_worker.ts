@@ -12,22 +12,21 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 
-import xterm from "@xterm/headless";
-import serializeAddon from "@xterm/addon-serialize";
+// The package's "module" field names a file it does not ship, which bundlers
+// follow; import its CommonJS entry ("main") by path instead.
+// @ts-types="@xterm/headless/typings/xterm-headless.d.ts"
+import xterm from "@xterm/headless/lib-headless/xterm-headless.js";
+import { SerializeAddon } from "@xterm/addon-serialize";
 import type { Terminal as TerminalType } from "@xterm/headless";
-import type { SerializeAddon as SerializeAddonType } from "@xterm/addon-serialize";
 import { ModeTracker } from "./_modes.ts";
 import type { ToMain, ToWorker } from "./_screen_protocol.ts";
 
-// Both packages are CommonJS: take the classes off their default exports.
+// A CommonJS module: the class is a property of its default export.
 const { Terminal } = xterm as unknown as { Terminal: typeof TerminalType };
-const { SerializeAddon } = serializeAddon as unknown as {
-  SerializeAddon: typeof SerializeAddonType;
-};
 
 interface Emulator {
   term: TerminalType;
-  serializer: SerializeAddonType;
+  serializer: SerializeAddon;
   modes: ModeTracker;
 }
 

@@ -19,6 +19,7 @@ import { type Listen, Server } from "./server.ts";
 import { createHandlers } from "./api.ts";
 import { Attachments } from "./attach.ts";
 import { IS_MAC } from "./_platform.ts";
+import { Notifier } from "./notify.ts";
 
 /** Exit status of a daemon that could not start. */
 export class DaemonStartError extends Error {
@@ -82,6 +83,19 @@ async function readPid(path: string): Promise<number | null> {
  */
 export async function runDaemon(): Promise<void> {
   const p = resolvePaths();
+  let notifier: Notifier;
+  try {
+    notifier = Notifier.fromEnv();
+  } catch (e) {
+    throw new DaemonStartError((e as Error).message);
+  }
+  const notify = (state: string): void => {
+    try {
+      notifier.send(state);
+    } catch (e) {
+      daemonLog(`cannot notify systemd: ${(e as Error).message}`);
+    }
+  };
   const maxSocket = IS_MAC ? 103 : 107;
   if (new TextEncoder().encode(p.socket).length > maxSocket) {
     throw new DaemonStartError(
@@ -173,12 +187,16 @@ export async function runDaemon(): Promise<void> {
   await Deno.writeTextFile(`${p.pidFile}.tmp`, `${Deno.pid}\n`, { mode: 0o600 });
   await Deno.rename(`${p.pidFile}.tmp`, p.pidFile);
 
+  // Clients that connect meanwhile wait: no request is answered before every
+  // session is known.
   await manager.restore();
+  server.open();
 
   const shutdown = (why: string): Promise<void> => {
     if (shutdownPromise) return shutdownPromise;
     shutdownPromise = (async () => {
       daemonLog(`shutting down (${why})`);
+      notify("STOPPING=1");
       server.stopAccepting();
       await manager.shutdown();
       if (listen.kind === "path") {
@@ -210,6 +228,8 @@ export async function runDaemon(): Promise<void> {
       `${listen.kind === "fd" ? "socket-activated" : "listening"} on ${p.socket})`,
   );
   console.log(`ready pid=${Deno.pid} socket=${p.socket}`);
+  // Type=notify: systemd considers the service started from here on.
+  notify(`READY=1\nSTATUS=serving on ${p.socket}`);
 
   await server.stopped;
   await shutdown("listener closed");

@@ -33,6 +33,17 @@ export interface PeekOptions {
 
 type Waiter = (msg: ToMain) => void;
 
+/**
+ * Where the worker's module is: beside this one when running from source or
+ * compiled (`deno compile --include`), or, in a bundle (the launcher install),
+ * the worker's own bundle next to the main one.
+ */
+function workerUrl(): string {
+  const here = import.meta.url;
+  if (new URL(here).pathname.endsWith(".ts")) return new URL("./_screen_worker.ts", here).href;
+  return new URL("./claude-sessions-screen.js", here).href;
+}
+
 /** The worker shared by every screen of this process, started on first use. */
 class ScreenWorker {
   static #shared: ScreenWorker | null = null;
@@ -44,9 +55,7 @@ class ScreenWorker {
   #dead: string | null = null;
 
   private constructor() {
-    this.#worker = new Worker(new URL("./_screen_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
+    this.#worker = new Worker(workerUrl(), { type: "module" });
     this.#worker.onmessage = (e: MessageEvent<ToMain>) => this.#receive(e.data);
     this.#worker.onerror = (e) => {
       e.preventDefault();

@@ -146,6 +146,8 @@ export class Server {
   #serial = 0;
   #closing = false;
   #done!: () => void;
+  #opened!: () => void;
+  #open: Promise<void>;
   /** Resolves once the server has stopped accepting. */
   readonly stopped: Promise<void>;
 
@@ -153,6 +155,16 @@ export class Server {
     this.#handlers = handlers;
     this.#log = log;
     this.stopped = new Promise((r) => (this.#done = r));
+    this.#open = new Promise((r) => (this.#opened = r));
+  }
+
+  /**
+   * Starts serving. Until then, accepted clients wait (the daemon listens
+   * early, so nobody concludes it is not running, but answers only once it
+   * is ready).
+   */
+  open(): void {
+    this.#opened();
   }
 
   /** Number of connected clients. */
@@ -211,6 +223,7 @@ export class Server {
   }
 
   async #serve(link: Link): Promise<void> {
+    await this.#open;
     const conn = new Connection(link, ++this.#serial, this.#log);
     this.#connections.add(conn);
     const hello: Hello = {

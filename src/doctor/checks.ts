@@ -1,0 +1,440 @@
+/**
+ * `doctor`'s checks: each looks at one thing and says ✓ (ok), ✗ (fail, with
+ * a fix) or – (does not apply here). A check is one entry in
+ * {@linkcode CHECKS}; add one by appending it.
+ *
+ * @module
+ */
+
+import type { Paths } from "../paths.ts";
+import { ConfigError, defaultConfig, type LoadedConfig } from "../config.ts";
+import { selfCommand, selfKind } from "../self.ts";
+import { VERSION } from "../version.ts";
+import { TIMED_OUT, within } from "../async.ts";
+import { startDaemonBackground } from "../cli/_client.ts";
+import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
+
+/** Outcome of one check. */
+export interface CheckResult {
+  status: "ok" | "fail" | "skip";
+  /** What was found. */
+  detail: string;
+  /** How to fix a failure. */
+  fix?: string;
+}
+
+/** What the checks look at. */
+export interface DoctorContext {
+  paths: Paths;
+  env: (name: string) => string | undefined;
+  /** The service (manager detection and status). */
+  service: () => Promise<Service>;
+  /** The configuration (loaded once). */
+  config(): Promise<LoadedConfig | ConfigError>;
+  /** Service status (taken once, after the daemon check). */
+  serviceStatus(): Promise<ServiceStatus>;
+}
+
+/** One check. */
+export interface Check {
+  /** Stable id, in `--json`. */
+  id: string;
+  /** Short title shown beside the mark. */
+  title: string;
+  run(ctx: DoctorContext): Promise<CheckResult>;
+}
+
+/** Minimum free space where the session logs go. */
+export const MIN_FREE_BYTES = 200 * 1024 * 1024;
+/** The oldest Deno the project runs on. */
+export const MIN_DENO = [2, 9] as const;
+
+const ok = (detail: string): CheckResult => ({ status: "ok", detail });
+const fail = (detail: string, fix: string): CheckResult => ({ status: "fail", detail, fix });
+const skip = (detail: string): CheckResult => ({ status: "skip", detail });
+
+/** The program itself: version, binary or launcher, and the Deno under it. */
+export const programCheck: Check = {
+  id: "program",
+  title: "claude-sessions",
+  run() {
+    const kind = selfKind();
+    const self = selfCommand()[0] ?? "?";
+    if (kind === "binary") return Promise.resolve(ok(`${VERSION}, compiled binary ${self}`));
+    const deno = `deno ${Deno.version.deno} (${Deno.execPath()})`;
+    const [major = 0, minor = 0] = Deno.version.deno.split(".").map(Number);
+    if (major < MIN_DENO[0] || (major === MIN_DENO[0] && minor < MIN_DENO[1])) {
+      return Promise.resolve(fail(
+        `${VERSION} on ${deno}, older than ${MIN_DENO.join(".")}`,
+        "re-run ./install.sh from the checkout (it installs a current Deno)",
+      ));
+    }
+    return Promise.resolve(
+      ok(
+        kind === "launcher"
+          ? `${VERSION}, launcher ${self} on ${deno}`
+          : `${VERSION}, from source on ${deno}`,
+      ),
+    );
+  },
+};
+
+/** `claude-sessions` on PATH is this program. */
+export const pathCheck: Check = {
+  id: "path",
+  title: "on PATH",
+  async run(ctx) {
+    const found = await which("claude-sessions", ctx.env("PATH") ?? "");
+    const kind = selfKind();
+    const self = selfCommand()[0] ?? "";
+    if (kind === "source") {
+      return found
+        ? ok(`claude-sessions is ${found} (this run is from source)`)
+        : skip("running from source; ./install.sh installs claude-sessions on PATH");
+    }
+    const dir = self.slice(0, self.lastIndexOf("/"));
+    if (!found) {
+      return fail(
+        `${dir} is not on PATH`,
+        `add it, e.g. in ~/.profile or your shell's rc file: export PATH="${dir}:$PATH"`,
+      );
+    }
+    if ((await realPath(found)) !== (await realPath(self))) {
+      return fail(
+        `PATH finds ${found} before this one (${self})`,
+        `remove ${found}, or put ${dir} earlier on PATH`,
+      );
+    }
+    return ok(found);
+  },
+};
+
+/** Claude Code is found and answers `--version`. */
+export const claudeCheck: Check = {
+  id: "claude",
+  title: "claude",
+  async run(ctx) {
+    const loaded = await ctx.config();
+    const command = loaded instanceof ConfigError
+      ? defaultConfig().claude.command
+      : loaded.config.claude.command;
+    const fix = "install Claude Code (npm install -g @anthropic-ai/claude-code), " +
+      "or set claude.command in config.jsonc to its absolute path";
+    const path = command.includes("/") ? command : await which(command, ctx.env("PATH") ?? "");
+    if (!path || !(await isExecutable(path))) {
+      return fail(`"${command}" is not ${command.includes("/") ? "executable" : "on PATH"}`, fix);
+    }
+    const child = new Deno.Command(path, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = await within(child.output(), 15_000);
+    if (out === TIMED_OUT) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      return fail(`${path} --version did not answer within 15s`, fix);
+    }
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n")[0] ?? "";
+    if (!out.success) return fail(`${path} --version exited ${out.code}`, fix);
+    return ok(`${text || "(no version printed)"} (${path})`);
+  },
+};
+
+/** The home's permissions: private to the user. */
+export const homeCheck: Check = {
+  id: "home",
+  title: "home",
+  async run(ctx) {
+    const p = ctx.paths;
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(p.home);
+    } catch {
+      return ok(`${p.home} does not exist yet (created on first use, mode 0700)`);
+    }
+    if (!st.isDirectory) {
+      return fail(`${p.home} is not a directory`, `move it away: mv ${p.home} ${p.home}.old`);
+    }
+    const uid = Deno.uid();
+    if (uid !== null && st.uid !== null && st.uid !== uid) {
+      return fail(
+        `${p.home} belongs to uid ${st.uid}, not you (${uid})`,
+        `sudo chown -R ${uid} ${p.home}`,
+      );
+    }
+    for (const dir of [p.home, p.sessionsDir, p.logsDir]) {
+      let mode: number | null = null;
+      try {
+        mode = (await Deno.stat(dir)).mode;
+      } catch { /* made on first use */ }
+      if (mode !== null && (mode & 0o077) !== 0) {
+        return fail(
+          `${dir} is mode ${(mode & 0o777).toString(8)}: readable by others`,
+          `chmod 700 ${dir}`,
+        );
+      }
+    }
+    return ok(`${p.home} (mode 700)`);
+  },
+};
+
+/** config.jsonc parses. */
+export const configCheck: Check = {
+  id: "config",
+  title: "config",
+  async run(ctx) {
+    const loaded = await ctx.config();
+    if (loaded instanceof ConfigError) {
+      return fail(loaded.message, "fix the file at that line and column");
+    }
+    if (loaded.mtime === null) return ok("no config.jsonc (defaults)");
+    if (loaded.warnings.length > 0) {
+      return ok(`${ctx.paths.config}; warnings: ${loaded.warnings.join("; ")}`);
+    }
+    return ok(ctx.paths.config);
+  },
+};
+
+/** The daemon answers on the socket (started, as any command would, when none runs). */
+export const daemonCheck: Check = {
+  id: "daemon",
+  title: "daemon",
+  async run(ctx) {
+    const p = ctx.paths;
+    let probe = await probeDaemon(p.socket);
+    let started = "";
+    if (!probe.answering) {
+      try {
+        const { pid } = await startDaemonBackground(p);
+        started = `started it (pid ${pid}); `;
+      } catch (e) {
+        return fail(
+          `nothing answers on ${p.socket} (${probe.note}) and it cannot start: ${
+            (e as Error).message
+          }`,
+          `see ${p.daemonLog}, or run: claude-sessions daemon --foreground`,
+        );
+      }
+      probe = await probeDaemon(p.socket);
+      if (!probe.answering) {
+        return fail(
+          `started, but nothing answers on ${p.socket} (${probe.note})`,
+          `see ${p.daemonLog}`,
+        );
+      }
+    }
+    const what = `${started}pid ${probe.pid}, version ${probe.version}, ${probe.live} live, ` +
+      `on ${p.socket}${probe.socketActivated ? " (socket-activated)" : ""}`;
+    if (probe.version !== VERSION) {
+      return fail(
+        `${what}: it is not this version (${VERSION})`,
+        "restart it (this stops its sessions): claude-sessions service restart",
+      );
+    }
+    return ok(what);
+  },
+};
+
+/** The service manager's view. */
+export const serviceCheck: Check = {
+  id: "service",
+  title: "service",
+  async run(ctx) {
+    let st: ServiceStatus;
+    try {
+      st = await ctx.serviceStatus();
+    } catch (e) {
+      return fail(
+        `cannot read the service's state: ${(e as Error).message}`,
+        "check that your service manager answers (Linux: systemctl --user status)",
+      );
+    }
+    if (st.manager === "none") {
+      return ok(`no service manager (${st.reason}): commands start the daemon on demand`);
+    }
+    if (!st.installed) return skip(`not installed (optional): claude-sessions service install`);
+    if (!st.current) {
+      return fail(
+        `${st.manager} service files differ from this install (${st.files.join(", ")})`,
+        "claude-sessions service install",
+      );
+    }
+    const state = st.state!;
+    if (state.failed) {
+      return fail(
+        `${st.manager}: ${state.detail}`,
+        `see ${st.logs}; then: claude-sessions service restart`,
+      );
+    }
+    if (st.daemon.answering && !st.managed) {
+      return fail(
+        `installed, but the daemon (pid ${st.daemon.pid}) runs outside it`,
+        "claude-sessions service restart (stops its sessions)",
+      );
+    }
+    if (!state.enabled) {
+      return fail(`${st.manager}: not enabled at login`, "claude-sessions service install");
+    }
+    return ok(`${st.manager}: ${state.detail}`);
+  },
+};
+
+/** A desktop notifier is there. */
+export const notifierCheck: Check = {
+  id: "notifier",
+  title: "notifier",
+  async run(ctx) {
+    const path = ctx.env("PATH") ?? "";
+    if (Deno.build.os === "darwin") {
+      const tn = await which("terminal-notifier", path);
+      if (tn) return ok(tn);
+      const osa = await which("osascript", path);
+      return osa
+        ? ok(osa)
+        : fail("neither terminal-notifier nor osascript found", "brew install terminal-notifier");
+    }
+    const ns = await which("notify-send", path);
+    if (ns) return ok(ns);
+    if (!ctx.env("DISPLAY") && !ctx.env("WAYLAND_DISPLAY")) {
+      return skip("no desktop session (DISPLAY and WAYLAND_DISPLAY unset)");
+    }
+    return fail(
+      "notify-send not found",
+      "install libnotify (Debian/Ubuntu: sudo apt install libnotify-bin; Fedora: sudo dnf install libnotify)",
+    );
+  },
+};
+
+/** Free space where session logs are written. */
+export const diskCheck: Check = {
+  id: "disk",
+  title: "disk",
+  async run(ctx) {
+    const p = ctx.paths;
+    let dir = p.logsDir;
+    while (dir.length > 1 && !(await exists(dir))) dir = dir.slice(0, dir.lastIndexOf("/")) || "/";
+    const out = await new Deno.Command("df", {
+      args: ["-Pk", dir],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output().catch(() => null);
+    const line = out?.success
+      ? new TextDecoder().decode(out.stdout).trim().split("\n")[1]
+      : undefined;
+    const cols = line?.split(/\s+/) ?? [];
+    const free = Number(cols[3]) * 1024;
+    if (!line || !Number.isFinite(free)) {
+      return skip(`cannot tell the free space of ${dir} (df failed)`);
+    }
+    const mount = cols.slice(5).join(" ");
+    const logs = await dirSize(p.logsDir);
+    const what = `${formatBytes(free)} free on ${mount}; session logs use ${formatBytes(logs)}`;
+    if (free < MIN_FREE_BYTES) {
+      return fail(what, `free space on ${mount}, or remove old sessions: claude-sessions rm ID…`);
+    }
+    return ok(what);
+  },
+};
+
+/**
+ * Every check, in the order shown. The hook-delivery probe is not here yet:
+ * it comes with the hook spool.
+ */
+export const CHECKS: Check[] = [
+  programCheck,
+  pathCheck,
+  claudeCheck,
+  homeCheck,
+  configCheck,
+  daemonCheck,
+  serviceCheck,
+  notifierCheck,
+  diskCheck,
+];
+
+/** A finished check. */
+export interface CheckReport extends CheckResult {
+  id: string;
+  title: string;
+}
+
+/** Runs the checks in order; a check that throws fails with its message. */
+export async function runChecks(
+  ctx: DoctorContext,
+  checks: Check[] = CHECKS,
+): Promise<CheckReport[]> {
+  const out: CheckReport[] = [];
+  for (const c of checks) {
+    let r: CheckResult;
+    try {
+      r = await c.run(ctx);
+    } catch (e) {
+      r = fail(`check failed: ${(e as Error).message}`, "report this as a bug, with the message");
+    }
+    out.push({ id: c.id, title: c.title, ...r });
+  }
+  return out;
+}
+
+/** Finds an executable on a PATH string, or null. */
+export async function which(name: string, path: string): Promise<string | null> {
+  for (const dir of path.split(":")) {
+    if (!dir) continue;
+    const candidate = `${dir}/${name}`;
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    const st = await Deno.stat(path);
+    return st.isFile && st.mode !== null && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+async function realPath(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    return path;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) total += await dirSize(path);
+      else if (e.isFile) total += (await Deno.stat(path).catch(() => ({ size: 0 }))).size;
+    }
+  } catch { /* none yet */ }
+  return total;
+}
+
+/** 1536 → "1.5 KiB". */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,355 @@
+/**
+ * End-to-end: install.sh in a temporary HOME (never the real one).
+ *
+ * - Installed twice with --no-service: the binary, or where `deno compile`
+ *   cannot get denort (offline, no DENORT_BIN) the launcher, works; doctor
+ *   passes; sessions run through it.
+ * - systemd-socket-activate on the real socket path runs the installed
+ *   program: the first `ls` starts the daemon, which never unlinks the socket.
+ * - With the service, on a stand-in systemctl that runs the installed units
+ *   through systemd-socket-activate: the installed units pass
+ *   `systemd-analyze verify --user`, and the daemon runs socket-activated.
+ * - --uninstall leaves no files but logs.
+ */
+
+import assert from "node:assert/strict";
+import { ROOT, TextSink } from "./_harness.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function have(cmd: string): Promise<boolean> {
+  try {
+    return (await new Deno.Command(cmd, { args: ["--version"] }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+const denoDir = JSON.parse(
+  new TextDecoder().decode(
+    (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output()).stdout,
+  ),
+).denoDir as string;
+
+interface Run {
+  code: number;
+  out: string;
+}
+
+/** A temporary HOME with a stand-in `claude` and the installed bin dir on PATH. */
+class TempHome {
+  readonly dir: string;
+  readonly env: Record<string, string>;
+
+  private constructor(dir: string, env: Record<string, string>) {
+    this.dir = dir;
+    this.env = env;
+  }
+
+  static async create(extraEnv: Record<string, string> = {}): Promise<TempHome> {
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cs-i-" });
+    await Deno.mkdir(`${dir}/fakebin`);
+    await Deno.writeTextFile(`${dir}/fakebin/claude`, '#!/bin/sh\necho "9.9.9 (Claude Code)"\n', {
+      mode: 0o755,
+    });
+    const deno = Deno.execPath();
+    const env: Record<string, string> = {
+      HOME: dir,
+      PATH: `${dir}/.local/bin:${dir}/fakebin:${
+        deno.slice(0, deno.lastIndexOf("/"))
+      }:/usr/bin:/bin`,
+      DENO_DIR: denoDir,
+      NO_COLOR: "1",
+      ...extraEnv,
+    };
+    for (const k of ["DENORT_BIN", "TMPDIR", "LANG"]) {
+      const v = Deno.env.get(k);
+      if (v !== undefined && env[k] === undefined) env[k] = v;
+    }
+    return new TempHome(dir, env);
+  }
+
+  get bin(): string {
+    return `${this.dir}/.local/bin/claude-sessions`;
+  }
+
+  get socket(): string {
+    return `${this.dir}/.claude-sessions/daemon.sock`;
+  }
+
+  async run(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+    const out = await new Deno.Command(cmd, {
+      args,
+      env: { ...this.env, ...extraEnv },
+      clearEnv: true,
+      cwd: this.dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, out: dec.decode(out.stdout) + dec.decode(out.stderr) };
+  }
+
+  install(args: string[]): Promise<Run> {
+    return this.run(`${ROOT}install.sh`, args);
+  }
+
+  /** Runs the installed program; fails the test unless it exits 0. */
+  async cs(args: string[]): Promise<string> {
+    const r = await this.run(this.bin, args);
+    assert.equal(r.code, 0, `claude-sessions ${args.join(" ")}:\n${r.out}`);
+    return r.out;
+  }
+
+  /**
+   * Every file left under HOME, relative, except the stand-ins (fakebin/) and
+   * Deno's own cache (a service runs Deno without the test's DENO_DIR).
+   */
+  async files(): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (d: string) => {
+      for await (const e of Deno.readDir(d)) {
+        const p = `${d}/${e.name}`;
+        if (e.isDirectory) await walk(p);
+        else out.push(p.slice(this.dir.length + 1));
+      }
+    };
+    await walk(this.dir);
+    return out.filter((f) => !f.startsWith("fakebin/") && !f.startsWith(".cache/deno/")).sort();
+  }
+
+  async cleanup(): Promise<void> {
+    await this.run(this.bin, ["stop-daemon"]).catch(() => {});
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** What a good install printed: the program kind, and doctor passing. */
+async function assertInstalled(
+  h: TempHome,
+  r: Run,
+  triedCompile = true,
+): Promise<"binary" | "launcher"> {
+  assert.equal(r.code, 0, r.out);
+  const kind = /Installing the binary/.test(r.out) ? "binary" : "launcher";
+  if (triedCompile && Deno.env.get("DENORT_BIN")) {
+    // With a local denort, deno compile must work: a real single binary.
+    assert.equal(kind, "binary", r.out);
+    const head = (await Deno.readFile(h.bin)).subarray(0, 4);
+    assert.ok(
+      head[0] === 0x7f && head[1] === 0x45 || head[0] === 0xcf || head[0] === 0xca,
+      "an ELF or Mach-O executable",
+    );
+  }
+  if (kind === "launcher") {
+    assert.match(r.out, /Installing the launcher to /, r.out);
+    if (triedCompile && !Deno.env.get("DENORT_BIN")) {
+      // The fallback is announced in one line.
+      assert.match(r.out, /^==> deno compile .*Installing a launcher instead$/m);
+    }
+    const text = await Deno.readTextFile(h.bin);
+    assert.match(text, /^#!\/bin\/sh\n/);
+    assert.match(text, /exec "\$deno" run -A --quiet --no-config /);
+  }
+  assert.match(r.out, /^all checks passed$/m, r.out);
+  assert.match(r.out, /^==> Done: claude-sessions \d+\.\d+\.\d+ is installed as /m);
+  return kind;
+}
+
+Deno.test({
+  name: "install.sh --no-service twice; socket activation of the installed program; --uninstall",
+  ...opts,
+  fn: async (t) => {
+    const h = await TempHome.create();
+    try {
+      await t.step("first install", async () => {
+        const r = await h.install(["--no-service"]);
+        await assertInstalled(h, r);
+        assert.match(r.out, /Skipping the service \(--no-service\)/);
+      });
+
+      await t.step("second install upgrades in place", async () => {
+        await assertInstalled(h, await h.install(["--no-service"]));
+        assert.match(await h.cs(["--version"]), /^claude-sessions \d+\.\d+\.\d+\n$/);
+        // doctor, run alone, passes too (it started the daemon during the install).
+        const doc = JSON.parse(await h.cs(["doctor", "--json"]));
+        assert.equal(doc.ok, true, JSON.stringify(doc, null, 2));
+        const byId = Object.fromEntries(
+          doc.checks.map((c: { id: string; status: string }) => [c.id, c.status]),
+        );
+        for (const id of ["program", "path", "claude", "home", "config", "daemon", "disk"]) {
+          assert.equal(byId[id], "ok", id);
+        }
+      });
+
+      await t.step("a session runs through the installed program", async () => {
+        await Deno.writeTextFile(
+          `${h.dir}/.claude-sessions/config.jsonc`,
+          '{ "claude": { "command": "sh" } }',
+        );
+        const id = (await h.cs(["new", h.dir, "--name", "probe", "--", "-c", "exec sleep 600"]))
+          .trim();
+        await h.cs(["wait", id, "--until", "running", "--timeout", "30"]);
+        assert.match(await h.cs(["ls"]), /probe\s+running/);
+        await h.cs(["kill", id]);
+        // The screen model runs in a worker thread, which the install must ship too.
+        const shown = (await h.cs(["new", h.dir, "--", "-c", "echo from-the-installed-program"]))
+          .trim();
+        await h.cs(["wait", shown, "--until", "exited", "--timeout", "30"]);
+        assert.match(await h.cs(["peek", shown]), /from-the-installed-program/);
+        assert.match(await h.cs(["stop-daemon"]), /daemon stopped/);
+      });
+
+      await t.step({
+        name: "systemd-socket-activate runs the installed program on the real socket path",
+        ignore: !(await have("systemd-socket-activate")),
+        fn: async () => {
+          const activator = new Deno.Command("systemd-socket-activate", {
+            args: [
+              "-l",
+              h.socket,
+              ...Object.entries(h.env).flatMap(([k, v]) => ["-E", `${k}=${v}`]),
+              h.bin,
+              "daemon",
+              "--foreground",
+            ],
+            env: h.env,
+            clearEnv: true,
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).spawn();
+          const stderr = new TextSink(activator.stderr);
+          void activator.stdout.pipeTo(new WritableStream()).catch(() => {});
+          try {
+            await stderr.waitFor(/Listening on/);
+            const ino = (await Deno.lstat(h.socket)).ino;
+            // Nothing runs yet: the first ls connects, and activation execs the program.
+            const ls = JSON.parse(await h.cs(["ls", "--all", "--json"]));
+            assert.deepEqual(ls.map((s: { name: string | null }) => s.name), ["probe", null]);
+            const st = JSON.parse(await h.cs(["status", "--json"]));
+            assert.equal(st.socketActivated, true);
+            assert.equal(st.pid, activator.pid, "the launcher and daemon exec'd in place");
+            assert.match(await h.cs(["stop-daemon"]), /daemon stopped/);
+            assert.equal((await activator.status).code, 0);
+            assert.equal((await Deno.lstat(h.socket)).ino, ino, "the socket was not unlinked");
+            assert.match(stderr.text, /socket-activated/);
+          } finally {
+            try {
+              activator.kill("SIGTERM");
+            } catch { /* exited */ }
+            await activator.status;
+            await stderr.done;
+            await Deno.remove(h.socket).catch(() => {});
+          }
+        },
+      });
+
+      await t.step("--uninstall leaves no files but logs", async () => {
+        await Deno.mkdir(`${h.dir}/.claude-sessions/logs`, { recursive: true });
+        await Deno.writeTextFile(`${h.dir}/.claude-sessions/logs/01TEST.jsonl`, "{}\n");
+        const r = await h.install(["--uninstall"]);
+        assert.equal(r.code, 0, r.out);
+        assert.match(r.out, /kept: .*logs/);
+        const left = await h.files();
+        assert.ok(left.length > 0);
+        for (const f of left) {
+          assert.match(f, /^\.claude-sessions\/(logs\/|daemon\.log)/, `left behind: ${f}`);
+        }
+        const again = await h.install(["--uninstall"]);
+        assert.equal(again.code, 0, again.out);
+        const purge = await h.install(["--uninstall", "--purge"]);
+        assert.equal(purge.code, 0, purge.out);
+        assert.deepEqual(await h.files(), []);
+      });
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "install.sh with the service: installed units verify, the daemon is socket-activated",
+  ...opts,
+  ignore: !(await have("systemd-socket-activate")),
+  fn: async (t) => {
+    const state = await Deno.makeTempDir({ dir: "/tmp", prefix: "cs-sd-" });
+    const h = await TempHome.create({
+      CLAUDE_SESSIONS_SERVICE_MANAGER: "systemd",
+      FAKE_SYSTEMD_STATE: state,
+    });
+    // fakebin comes before /usr/bin on PATH.
+    await Deno.symlink(`${ROOT}test/fixtures/fake_systemctl.sh`, `${h.dir}/fakebin/systemctl`);
+    const units = `${h.dir}/.config/systemd/user`;
+    try {
+      await t.step("install starts the service", async () => {
+        const r = await h.install(["--launcher"]);
+        await assertInstalled(h, r, false);
+        assert.match(r.out, /wrote .*claude-sessions\.socket/);
+        assert.match(r.out, /systemd: the daemon runs \(pid \d+\)/);
+        const doc = JSON.parse(await h.cs(["doctor", "--json"]));
+        assert.equal(doc.ok, true, JSON.stringify(doc, null, 2));
+        const st = JSON.parse(await h.cs(["service", "status", "--json"]));
+        assert.equal(st.manager, "systemd");
+        assert.equal(st.installed, true);
+        assert.equal(st.current, true);
+        assert.equal(st.managed, true);
+        assert.equal(st.daemon.socketActivated, true);
+      });
+
+      await t.step({
+        name: "the installed units pass systemd-analyze verify --user",
+        ignore: !(await have("systemd-analyze")),
+        fn: async () => {
+          const runtime = await Deno.makeTempDir({ dir: "/tmp", prefix: "cs-xdg-" });
+          try {
+            const r = await h.run("systemd-analyze", [
+              "verify",
+              "--user",
+              `${units}/claude-sessions.socket`,
+              `${units}/claude-sessions.service`,
+            ], { XDG_RUNTIME_DIR: runtime });
+            assert.equal(r.code, 0, r.out);
+            assert.equal(r.out.trim(), "", r.out);
+          } finally {
+            await Deno.remove(runtime, { recursive: true });
+          }
+        },
+      });
+
+      await t.step("re-running the install keeps the running daemon", async () => {
+        const before = JSON.parse(await h.cs(["status", "--json"])).pid;
+        const r = await h.install(["--launcher"]);
+        await assertInstalled(h, r, false);
+        assert.match(r.out, /is up to date/);
+        assert.equal(JSON.parse(await h.cs(["status", "--json"])).pid, before);
+      });
+
+      await t.step("service restart gives a new daemon under the service", async () => {
+        const before = JSON.parse(await h.cs(["status", "--json"])).pid;
+        assert.match(await h.cs(["service", "restart"]), /systemd: the daemon runs/);
+        const st = JSON.parse(await h.cs(["status", "--json"]));
+        assert.notEqual(st.pid, before);
+        assert.equal(st.socketActivated, true);
+      });
+
+      await t.step("--uninstall stops the service and removes the units", async () => {
+        const r = await h.install(["--uninstall"]);
+        assert.equal(r.code, 0, r.out);
+        assert.match(r.out, /stopped and disabled the service/);
+        const calls = await Deno.readTextFile(`${state}/calls`);
+        assert.match(
+          calls,
+          /^--user disable --now claude-sessions\.socket claude-sessions\.service$/m,
+        );
+        for (const f of await h.files()) {
+          assert.match(f, /^\.claude-sessions\/(logs\/|daemon\.log)/, `left behind: ${f}`);
+        }
+      });
+    } finally {
+      await h.cleanup();
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});

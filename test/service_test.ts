@@ -1,0 +1,125 @@
+/**
+ * End-to-end: `service install|status|restart|uninstall` against a stand-in
+ * systemctl (test/fixtures/fake_systemctl.sh) that runs the installed units
+ * through systemd-socket-activate. Installing never stops live sessions of a
+ * daemon started outside the service; `service restart` switches over.
+ */
+
+import assert from "node:assert/strict";
+import { ROOT, TestHome } from "./_harness.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function haveActivate(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("systemd-socket-activate", { args: ["--version"] }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "service: install leaves a busy outside daemon running; restart switches to the service",
+  ...opts,
+  ignore: !(await haveActivate()),
+  fn: async () => {
+    const home = await TestHome.create({ claude: { command: "sh" } });
+    const state = `${home.dir}/fake-systemd`;
+    await Deno.mkdir(`${home.dir}/fakebin`);
+    await Deno.symlink(`${ROOT}test/fixtures/fake_systemctl.sh`, `${home.dir}/fakebin/systemctl`);
+    const env = {
+      HOME: home.dir,
+      PATH: `${home.dir}/fakebin:${Deno.env.get("PATH")}`,
+      CLAUDE_SESSIONS_SERVICE_MANAGER: "systemd",
+      FAKE_SYSTEMD_STATE: state,
+    };
+    const cs = (args: string[]) => home.ok(args, { env });
+    const status = async () => JSON.parse(await cs(["service", "status", "--json"]));
+    try {
+      // A daemon started by the CLI, with a live session.
+      const id = (await cs(["new", home.dir, "--", "-c", "exec sleep 600"])).trim();
+      await cs(["wait", id, "--until", "running", "--timeout", "30"]);
+      const outside = JSON.parse(await cs(["status", "--json"])).pid;
+
+      const inst = await cs(["service", "install"]);
+      assert.match(inst, /wrote .*\/\.config\/systemd\/user\/claude-sessions\.socket/);
+      assert.match(
+        inst,
+        /started outside the service \(pid \d+\) runs 1 live session; left running/,
+      );
+      assert.match(inst, /claude-sessions service restart/);
+      assert.equal(JSON.parse(await cs(["status", "--json"])).pid, outside, "not stopped");
+      let st = await status();
+      assert.equal(st.installed, true);
+      assert.equal(st.managed, false);
+      assert.equal(st.daemon.live, 1);
+
+      const doc = JSON.parse((await home.cli(["doctor", "--json"], { env })).stdout);
+      const svc = doc.checks.find((c: { id: string }) => c.id === "service");
+      assert.equal(svc.status, "fail");
+      assert.match(svc.fix, /service restart/);
+
+      // The switch: the outside daemon stops its session; the service's daemon takes over.
+      const restart = await cs(["service", "restart"]);
+      assert.match(restart, /stopping the daemon started outside the service/);
+      assert.match(restart, /systemd: the daemon runs \(pid \d+\)/);
+      st = await status();
+      assert.equal(st.managed, true);
+      assert.equal(st.daemon.socketActivated, true);
+      assert.notEqual(st.daemon.pid, outside);
+      const rec = JSON.parse(await cs(["ls", "--all", "--json"]))[0];
+      assert.equal(rec.exitReason, "daemon_stopped");
+
+      // Installing again changes nothing and keeps the daemon.
+      const again = await cs(["service", "install"]);
+      assert.match(again, /claude-sessions\.service is up to date/);
+      assert.equal((await status()).daemon.pid, st.daemon.pid);
+
+      // Stopped under the service, the daemon is started again through it by the next command.
+      const sd = await new Deno.Command(`${home.dir}/fakebin/systemctl`, {
+        args: ["--user", "disable", "--now", "claude-sessions.socket", "claude-sessions.service"],
+        env: { ...Deno.env.toObject(), ...env },
+      }).output();
+      assert.equal(sd.code, 0);
+      assert.equal((await status()).daemon.answering, false);
+      await cs(["ls"]);
+      st = await status();
+      assert.equal(st.managed, true);
+      assert.equal(st.daemon.socketActivated, true);
+
+      const un = await cs(["service", "uninstall"]);
+      assert.match(un, /stopped and disabled the service/);
+      assert.match(un, /removed .*claude-sessions\.service/);
+      st = await status();
+      assert.equal(st.installed, false);
+      assert.equal(st.daemon.answering, false);
+      assert.match(await cs(["service", "uninstall"]), /the service was not installed/);
+    } finally {
+      await home.cli(["stop-daemon"], { env }).catch(() => {});
+      await new Deno.Command(`${home.dir}/fakebin/systemctl`, {
+        args: ["--user", "disable", "--now", "claude-sessions.socket"],
+        env: { ...Deno.env.toObject(), ...env },
+      }).output().catch(() => {});
+      await home.cleanup();
+    }
+  },
+});
+
+Deno.test("service: without a manager, install says so and status reports it", async () => {
+  const home = await TestHome.create();
+  const env = { CLAUDE_SESSIONS_SERVICE_MANAGER: "none" };
+  try {
+    const inst = await home.cli(["service", "install"], { env });
+    assert.equal(inst.code, 0, inst.stderr);
+    assert.match(inst.stdout, /^no service manager here \(.*\): nothing to install/);
+    const st = JSON.parse(await home.ok(["service", "status", "--json"], { env }));
+    assert.equal(st.manager, "none");
+    assert.equal(st.daemon.answering, false);
+    const bad = await home.cli(["service", "frobnicate"], { env });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^claude-sessions: unknown action "frobnicate"/);
+  } finally {
+    await home.cleanup();
+  }
+});
