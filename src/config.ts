@@ -23,6 +23,15 @@ export interface Config {
     command: string;
     /** Arguments always passed to it, before the user's `-- ARGS`. */
     args: string[];
+    /**
+     * Inject status hooks (`--settings`): true, false, or "auto" (when the
+     * command's name starts with "claude").
+     */
+    hooks: boolean | "auto";
+  };
+  resume: {
+    /** Resume sessions that were live when the daemon stopped or died, at its next start. */
+    onDaemonStart: boolean;
   };
   kill: {
     /** Seconds between SIGHUP, SIGTERM and SIGKILL when stopping a session. */
@@ -34,7 +43,7 @@ export interface Config {
   detachKey: string;
 }
 
-type Kind = "string" | "string[]" | "number" | "integer" | "boolean";
+type Kind = "string" | "string[]" | "number" | "integer" | "boolean" | "boolean|auto";
 
 interface KeySpec {
   kind: Kind;
@@ -49,6 +58,14 @@ interface KeySpec {
 export const CONFIG_KEYS: Record<string, KeySpec> = {
   "claude.command": { kind: "string", doc: "program run in each session (default: claude)" },
   "claude.args": { kind: "string[]", doc: "arguments always passed to it (default: [])" },
+  "claude.hooks": {
+    kind: "boolean|auto",
+    doc: 'inject status hooks: true, false or "auto" (command named claude*; default: "auto")',
+  },
+  "resume.onDaemonStart": {
+    kind: "boolean",
+    doc: "resume sessions the daemon stopped or lost, when it starts again (default: true)",
+  },
   "kill.graceSeconds": {
     kind: "number",
     min: 0,
@@ -79,7 +96,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
 /** The built-in defaults. */
 export function defaultConfig(): Config {
   return {
-    claude: { command: "claude", args: [] },
+    claude: { command: "claude", args: [], hooks: "auto" },
+    resume: { onDaemonStart: true },
     kill: { graceSeconds: 2 },
     scrollback: 10_000,
     detachKey: "C-b d",
@@ -196,6 +214,9 @@ function readValue(node: Node, key: string, text: string, path: string): unknown
       return (node.children ?? []).map((c) => c.value as string);
     case "boolean":
       if (node.type !== "boolean") fail("true or false");
+      return node.value;
+    case "boolean|auto":
+      if (node.type !== "boolean" && node.value !== "auto") fail('true, false or "auto"');
       return node.value;
     case "number":
     case "integer": {

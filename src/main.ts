@@ -48,6 +48,10 @@ const COMMANDS: Record<string, Entry> = {
   },
   send: { summary: "type text or keys into a session", load: () => import("./cli/send.ts") },
   peek: { summary: "print a session's screen", load: () => import("./cli/peek.ts") },
+  resume: {
+    summary: "start an exited session again, continuing its conversation",
+    load: () => import("./cli/resume.ts"),
+  },
   rm: { summary: "remove records of exited sessions", load: () => import("./cli/rm.ts") },
   status: { summary: "show the daemon's state", load: () => import("./cli/status.ts") },
   wait: { summary: "wait until a session reaches a status", load: () => import("./cli/wait.ts") },

@@ -23,6 +23,8 @@ export interface Paths {
   sessionsDir: string;
   /** Directory of session I/O logs, `<id>.jsonl` plus rotated archives. */
   logsDir: string;
+  /** Where hook commands drop status events for the daemon (mode 0700). */
+  spoolDir: string;
   /** Optional JSON-with-comments configuration file. */
   config: string;
 }
@@ -54,6 +56,7 @@ export function paths(home: string = resolveHome()): Paths {
     daemonLog: `${h}/daemon.log`,
     sessionsDir: `${h}/sessions`,
     logsDir: `${h}/logs`,
+    spoolDir: `${h}/spool`,
     config: `${h}/config.jsonc`,
   };
 }

@@ -43,7 +43,7 @@ export const STATUSES: readonly SessionStatus[] = [
 ];
 
 /** Which signal established a status (most trusted first). */
-export type StatusSource = "process" | "hook" | "claude_state" | "screen" | "daemon";
+export type StatusSource = "process" | "hook" | "claude_state" | "daemon";
 
 /** Why a session's process is no longer running. */
 export type ExitReason =
@@ -111,6 +111,16 @@ export interface SessionRecord {
   runs: RunInfo[];
   /** Path of the PTY slave while running (e.g. `/dev/pts/3`). */
   tty: string | null;
+  /** Whether status hooks were injected into the program (Claude Code). */
+  hooks: boolean;
+  /** Claude's conversation id (`session_id` in its hooks), once known. */
+  conversationId: string | null;
+  /** Claude's transcript file, once known. */
+  transcriptPath: string | null;
+  /** The last assistant message Claude reported (Stop hook), truncated. */
+  lastMessage: string | null;
+  /** The last turn's error (StopFailure hook). */
+  lastError: string | null;
 }
 
 /** A lifecycle event, as pushed to `events` subscribers. */
@@ -151,6 +161,15 @@ export interface Api {
   get: { params: { session: string }; result: { session: SessionRecord } };
   /** Stop a session's whole process group; replies once it has exited. */
   kill: { params: { session: string }; result: { session: SessionRecord } };
+  /**
+   * Start an exited session again, continuing its conversation: same record,
+   * same directory, a new process. `env` is used only when the session's
+   * saved environment is missing.
+   */
+  resume: {
+    params: { session: string; env?: Record<string, string> };
+    result: { session: SessionRecord };
+  };
   /** Remove an exited session's record (and, with `logs`, its logs). */
   rm: { params: { session: string }; result: { id: string } };
   /** Graceful daemon shutdown; replies before the daemon exits. */
@@ -219,6 +238,10 @@ export interface NewParams {
   name?: string;
   /** Extra arguments appended after config `claude.args`. */
   args?: string[];
+  /** Continue this Claude conversation (`claude --resume ID`). */
+  resume?: string;
+  /** Start a new conversation with this id (`claude --session-id UUID`). */
+  sessionId?: string;
   /** The requesting CLI's environment; the session's environment is built from it. */
   env: Record<string, string>;
   cols?: number;

@@ -22,6 +22,7 @@ export class TermClient {
   readonly emulate: boolean;
   #raw: string[] = [];
   #rawTail = "";
+  #listeners = new Set<(text: string) => void>();
   #waiters: (() => void)[] = [];
   #ended = false;
   /** Bumped on every output chunk, so a wait started after a check cannot miss one. */
@@ -46,6 +47,7 @@ export class TermClient {
         } else {
           this.#rawTail = (this.#rawTail + text).slice(-65536);
         }
+        for (const fn of this.#listeners) fn(text);
         this.#wake();
       },
       onEnd: () => {
@@ -71,12 +73,27 @@ export class TermClient {
     size: { cols: number; rows: number } = { cols: 100, rows: 30 },
     emulate = true,
   ): TermClient {
+    return TermClient.spawnArgv(
+      [Deno.execPath(), "run", "-A", "--quiet", MAIN, ...args],
+      env,
+      size,
+      emulate,
+    );
+  }
+
+  /** Runs any command on a new terminal of the given size. */
+  static spawnArgv(
+    command: string[],
+    env: Record<string, string>,
+    size: { cols: number; rows: number } = { cols: 100, rows: 30 },
+    emulate = true,
+  ): TermClient {
     const pty = Pty.open(size.cols, size.rows);
     const screen = new Screen(size.cols, size.rows, 1000, (paused) => {
       if (paused) pty.pause();
       else pty.resume();
     });
-    const argv = ptyLaunchArgv(pty.path, Deno.execPath(), ["run", "-A", "--quiet", MAIN, ...args]);
+    const argv = ptyLaunchArgv(pty.path, command[0]!, command.slice(1));
     const child = new Deno.Command(argv[0]!, {
       args: argv.slice(1),
       env,
@@ -86,6 +103,12 @@ export class TermClient {
       stderr: "null",
     }).spawn();
     return new TermClient(pty, child, screen, emulate);
+  }
+
+  /** Calls `fn` with each piece of output (as text); returns the function that stops. */
+  onOutput(fn: (text: string) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /**

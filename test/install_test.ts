@@ -178,7 +178,9 @@ Deno.test({
         const byId = Object.fromEntries(
           doc.checks.map((c: { id: string; status: string }) => [c.id, c.status]),
         );
-        for (const id of ["program", "path", "claude", "home", "config", "daemon", "disk"]) {
+        for (
+          const id of ["program", "path", "claude", "home", "config", "daemon", "hooks", "disk"]
+        ) {
           assert.equal(byId[id], "ok", id);
         }
       });

@@ -56,6 +56,8 @@ export async function run(args: Parsed): Promise<number> {
     if (s.status === "exited") {
       const how = s.signal ? s.signal : s.exitCode !== null ? `code ${s.exitCode}` : s.exitReason;
       status = `exited (${how}) ${formatDuration(now - Date.parse(s.statusSince))}`;
+    } else if (s.runs.at(-1)?.resumed) {
+      status += " (resumed)";
     }
     return [
       s.id.slice(0, shortLength),

@@ -14,7 +14,8 @@ import { paths } from "../paths.ts";
 export const spec: CommandSpec = {
   name: "new",
   aliases: ["start"],
-  usage: "new [DIR] [--name NAME] [--size COLSxROWS] [--attach] [--json] [-- ARGS…]",
+  usage:
+    "new [DIR] [--name NAME] [--resume CONV_ID | --session-id UUID] [--size COLSxROWS] [--attach] [--json] [-- ARGS…]",
   summary: "Start a session in DIR (default: the current directory) and print its id.",
   details: `
 The program is config claude.command (default "claude") with config
@@ -35,6 +36,17 @@ to xterm-256color. Starts the daemon when none is running.`,
     },
     json: { type: "boolean", description: "print the session record as JSON" },
     attach: { type: "boolean", short: "a", description: "attach to it right away" },
+    resume: {
+      type: "string",
+      short: "r",
+      arg: "CONV_ID",
+      description: "continue a Claude conversation (refused if a live session has it open)",
+    },
+    "session-id": {
+      type: "string",
+      arg: "UUID",
+      description: "give the new Claude conversation this id",
+    },
   },
   positionals: { min: 0, max: 1, names: "DIR" },
   dashDash: true,
@@ -92,6 +104,10 @@ export async function run(args: Parsed): Promise<number> {
     const name = strOpt(args, "name");
     if (name !== undefined) params.name = name;
     if (args.rest.length > 0) params.args = args.rest;
+    const resume = strOpt(args, "resume");
+    if (resume !== undefined) params.resume = resume;
+    const sessionId = strOpt(args, "session-id");
+    if (sessionId !== undefined) params.sessionId = sessionId;
     if (size) {
       params.cols = size.cols;
       params.rows = size.rows;

@@ -62,7 +62,17 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       if (cols !== undefined) params.cols = cols;
       const rows = optInt(msg, "rows", 1, 1000);
       if (rows !== undefined) params.rows = rows;
+      const resume = optStr(msg, "resume");
+      if (resume !== undefined) params.resume = resume;
+      const sessionId = optStr(msg, "sessionId");
+      if (sessionId !== undefined) params.sessionId = sessionId;
       const s = await m.create(params);
+      return { session: s.record };
+    },
+
+    resume: async (msg): Promise<Api["resume"]["result"]> => {
+      const env = msg.env === undefined ? undefined : strRecord(msg, "env");
+      const s = await m.resume(str(msg, "session"), env);
       return { session: s.record };
     },
 

@@ -18,6 +18,7 @@ import { Manager } from "./manager.ts";
 import { type Listen, Server } from "./server.ts";
 import { createHandlers } from "./api.ts";
 import { Attachments } from "./attach.ts";
+import { StatusWatcher } from "./status.ts";
 import { IS_MAC } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
 
@@ -188,8 +189,15 @@ export async function runDaemon(): Promise<void> {
   await Deno.rename(`${p.pidFile}.tmp`, p.pidFile);
 
   // Clients that connect meanwhile wait: no request is answered before every
-  // session is known.
+  // session is known and the status sources are watched.
   await manager.restore();
+  const status = new StatusWatcher(p.spoolDir, (id) => {
+    const s = manager.byId(id);
+    return s?.live ? s : undefined;
+  }, daemonLog);
+  manager.setStatusWatcher(status);
+  await status.start();
+  await manager.autoResume();
   server.open();
 
   const shutdown = (why: string): Promise<void> => {
@@ -199,6 +207,7 @@ export async function runDaemon(): Promise<void> {
       notify("STOPPING=1");
       server.stopAccepting();
       await manager.shutdown();
+      status.close();
       if (listen.kind === "path") {
         // Only remove the socket if it is still ours. An inherited
         // (socket-activated) socket belongs to systemd and is never removed.

@@ -14,8 +14,14 @@ import { type Config, ConfigError, loadConfig, type LoadedConfig } from "../conf
 import { processEnv } from "./_platform.ts";
 import { now, Session, type SessionHost } from "./session.ts";
 import type { RecordStore } from "./store.ts";
+import type { StatusWatcher } from "./status.ts";
+import { hookCommand, hookSettings, mergeSettings, wantsHooks } from "../hooks.ts";
+import { sessionDir } from "../paths.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Why a session stopped that makes it eligible for resume at daemon start. */
+const AUTO_RESUME_REASONS = new Set(["daemon_stopped", "daemon_lost"]);
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 /** Shortest id prefix shown by `ls`. */
 export const MIN_SHORT_ID = 8;
@@ -36,6 +42,9 @@ export class Manager {
   #configError: string | null = null;
   #shuttingDown = false;
   readonly #host: SessionHost;
+  #status: StatusWatcher | null = null;
+  /** Stops following Claude's state file, per session. */
+  #unwatch = new Map<string, () => void>();
 
   constructor(
     paths: Paths,
@@ -58,6 +67,16 @@ export class Manager {
       scrollback: () => this.#config.config.scrollback,
       log: this.#log,
     };
+  }
+
+  /** Connects the watcher that feeds hook and Claude-state observations. */
+  setStatusWatcher(w: StatusWatcher): void {
+    this.#status = w;
+    this.subscribe((ev) => {
+      if (ev.event !== "exited") return;
+      this.#unwatch.get(ev.id)?.();
+      this.#unwatch.delete(ev.id);
+    });
   }
 
   /** The configuration in effect. */
@@ -221,6 +240,29 @@ export class Manager {
       );
     }
     const args = [...config.claude.args, ...(params.args ?? [])];
+    let conversationId: string | null = null;
+    if (params.resume !== undefined && params.sessionId !== undefined) {
+      throw new ProtocolError("bad_request", "give --resume or --session-id, not both");
+    }
+    if (params.resume !== undefined) {
+      if (params.resume.trim() === "") {
+        throw new ProtocolError("bad_request", "empty conversation id");
+      }
+      this.#checkConversationFree(params.resume);
+      conversationId = params.resume;
+      args.push("--resume", params.resume);
+    } else if (params.sessionId !== undefined) {
+      if (!UUID_RE.test(params.sessionId)) {
+        throw new ProtocolError(
+          "bad_request",
+          `--session-id must be a UUID, got "${params.sessionId}"`,
+        );
+      }
+      this.#checkConversationFree(params.sessionId);
+      conversationId = params.sessionId;
+      args.push("--session-id", params.sessionId);
+    }
+    const hooks = wantsHooks(config.claude.hooks, command);
     const at = now();
     const rec: SessionRecord = {
       id,
@@ -242,18 +284,161 @@ export class Manager {
       rows: clampSize(params.rows, DEFAULT_SIZE.rows),
       runs: [],
       tty: null,
+      hooks,
+      conversationId,
+      transcriptPath: null,
+      lastMessage: null,
+      lastError: null,
     };
-    const session = new Session(rec, this.#host);
-    session.start({ command, args, env });
-    this.#sessions.set(id, session);
-    this.#host.save(rec);
-    session.announce("created");
-    session.announce("started");
-    session.setStatus("running", "process", "spawned");
-    this.#log(`session ${id} started: ${command} (pid ${rec.pid}) in ${cwd}`);
-    // Reply only once the record is on disk.
+    const dir = sessionDir(this.#paths, id);
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      // Kept for `resume` (also after a daemon restart); it can hold secrets, so 0600.
+      await Deno.writeTextFile(`${dir}/env.json`, JSON.stringify(env), { mode: 0o600 });
+      const launchArgs = hooks ? await this.#injectHooks(id, args, cwd) : args;
+      const session = new Session(rec, this.#host);
+      session.start({ command, args: launchArgs, env });
+      this.#sessions.set(id, session);
+      this.#afterStart(session, env, false);
+      this.#log(`session ${id} started: ${command} (pid ${rec.pid}) in ${cwd}`);
+      // Reply only once the record is on disk.
+      await this.#store.save(rec);
+      return session;
+    } catch (e) {
+      if (!this.#sessions.has(id)) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  /**
+   * Starts an exited session again in the same directory, continuing its
+   * Claude conversation (`--resume`): same record, new process. The
+   * environment is the one saved when the session was created (`fallbackEnv`
+   * when that is missing).
+   */
+  async resume(ref: string, fallbackEnv?: Record<string, string>, auto = false): Promise<Session> {
+    if (this.#shuttingDown) throw new ProtocolError("shutting_down", "the daemon is shutting down");
+    const s = this.resolve(ref);
+    const rec = s.record;
+    if (s.live) throw new ProtocolError("invalid_state", `session ${s.id} is still running`);
+    if (!rec.conversationId) {
+      throw new ProtocolError(
+        "invalid_state",
+        `session ${s.id} has no known conversation id (it never reported one), so it cannot be resumed`,
+      );
+    }
+    this.#checkConversationFree(rec.conversationId, s.id);
+    await checkDir(rec.cwd);
+    await this.reloadConfig(true);
+    let env: Record<string, string> | undefined;
+    try {
+      env = JSON.parse(await Deno.readTextFile(`${sessionDir(this.#paths, s.id)}/env.json`));
+    } catch {
+      env = fallbackEnv ? sessionEnv(fallbackEnv, s.id, this.#paths.home) : undefined;
+    }
+    if (!env) {
+      throw new ProtocolError(
+        "invalid_state",
+        `session ${s.id} has no saved environment to resume with`,
+      );
+    }
+    const resolved = await resolveCommand(rec.command, env.PATH ?? "", rec.cwd);
+    if (!resolved) {
+      throw new ProtocolError(
+        "spawn_failed",
+        `cannot start "${rec.command}": not found on the session's PATH`,
+      );
+    }
+    // A conversation that never got a turn has no transcript, and Claude
+    // refuses to --resume it; start it afresh under the same id instead.
+    const hasTranscript = rec.transcriptPath === null || await exists(rec.transcriptPath);
+    const args = [
+      ...withoutConversationArgs(rec.args),
+      hasTranscript ? "--resume" : "--session-id",
+      rec.conversationId,
+    ];
+    await Deno.mkdir(sessionDir(this.#paths, s.id), { recursive: true, mode: 0o700 });
+    const launchArgs = rec.hooks ? await this.#injectHooks(s.id, args, rec.cwd) : args;
+    rec.args = args;
+    s.setStatus("starting", "daemon", auto ? "resumed at daemon start" : "resumed");
+    s.start({ command: rec.command, args: launchArgs, env, resumed: true });
+    this.#afterStart(s, env, true);
+    this.#log(`session ${s.id} resumed conversation ${rec.conversationId} (pid ${rec.pid})`);
     await this.#store.save(rec);
-    return session;
+    return s;
+  }
+
+  /**
+   * At daemon start: resumes sessions that were live when the previous daemon
+   * stopped or died (config `resume.onDaemonStart`).
+   */
+  async autoResume(): Promise<void> {
+    if (!this.#config.config.resume.onDaemonStart) return;
+    for (const s of this.sessions) {
+      const rec = s.record;
+      if (s.live || !rec.hooks || !rec.conversationId) continue;
+      if (!AUTO_RESUME_REASONS.has(rec.exitReason ?? "")) continue;
+      try {
+        await this.resume(s.id, undefined, true);
+      } catch (e) {
+        this.#log(`session ${s.id}: not resumed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Announces a started run and hooks up its status sources. */
+  #afterStart(session: Session, env: Record<string, string>, resumed: boolean): void {
+    if (!resumed) session.announce("created");
+    session.announce("started");
+    if (!session.record.hooks) {
+      session.setStatus("running", "process", "spawned");
+      return;
+    }
+    // Claude reports the rest (SessionStart → waiting_input, …).
+    const configDir = env.CLAUDE_CONFIG_DIR || (env.HOME ? `${env.HOME}/.claude` : null);
+    if (configDir && this.#status) {
+      this.#unwatch.set(session.id, this.#status.watchClaudeState(session, configDir));
+    }
+  }
+
+  /** Writes the session's Claude settings (hooks merged into any --settings of the user's). */
+  async #injectHooks(id: string, args: string[], cwd: string): Promise<string[]> {
+    const ours = hookSettings(hookCommand(this.#paths.spoolDir, id));
+    let theirs: Record<string, unknown> = {};
+    const out: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      let value: string | undefined;
+      if (a === "--settings") {
+        value = args[++i];
+        if (value === undefined) throw new ProtocolError("bad_request", "--settings needs a value");
+      } else if (a.startsWith("--settings=")) {
+        value = a.slice("--settings=".length);
+      } else {
+        out.push(a);
+        continue;
+      }
+      theirs = await readSettingsArg(value, cwd); // the last one wins, as in Claude
+    }
+    const path = `${sessionDir(this.#paths, id)}/settings.json`;
+    await Deno.writeTextFile(path, JSON.stringify(mergeSettings(theirs, ours), null, 2), {
+      mode: 0o600,
+    });
+    out.push("--settings", path);
+    return out;
+  }
+
+  #checkConversationFree(conversationId: string, except?: string): void {
+    const holder = this.sessions.find((s) =>
+      s.live && s.id !== except && s.record.conversationId === conversationId
+    );
+    if (holder) {
+      throw new ProtocolError(
+        "conflict",
+        `conversation ${conversationId} is already open in live session ${holder.id}` +
+          (holder.record.name ? ` (${holder.record.name})` : ""),
+      );
+    }
   }
 
   /** Stops a session and waits until it has exited. */
@@ -278,6 +463,7 @@ export class Manager {
     }
     this.#sessions.delete(s.id);
     await this.#store.remove(s.id);
+    await Deno.remove(sessionDir(this.#paths, s.id), { recursive: true }).catch(() => {});
     this.#emit({
       event: "removed",
       at: now(),
@@ -325,6 +511,11 @@ function normalize(rec: SessionRecord): void {
   rec.exitReason ??= null;
   rec.statusSource ??= "daemon";
   rec.statusSince ??= rec.updated;
+  rec.hooks ??= false;
+  rec.conversationId ??= null;
+  rec.transcriptPath ??= null;
+  rec.lastMessage ??= null;
+  rec.lastError ??= null;
 }
 
 async function checkDir(dir: string): Promise<string> {
@@ -389,4 +580,57 @@ export async function resolveCommand(
     } catch { /* next */ }
   }
   return null;
+}
+
+/** Claude's own `--settings` value: inline JSON, or a file (relative to the session's directory). */
+async function readSettingsArg(value: string, cwd: string): Promise<Record<string, unknown>> {
+  let text = value;
+  if (!value.trimStart().startsWith("{")) {
+    const path = value.startsWith("/") ? value : `${cwd}/${value}`;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (e) {
+      throw new ProtocolError(
+        "spawn_failed",
+        `cannot read --settings ${path}: ${(e as Error).message}`,
+      );
+    }
+  }
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+    return v;
+  } catch (e) {
+    throw new ProtocolError(
+      "spawn_failed",
+      `invalid --settings ${value.slice(0, 80)}: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** Drops the arguments that pick a conversation (`--resume`, `--session-id`, `--continue`). */
+export function withoutConversationArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--resume" || a === "-r" || a === "--session-id") {
+      i++;
+    } else if (a.startsWith("--resume=") || a.startsWith("--session-id=")) {
+      // dropped
+    } else if (a === "--continue" || a === "-c") {
+      // dropped
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

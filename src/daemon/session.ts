@@ -25,6 +25,23 @@ export const MAX_QUEUED_INPUT = 16 * 1024 * 1024;
 /** After the program exits, how long to wait for the PTY to drain. */
 const DRAIN_MS = 500;
 
+/** Longest `lastMessage` kept on a record. */
+export const LAST_MESSAGE_LIMIT = 4000;
+
+/** What a hook or Claude's state file says, at a point in time. */
+export interface Observation {
+  source: "hook" | "claude_state";
+  /** When it was true, in milliseconds since the epoch. */
+  at: number;
+  /** The status it implies, if any. */
+  status: SessionStatus | null;
+  detail?: string;
+  conversationId?: string;
+  transcriptPath?: string;
+  lastMessage?: string;
+  lastError?: string;
+}
+
 /** Listener for bytes the program wrote. */
 export type OutputListener = (chunk: Uint8Array) => void;
 /** Listener for bytes sent to the program. */
@@ -71,6 +88,10 @@ export class Session {
   /** Text kept from the screen after the program exited (for peek). */
   #finalText: { plain: string[]; ansi: string } | null = null;
   #holds = new Set<string>();
+  /** When the current run started (ms); observations older than it are stale. */
+  #runStartedAt = 0;
+  /** Time of the observation that set the current status (ms). */
+  #observedAt = 0;
   #outputWaiters: (() => void)[] = [];
   #finished: Promise<void> = Promise.resolve();
   #childExited: Promise<void> = Promise.resolve();
@@ -196,6 +217,8 @@ export class Session {
     }
     this.#pty = pty;
     this.#child = child;
+    this.#runStartedAt = Date.now();
+    this.#observedAt = 0;
     this.#holds.clear();
     this.#finalText = null;
     this.#screen?.dispose();
@@ -205,8 +228,6 @@ export class Session {
     this.#screen = screen;
     this.#killReason = null;
     const started = now();
-    rec.command = spec.command;
-    rec.args = spec.args;
     rec.pid = child.pid;
     rec.tty = pty.path;
     rec.exitCode = null;
@@ -299,6 +320,36 @@ export class Session {
     if (detail) ev.detail = detail;
     this.#host.emit(ev);
     return true;
+  }
+
+  /**
+   * Applies what a hook or Claude's state file reports. The newest
+   * observation wins: one older than the one that set the current status
+   * (hooks can run in parallel and their files land out of order; the state
+   * file can lag) only updates metadata. Nothing overrides `exited`, which
+   * only the process itself sets.
+   */
+  observe(o: Observation): void {
+    if (!this.live || o.at < this.#runStartedAt - 1000) return;
+    const rec = this.record;
+    let changed = false;
+    const set = <K extends "conversationId" | "transcriptPath" | "lastMessage" | "lastError">(
+      k: K,
+      v: string | undefined,
+    ) => {
+      if (v === undefined || rec[k] === v) return;
+      rec[k] = v;
+      changed = true;
+    };
+    set("conversationId", o.conversationId);
+    set("transcriptPath", o.transcriptPath);
+    set("lastMessage", o.lastMessage?.slice(0, LAST_MESSAGE_LIMIT));
+    set("lastError", o.lastError);
+    if (o.status && o.at >= this.#observedAt) {
+      this.#observedAt = o.at;
+      if (this.setStatus(o.status, o.source, o.detail)) return; // saved
+    }
+    if (changed) this.#touch();
   }
 
   /**

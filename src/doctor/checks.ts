@@ -12,6 +12,7 @@ import { selfCommand, selfKind } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import { startDaemonBackground } from "../cli/_client.ts";
+import { hookCommand } from "../hooks.ts";
 import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
 
 /** Outcome of one check. */
@@ -238,6 +239,79 @@ export const daemonCheck: Check = {
   },
 };
 
+/** How long the hooks check waits for the daemon to take a probe event. */
+export const HOOK_PROBE_TIMEOUT_MS = 5000;
+
+/**
+ * Hooks deliver: the exact command sessions' hooks run spools a probe event,
+ * quickly, and the daemon takes it from the spool.
+ */
+export const hooksCheck: Check = {
+  id: "hooks",
+  title: "hooks",
+  async run(ctx) {
+    const spool = ctx.paths.spoolDir;
+    try {
+      await Deno.stat(spool);
+    } catch {
+      return fail(`no hook spool at ${spool}`, "start the daemon: claude-sessions daemon");
+    }
+    // A well-formed id no session has: the daemon consumes and ignores it.
+    const id = "0".repeat(10) + [...crypto.getRandomValues(new Uint8Array(16))]
+      .map((b) => "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[b % 32]).join("");
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(spool);
+    } catch (e) {
+      return fail(`cannot watch ${spool}: ${(e as Error).message}`, "check inotify limits");
+    }
+    try {
+      const consumed = (async () => {
+        for await (const ev of watcher) {
+          if (ev.kind === "remove" && ev.paths.some((p) => p.endsWith(`-${id}.hook`))) return;
+        }
+      })();
+      const t0 = performance.now();
+      const child = new Deno.Command("/bin/sh", {
+        args: ["-c", hookCommand(spool, id)],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(
+        new TextEncoder().encode(
+          '{"hook_event_name":"Notification","notification_type":"doctor_probe"}',
+        ),
+      );
+      await w.close();
+      const out = await child.output();
+      const hookMs = performance.now() - t0;
+      if (out.code !== 0 || out.stdout.length > 0) {
+        return fail(
+          `the hook command exited ${out.code}${out.stdout.length ? " and printed output" : ""}`,
+          "report this: the hook command must exit 0 and print nothing",
+        );
+      }
+      if (await within(consumed, HOOK_PROBE_TIMEOUT_MS) === TIMED_OUT) {
+        return fail(
+          `a probe event was spooled (in ${hookMs.toFixed(0)} ms) but the daemon did not take it ` +
+            `within ${HOOK_PROBE_TIMEOUT_MS / 1000}s`,
+          `see ${ctx.paths.daemonLog} (or journalctl --user -u claude-sessions)`,
+        );
+      }
+      return ok(
+        `a probe event reached the daemon in ${(performance.now() - t0).toFixed(0)} ms ` +
+          `(the hook command took ${hookMs.toFixed(0)} ms)`,
+      );
+    } finally {
+      try {
+        watcher.close();
+      } catch { /* closed */ }
+    }
+  },
+};
+
 /** The service manager's view. */
 export const serviceCheck: Check = {
   id: "service",
@@ -340,10 +414,7 @@ export const diskCheck: Check = {
   },
 };
 
-/**
- * Every check, in the order shown. The hook-delivery probe is not here yet:
- * it comes with the hook spool.
- */
+/** Every check, in the order shown. */
 export const CHECKS: Check[] = [
   programCheck,
   pathCheck,
@@ -351,6 +422,7 @@ export const CHECKS: Check[] = [
   homeCheck,
   configCheck,
   daemonCheck,
+  hooksCheck,
   serviceCheck,
   notifierCheck,
   diskCheck,

@@ -1,0 +1,180 @@
+/**
+ * Attach versus tmux, on this machine, through real terminals:
+ *
+ * - echo latency: a key typed on the client's terminal until the program's
+ *   echo of it shows up on that terminal (p50/p99);
+ * - output throughput: the program prints MB megabytes after a key; the time
+ *   until its last line shows up on the client's terminal.
+ *
+ *   deno run -A bench/attach_vs_tmux.ts [KEYS=200] [MB=20]
+ *
+ * Both run the same program in the same terminal size. Prints each and the
+ * ratio claude-sessions / tmux (for latency lower is better, for throughput
+ * higher is better).
+ *
+ * @module
+ */
+
+import { TestHome } from "../test/_harness.ts";
+import { TermClient } from "../test/_term.ts";
+import { TIMED_OUT, within } from "../src/async.ts";
+
+const KEYS = Number(Deno.args[0] ?? 200);
+const MB = Number(Deno.args[1] ?? 20);
+const SIZE = { cols: 100, rows: 30 };
+const ECHO = "stty raw -echo; exec cat";
+const FLOOD = `read x; head -c ${
+  MB * 1_000_000
+} /dev/zero | tr '\\0' x | fold -w 99; echo; echo THE-END`;
+
+/** Resolves when output containing `needle` arrives (after this call). */
+function next(client: TermClient, needle: string, timeoutMs = 10_000): Promise<void> {
+  let seen = "";
+  let stop = () => {};
+  const p = new Promise<void>((resolve) => {
+    stop = client.onOutput((text) => {
+      seen = (seen + text).slice(-needle.length - 4096);
+      if (seen.includes(needle)) resolve();
+    });
+  });
+  return within(p, timeoutMs).then((r) => {
+    stop();
+    if (r === TIMED_OUT) throw new Error(`no "${needle}" within ${timeoutMs} ms`);
+  });
+}
+
+async function echoLatency(client: TermClient): Promise<number[]> {
+  const ms: number[] = [];
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  // Warm up (and wait until the client is attached and drawing).
+  for (let i = 0; i < 5; i++) {
+    const w = next(client, "Q", 30_000);
+    client.type("Q");
+    await w;
+  }
+  for (let i = 0; i < KEYS; i++) {
+    const c = letters[i % letters.length]!;
+    const got = next(client, c);
+    const t0 = performance.now();
+    client.type(c);
+    await got;
+    ms.push(performance.now() - t0);
+  }
+  return ms;
+}
+
+async function throughput(client: TermClient): Promise<number> {
+  const done = next(client, "THE-END", 600_000);
+  const t0 = performance.now();
+  client.type("\r");
+  await done;
+  return (MB / ((performance.now() - t0) / 1000));
+}
+
+function pct(ms: number[], q: number): number {
+  const s = [...ms].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
+async function ours(): Promise<{ echo: number[]; mbps: number }> {
+  const home = await TestHome.create({ claude: { command: "/bin/sh", args: ["-c", ECHO] } });
+  const daemon = await home.startDaemon();
+  try {
+    const id = (await home.ok(["new", home.dir, "--size", `${SIZE.cols}x${SIZE.rows}`])).trim();
+    const c = TermClient.spawn(["attach", id], home.env, SIZE, false);
+    const echo = await echoLatency(c);
+    await c.kill();
+    await home.writeConfig({ claude: { command: "/bin/sh", args: ["-c", FLOOD] } });
+    const id2 = (await home.ok(["new", home.dir, "--size", `${SIZE.cols}x${SIZE.rows}`])).trim();
+    const f = TermClient.spawn(["attach", id2], home.env, SIZE, false);
+    await within(new Promise((r) => setTimeout(r, 0)), 0);
+    // Attached once the client has drawn something.
+    await new Promise<void>((resolve) => {
+      const stop = f.onOutput(() => {
+        stop();
+        resolve();
+      });
+    });
+    const mbps = await throughput(f);
+    await f.kill();
+    return { echo, mbps };
+  } finally {
+    await daemon.stop();
+    await home.cleanup();
+  }
+}
+
+async function tmux(): Promise<{ echo: number[]; mbps: number } | null> {
+  try {
+    await new Deno.Command("tmux", { args: ["-V"], stdout: "null" }).output();
+  } catch {
+    return null;
+  }
+  const sock = `cs-bench-${Deno.pid}`;
+  const env: Record<string, string> = { ...Deno.env.toObject(), TERM: "xterm-256color" };
+  delete env.TMUX;
+  const t = (...args: string[]) =>
+    new Deno.Command("tmux", { args: ["-L", sock, "-f", "/dev/null", ...args], env }).output();
+  try {
+    await t(
+      "new-session",
+      "-d",
+      "-s",
+      "echo",
+      "-x",
+      String(SIZE.cols),
+      "-y",
+      String(SIZE.rows),
+      ECHO,
+    );
+    const c = TermClient.spawnArgv(["tmux", "-L", sock, "attach", "-t", "echo"], env, SIZE, false);
+    const echo = await echoLatency(c);
+    await c.kill();
+    await t(
+      "new-session",
+      "-d",
+      "-s",
+      "flood",
+      "-x",
+      String(SIZE.cols),
+      "-y",
+      String(SIZE.rows),
+      FLOOD,
+    );
+    const f = TermClient.spawnArgv(["tmux", "-L", sock, "attach", "-t", "flood"], env, SIZE, false);
+    await new Promise<void>((resolve) => {
+      const stop = f.onOutput(() => {
+        stop();
+        resolve();
+      });
+    });
+    const mbps = await throughput(f);
+    await f.kill();
+    return { echo, mbps };
+  } finally {
+    await t("kill-server");
+  }
+}
+
+const a = await ours();
+const b = await tmux();
+const f = (n: number) => n.toFixed(2).padStart(8);
+console.log(`echo latency over ${KEYS} keys (ms)      p50      p99`);
+console.log(`  claude-sessions attach        ${f(pct(a.echo, 0.5))} ${f(pct(a.echo, 0.99))}`);
+if (b) {
+  console.log(`  tmux attach                   ${f(pct(b.echo, 0.5))} ${f(pct(b.echo, 0.99))}`);
+  console.log(
+    `  ratio (ours / tmux)           ${f(pct(a.echo, 0.5) / pct(b.echo, 0.5))}x ${
+      f(pct(a.echo, 0.99) / pct(b.echo, 0.99))
+    }x`,
+  );
+}
+console.log(`output throughput, ${MB} MB (MB/s)`);
+console.log(`  claude-sessions attach        ${f(a.mbps)}`);
+if (b) {
+  console.log(`  tmux attach                   ${f(b.mbps)}`);
+  console.log(`  ratio (ours / tmux)           ${f(a.mbps / b.mbps)}x`);
+} else {
+  console.log("tmux is not installed: no comparison");
+}
+Deno.exit(0);

@@ -1,0 +1,48 @@
+/**
+ * `resume ID`: start an exited session again, continuing its conversation.
+ *
+ * @module
+ */
+
+import type { CommandSpec, Parsed } from "./_args.ts";
+import { boolOpt } from "./_args.ts";
+import { connectOrStart } from "./_client.ts";
+import { paths } from "../paths.ts";
+
+/** Command interface. */
+export const spec: CommandSpec = {
+  name: "resume",
+  usage: "resume ID [--attach] [--json]",
+  summary: "Start an exited session again in its directory, continuing its Claude conversation.",
+  details: `
+The record stays the same (same id, name, logs); a new process runs
+"claude --resume <conversation id>" with the session's original arguments and
+environment. Its history keeps every run. Refused while the session runs, when
+its conversation id is unknown, or when another live session has that
+conversation open.`,
+  options: {
+    attach: { type: "boolean", short: "a", description: "attach to it right away" },
+    json: { type: "boolean", description: "print the session record as JSON" },
+  },
+  positionals: { min: 1, max: 1, names: "ID" },
+};
+
+/** Runs the command. */
+export async function run(args: Parsed): Promise<number> {
+  const client = await connectOrStart(paths());
+  try {
+    const { session } = await client.request("resume", {
+      session: args.positionals[0]!,
+      env: Deno.env.toObject(),
+    });
+    if (boolOpt(args, "attach")) {
+      const { attachTo } = await import("./attach.ts");
+      return await attachTo(client, session.id, false);
+    }
+    if (boolOpt(args, "json")) console.log(JSON.stringify(session, null, 2));
+    else console.log(session.id);
+    return 0;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Claude Code hooks that report a session's status to the daemon.
+ *
+ * Each session's `claude` gets `--settings <file>` registering one command
+ * hook per event. The command is a short POSIX shell line: it stamps the
+ * time (nanoseconds), and writes the hook's stdin (Claude's JSON payload) to
+ * a new file in the home's `spool/` directory — write to a temp name, then
+ * rename, so the daemon never sees half a file. It never talks to the daemon,
+ * prints nothing, and always exits 0, so it cannot slow or block Claude
+ * whatever state the daemon is in; the daemon watches the directory (inotify
+ * / FSEvents) and applies events in time order, also those spooled while it
+ * was stopped.
+ *
+ * A spool file is named `<nanoseconds>-<hook pid>-<session id>.hook`.
+ *
+ * @module
+ */
+
+import type { SessionStatus } from "./protocol.ts";
+
+/** The hook events registered, and what each means for the status. */
+export const HOOK_EVENTS = [
+  "SessionStart",
+  "UserPromptSubmit",
+  "PreToolUse",
+  "PermissionRequest",
+  "PostToolUse",
+  "PostToolUseFailure",
+  "Notification",
+  "Stop",
+  "StopFailure",
+  "SessionEnd",
+] as const;
+
+/** One of {@linkcode HOOK_EVENTS}. */
+export type HookEventName = typeof HOOK_EVENTS[number];
+
+/** Seconds Claude gives a hook before killing it (ours takes milliseconds). */
+const HOOK_TIMEOUT_SECONDS = 10;
+
+/** Quotes a string for POSIX sh. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The shell command run for every hook of session `id`. */
+export function hookCommand(spoolDir: string, id: string): string {
+  if (!/^[0-9A-Z]+$/.test(id)) throw new Error(`invalid session id for a hook: ${id}`);
+  return [
+    // Nothing may reach Claude: not even the shell's own error messages.
+    "exec 2>/dev/null",
+    "umask 077",
+    `d=${shellQuote(spoolDir)}`,
+    "t=$(date +%s%N)",
+    // BSD date has no %N: take the time from perl (part of macOS).
+    `case "$t" in *N|'') t=$(perl -MTime::HiRes=time -e 'printf("%.0f",time*1e9)');; esac`,
+    `f="$d/$t-$$-${id}"`,
+    `cat >"$f.tmp" && mv -f "$f.tmp" "$f.hook"`,
+    "exit 0",
+  ].join("; ");
+}
+
+/** Claude Code settings registering the hook command for every event. */
+export function hookSettings(command: string): { hooks: Record<string, unknown[]> } {
+  const hooks: Record<string, unknown[]> = {};
+  for (const event of HOOK_EVENTS) {
+    hooks[event] = [{ hooks: [{ type: "command", command, timeout: HOOK_TIMEOUT_SECONDS }] }];
+  }
+  return { hooks };
+}
+
+/**
+ * Merges our hook settings into the user's own `--settings` (Claude reads
+ * only the last `--settings`): every key of theirs is kept; per event, their
+ * hook entries come first, then ours.
+ */
+export function mergeSettings(
+  theirs: Record<string, unknown>,
+  ours: { hooks: Record<string, unknown[]> },
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...theirs };
+  const theirHooks = (typeof theirs.hooks === "object" && theirs.hooks !== null &&
+      !Array.isArray(theirs.hooks))
+    ? theirs.hooks as Record<string, unknown>
+    : {};
+  const hooks: Record<string, unknown> = { ...theirHooks };
+  for (const [event, entries] of Object.entries(ours.hooks)) {
+    const existing = Array.isArray(theirHooks[event]) ? theirHooks[event] as unknown[] : [];
+    hooks[event] = [...existing, ...entries];
+  }
+  merged.hooks = hooks;
+  return merged;
+}
+
+/** A spool file's name, decoded. */
+export interface SpoolName {
+  /** When the hook started, in milliseconds since the epoch (fractional). */
+  at: number;
+  /** Exact nanosecond stamp, for ordering. */
+  ns: bigint;
+  pid: number;
+  /** The claude-sessions session id. */
+  session: string;
+}
+
+const SPOOL_RE = /^(\d{10,20})-(\d+)-([0-9A-Z]{26})\.hook$/;
+
+/** Decodes a spool file name, or null for anything else (temp files included). */
+export function parseSpoolName(name: string): SpoolName | null {
+  const m = SPOOL_RE.exec(name);
+  if (!m) return null;
+  const ns = BigInt(m[1]!);
+  return {
+    ns,
+    at: Number(ns / 1000n) / 1000,
+    pid: Number(m[2]),
+    session: m[3]!,
+  };
+}
+
+/** Orders spool names by time, then hook pid. */
+export function compareSpool(a: SpoolName, b: SpoolName): number {
+  if (a.ns !== b.ns) return a.ns < b.ns ? -1 : 1;
+  return a.pid - b.pid;
+}
+
+/** What a hook payload says about the session. */
+export interface HookMeaning {
+  /** The event name (`hook_event_name`). */
+  event: string;
+  /** The status it implies, or null when it implies none. */
+  status: SessionStatus | null;
+  /** Claude's conversation id. */
+  conversationId?: string;
+  transcriptPath?: string;
+  /** The last assistant message (Stop). */
+  lastMessage?: string;
+  /** The error (StopFailure). */
+  lastError?: string;
+  /** Why the session ended (SessionEnd). */
+  endReason?: string;
+  /** Notification type, tool name or similar, for the status history. */
+  detail?: string;
+}
+
+/**
+ * The status a hook payload implies (verified on claude 2.1.x):
+ * SessionStart → waiting_input; UserPromptSubmit, PreToolUse, PostToolUse,
+ * PostToolUseFailure → running; PermissionRequest → waiting_permission;
+ * Notification permission_prompt / elicitation_dialog → waiting_permission,
+ * idle_prompt → waiting_input; Stop, StopFailure → waiting_input; SessionEnd
+ * implies none (the process exit does).
+ */
+export function interpretHook(payload: Record<string, unknown>): HookMeaning {
+  const event = typeof payload.hook_event_name === "string" ? payload.hook_event_name : "";
+  const str = (k: string) => (typeof payload[k] === "string" ? payload[k] as string : undefined);
+  const out: HookMeaning = { event, status: null };
+  const conv = str("session_id");
+  if (conv) out.conversationId = conv;
+  const transcript = str("transcript_path");
+  if (transcript) out.transcriptPath = transcript;
+  switch (event) {
+    case "SessionStart":
+      out.status = "waiting_input";
+      if (str("source")) out.detail = str("source");
+      break;
+    case "UserPromptSubmit":
+      out.status = "running";
+      break;
+    case "PreToolUse":
+    case "PostToolUse":
+    case "PostToolUseFailure":
+      out.status = "running";
+      if (str("tool_name")) out.detail = str("tool_name");
+      break;
+    case "PermissionRequest":
+      out.status = "waiting_permission";
+      if (str("tool_name")) out.detail = str("tool_name");
+      break;
+    case "Notification": {
+      const type = str("notification_type");
+      if (type) out.detail = type;
+      if (type === "permission_prompt" || type === "elicitation_dialog") {
+        out.status = "waiting_permission";
+      } else if (type === "idle_prompt") out.status = "waiting_input";
+      break;
+    }
+    case "Stop":
+      out.status = "waiting_input";
+      if (str("last_assistant_message") !== undefined) {
+        out.lastMessage = str("last_assistant_message");
+      }
+      break;
+    case "StopFailure": {
+      out.status = "waiting_input";
+      const err = payload.error;
+      out.lastError = typeof err === "string" ? err : err === undefined ? "" : JSON.stringify(err);
+      break;
+    }
+    case "SessionEnd":
+      if (str("reason")) out.endReason = str("reason");
+      break;
+  }
+  return out;
+}
+
+/**
+ * The status Claude's own per-process state file (`sessions/<pid>.json` in
+ * its config dir) implies: busy → running, waiting → waiting_permission,
+ * idle → waiting_input.
+ */
+export function interpretClaudeState(
+  state: Record<string, unknown>,
+): { status: SessionStatus; at: number; conversationId?: string; detail?: string } | null {
+  const s = state.status;
+  const status: SessionStatus | null = s === "busy"
+    ? "running"
+    : s === "waiting"
+    ? "waiting_permission"
+    : s === "idle"
+    ? "waiting_input"
+    : null;
+  if (!status) return null;
+  const at = typeof state.statusUpdatedAt === "number"
+    ? state.statusUpdatedAt
+    : typeof state.updatedAt === "number"
+    ? state.updatedAt
+    : Date.now();
+  const out: { status: SessionStatus; at: number; conversationId?: string; detail?: string } = {
+    status,
+    at,
+  };
+  if (typeof state.sessionId === "string") out.conversationId = state.sessionId;
+  if (typeof state.waitingFor === "string") out.detail = state.waitingFor;
+  return out;
+}
+
+/** Whether hooks apply to a command: config `claude.hooks`, or "auto" (its name starts with "claude"). */
+export function wantsHooks(setting: boolean | "auto", command: string): boolean {
+  if (setting !== "auto") return setting;
+  const base = command.split("/").pop() ?? command;
+  return /^claude/i.test(base);
+}

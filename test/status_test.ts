@@ -1,0 +1,218 @@
+/**
+ * End-to-end, deterministic: the daemon's status pipeline fed by hand — hook
+ * events spooled the way the hook command does it (the real command, or
+ * files with chosen timestamps to force an arrival order), and Claude's state
+ * file written directly. The program is a plain `sleep` with hooks enabled.
+ */
+
+import assert from "node:assert/strict";
+import { TestHome } from "./_harness.ts";
+import type { SessionRecord } from "../src/protocol.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function setup() {
+  const fakeHome = await Deno.makeTempDir({ prefix: "cs-user-" });
+  const home = await TestHome.create({
+    claude: { command: "/bin/sh", args: ["-c", "exec sleep 100000"], hooks: true },
+  });
+  const daemon = await home.startDaemon();
+  const env = { HOME: fakeHome };
+  const id = (await home.ok(["new", home.dir, "--name", "h"], { env })).trim();
+  const rec = JSON.parse(await home.ok(["ls", "--json"]))[0] as SessionRecord;
+  return {
+    home,
+    daemon,
+    id,
+    rec,
+    fakeHome,
+    spool: `${home.dir}/spool`,
+    async get(): Promise<SessionRecord> {
+      return JSON.parse(await home.ok(["ls", "--all", "--json"])).find((s: SessionRecord) =>
+        s.id === id
+      );
+    },
+    async wait(status: string): Promise<SessionRecord> {
+      return JSON.parse(
+        await home.ok(["wait", id, "--until", status, "--timeout", "20", "--json"]),
+      );
+    },
+    async cleanup() {
+      await daemon.stop();
+      await home.cleanup();
+      await Deno.remove(fakeHome, { recursive: true });
+    },
+  };
+}
+
+/** Spools an event as the hook command would, stamped `ns`; resolves once the daemon consumed it. */
+async function spool(dir: string, id: string, ns: bigint, payload: Record<string, unknown>) {
+  const name = `${ns}-${Math.floor(Math.random() * 1e6)}-${id}`;
+  const watcher = Deno.watchFs(dir);
+  try {
+    await Deno.writeTextFile(`${dir}/${name}.tmp`, JSON.stringify(payload));
+    await Deno.rename(`${dir}/${name}.tmp`, `${dir}/${name}.hook`);
+    for await (const ev of watcher) {
+      if (ev.kind === "remove" && ev.paths.some((p) => p.endsWith(`${name}.hook`))) break;
+    }
+  } finally {
+    watcher.close();
+  }
+}
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+Deno.test(
+  "hooked sessions start as starting; the real hook command reports SessionStart",
+  opts,
+  async () => {
+    const t = await setup();
+    try {
+      assert.equal(t.rec.status, "starting");
+      assert.equal(t.rec.hooks, true);
+      // The program got --settings pointing at the session's settings file.
+      const settings = JSON.parse(
+        await Deno.readTextFile(`${t.home.dir}/sessions/${t.id}/settings.json`),
+      );
+      const command = settings.hooks.SessionStart[0].hooks[0].command as string;
+      assert.deepEqual(t.rec.args, ["-c", "exec sleep 100000"]);
+      const child = new Deno.Command("/bin/sh", { args: ["-c", command], stdin: "piped" }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify({
+        hook_event_name: "SessionStart",
+        session_id: "conv-1",
+        transcript_path: "/t/conv-1.jsonl",
+        source: "startup",
+      })));
+      await w.close();
+      assert.equal((await child.status).code, 0);
+      const rec = await t.wait("waiting_input");
+      assert.equal(rec.statusSource, "hook");
+      assert.equal(rec.conversationId, "conv-1");
+      assert.equal(rec.transcriptPath, "/t/conv-1.jsonl");
+      assert.equal(rec.history.at(-1)!.detail, "SessionStart: startup");
+    } finally {
+      await t.cleanup();
+    }
+  },
+);
+
+Deno.test("events apply in time order, whatever order their files land in", opts, async () => {
+  const t = await setup();
+  try {
+    const t0 = nowNs();
+    // PreToolUse started first but its file lands after PermissionRequest's
+    // (hooks run in parallel): the later event wins.
+    await spool(t.spool, t.id, t0 + 2_000_000n, {
+      hook_event_name: "PermissionRequest",
+      tool_name: "Bash",
+    });
+    assert.equal((await t.get()).status, "waiting_permission");
+    await spool(t.spool, t.id, t0 + 1_000_000n, {
+      hook_event_name: "PreToolUse",
+      tool_name: "Bash",
+    });
+    const rec = await t.get();
+    assert.equal(rec.status, "waiting_permission");
+    assert.equal(rec.history.at(-1)!.detail, "PermissionRequest: Bash");
+
+    // Stop keeps the last message.
+    await spool(t.spool, t.id, t0 + 3_000_000n, {
+      hook_event_name: "Stop",
+      last_assistant_message: "All done.",
+    });
+    const stopped = await t.get();
+    assert.equal(stopped.status, "waiting_input");
+    assert.equal(stopped.lastMessage, "All done.");
+
+    // Events from before this run (e.g. left in the spool) change nothing.
+    await spool(t.spool, t.id, BigInt(Date.parse(t.rec.created) - 60_000) * 1_000_000n, {
+      hook_event_name: "UserPromptSubmit",
+    });
+    assert.equal((await t.get()).status, "waiting_input");
+    // Events for unknown sessions are consumed and ignored.
+    await spool(t.spool, "01M7ZZZZZZZZZZZZZZZZZZZZZZ", nowNs(), { hook_event_name: "Stop" });
+    await spool(t.spool, t.id, nowNs(), {
+      hook_event_name: "Notification",
+      notification_type: "idle_prompt",
+    });
+    assert.equal((await t.get()).status, "waiting_input");
+    assert.match(t.daemon.log, /^(?![\s\S]*uncaught)/);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test(
+  "Claude's state file fills the gaps hooks leave (Esc), and cannot override a newer hook",
+  opts,
+  async () => {
+    const t = await setup();
+    try {
+      const stateDir = `${t.fakeHome}/.claude/sessions`;
+      const state = (status: string, at: number, extra: Record<string, unknown> = {}) =>
+        Deno.writeTextFile(
+          `${stateDir}/${t.rec.pid}.json`,
+          JSON.stringify({
+            pid: t.rec.pid,
+            sessionId: "conv-9",
+            status,
+            statusUpdatedAt: at,
+            ...extra,
+          }),
+        );
+      const t0 = Date.now();
+      await spool(t.spool, t.id, BigInt(t0) * 1_000_000n, { hook_event_name: "UserPromptSubmit" });
+      assert.equal((await t.get()).status, "running");
+      // Esc: no hook, Claude's state says idle (and is newer).
+      await state("idle", t0 + 50);
+      const idle = await t.wait("waiting_input");
+      assert.equal(idle.statusSource, "claude_state");
+      assert.equal(idle.conversationId, "conv-9");
+      // A permission prompt rejected with Esc: waiting, then idle.
+      await state("waiting", t0 + 100, { waitingFor: "permission prompt" });
+      const asking = await t.wait("waiting_permission");
+      assert.equal(asking.history.at(-1)!.detail, "state: permission prompt");
+      await state("idle", t0 + 150);
+      await t.wait("waiting_input");
+      // A stale state (older than the newest hook) is ignored.
+      await spool(t.spool, t.id, BigInt(t0 + 300) * 1_000_000n, {
+        hook_event_name: "UserPromptSubmit",
+      });
+      await state("idle", t0 + 200);
+      await state("busy", t0 + 400);
+      await t.wait("running");
+      // A half-written state file is ignored until it is complete.
+      await Deno.writeTextFile(`${stateDir}/${t.rec.pid}.json`, '{"status":"idle","statusUp');
+      await state("idle", t0 + 500);
+      await t.wait("waiting_input");
+    } finally {
+      await t.cleanup();
+    }
+  },
+);
+
+Deno.test("the process decides exited; resume needs a conversation id", opts, async () => {
+  const t = await setup();
+  try {
+    await spool(t.spool, t.id, nowNs(), {
+      hook_event_name: "SessionEnd",
+      reason: "prompt_input_exit",
+    });
+    assert.notEqual((await t.get()).status, "exited");
+    await t.home.ok(["kill", t.id]);
+    // A hook after the exit changes nothing.
+    await spool(t.spool, t.id, nowNs(), { hook_event_name: "SessionStart" });
+    const rec = await t.get();
+    assert.equal(rec.status, "exited");
+    assert.equal(rec.statusSource, "process");
+    const r = await t.home.cli(["resume", t.id]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no known conversation id/);
+    const live = await t.home.cli(["new", t.home.dir, "--session-id", "not-a-uuid"]);
+    assert.equal(live.code, 1);
+    assert.match(live.stderr, /must be a UUID/);
+  } finally {
+    await t.cleanup();
+  }
+});
