@@ -28,6 +28,8 @@ const DRAIN_MS = 500;
 export type OutputListener = (chunk: Uint8Array) => void;
 /** Listener for bytes sent to the program. */
 export type InputListener = (chunk: Uint8Array) => void;
+/** Listener for terminal size changes. */
+export type ResizeListener = (cols: number, rows: number) => void;
 
 /** What a session needs from its owner. */
 export interface SessionHost {
@@ -39,6 +41,12 @@ export interface SessionHost {
   graceSeconds(): number;
   /** Diagnostics for the daemon's own log. */
   log(msg: string): void;
+  /**
+   * Called once the program has exited and everything it wrote has been
+   * delivered to output listeners, before the record says `exited` (so the
+   * I/O log holds all output by the time anyone hears of the exit).
+   */
+  settle?(id: string): Promise<void>;
 }
 
 /** Everything needed to start a process for a session. */
@@ -63,6 +71,9 @@ export class Session {
   #child: Deno.ChildProcess | null = null;
   #outputListeners = new Set<OutputListener>();
   #inputListeners = new Set<InputListener>();
+  #resizeListeners = new Set<ResizeListener>();
+  #holds = 0;
+  #released: (() => void)[] = [];
   #killReason: ExitReason | null = null;
   #finished: Promise<void> = Promise.resolve();
   #childExited: Promise<void> = Promise.resolve();
@@ -98,6 +109,33 @@ export class Session {
   onInput(fn: InputListener): () => void {
     this.#inputListeners.add(fn);
     return () => this.#inputListeners.delete(fn);
+  }
+
+  /** Subscribes to terminal size changes; returns the unsubscribe function. */
+  onResize(fn: ResizeListener): () => void {
+    this.#resizeListeners.add(fn);
+    return () => this.#resizeListeners.delete(fn);
+  }
+
+  /**
+   * Stops reading the program's output until the returned function is called
+   * (back-pressure for a listener that cannot keep up: the program blocks once
+   * the kernel's PTY buffer fills; nothing is dropped). Holds nest: reading
+   * resumes when every hold is released. Output still waiting when the
+   * program exits is drained after the last release.
+   */
+  holdOutput(): () => void {
+    this.#holds++;
+    if (this.#holds === 1) this.#pty?.pause();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      if (this.#holds > 0) return;
+      this.#pty?.resume();
+      for (const fn of this.#released.splice(0)) fn();
+    };
   }
 
   /** Resolves once the current run has fully ended and the record says so. */
@@ -139,6 +177,7 @@ export class Session {
     this.#pty = pty;
     this.#child = child;
     this.#killReason = null;
+    if (this.#holds > 0) pty.pause();
     const started = now();
     rec.command = spec.command;
     rec.args = spec.args;
@@ -205,6 +244,13 @@ export class Session {
     this.record.cols = cols;
     this.record.rows = rows;
     this.#touch();
+    for (const fn of this.#resizeListeners) {
+      try {
+        fn(cols, rows);
+      } catch (e) {
+        this.#host.log(`session ${this.id}: resize listener failed: ${(e as Error).stack}`);
+      }
+    }
   }
 
   /**
@@ -292,7 +338,13 @@ export class Session {
     // Let the PTY drain: drop our slave descriptor; the master reports EOF
     // once every descriptor of the slave is closed.
     pty.releaseSlave();
-    const drained = await within(readerDone, DRAIN_MS);
+    let drained = await within(readerDone, DRAIN_MS);
+    // Reading is held back (a listener is catching up): what the program
+    // wrote is still in the PTY, so wait for the release before timing out.
+    while (drained === TIMED_OUT && this.#holds > 0) {
+      await new Promise<void>((r) => this.#released.push(r));
+      drained = await within(readerDone, DRAIN_MS);
+    }
     if (drained === TIMED_OUT) {
       // Something else (a background process) still holds the terminal.
       signalSession(child.pid, "SIGHUP");
@@ -300,6 +352,9 @@ export class Session {
     await pty.close();
     this.#pty = null;
     this.#child = null;
+    await this.#host.settle?.(this.id).catch((e) =>
+      this.#host.log(`session ${this.id}: settling after exit failed: ${(e as Error).message}`)
+    );
 
     const rec = this.record;
     const at = now();
