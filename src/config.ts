@@ -27,6 +27,21 @@ export interface Config {
     /** Seconds between SIGHUP, SIGTERM and SIGKILL when stopping a session. */
     graceSeconds: number;
   };
+  log: LogConfig;
+}
+
+/** Session I/O log settings (`log.*`). */
+export interface LogConfig {
+  /** Whether session I/O is logged at all. */
+  enabled: boolean;
+  /** Size at which `<id>.jsonl` is rotated. */
+  maxBytes: number;
+  /** Rotated archives kept per session. */
+  keep: number;
+  /** Logs of sessions exited longer ago than this are deleted (0: never). */
+  retentionDays: number;
+  /** Log bytes a session may have waiting for the disk before its output is paused. */
+  maxBufferBytes: number;
 }
 
 type Kind = "string" | "string[]" | "number" | "integer" | "boolean";
@@ -48,6 +63,28 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     max: 60,
     doc: "seconds between SIGHUP, SIGTERM and SIGKILL when stopping (default: 2)",
   },
+  "log.enabled": { kind: "boolean", doc: "log every session's I/O (default: true)" },
+  "log.maxBytes": {
+    kind: "integer",
+    min: 1024,
+    doc: "size at which <id>.jsonl is rotated (default: 16 MiB)",
+  },
+  "log.keep": {
+    kind: "integer",
+    min: 0,
+    max: 1000,
+    doc: "rotated archives kept per session (default: 5)",
+  },
+  "log.retentionDays": {
+    kind: "number",
+    min: 0,
+    doc: "delete logs of sessions exited longer ago; 0 keeps them forever (default: 30)",
+  },
+  "log.maxBufferBytes": {
+    kind: "integer",
+    min: 65536,
+    doc: "log bytes waiting for the disk before a session's output is paused (default: 8 MiB)",
+  },
 };
 
 /** The built-in defaults. */
@@ -55,6 +92,13 @@ export function defaultConfig(): Config {
   return {
     claude: { command: "claude", args: [] },
     kill: { graceSeconds: 2 },
+    log: {
+      enabled: true,
+      maxBytes: 16 * 1024 * 1024,
+      keep: 5,
+      retentionDays: 30,
+      maxBufferBytes: 8 * 1024 * 1024,
+    },
   };
 }
 

@@ -151,8 +151,8 @@ export interface Api {
   get: { params: { session: string }; result: { session: SessionRecord } };
   /** Stop a session's whole process group; replies once it has exited. */
   kill: { params: { session: string }; result: { session: SessionRecord } };
-  /** Remove an exited session's record (and, with `logs`, its logs). */
-  rm: { params: { session: string }; result: { id: string } };
+  /** Remove an exited session's record and its logs (kept with `keepLogs`). */
+  rm: { params: { session: string; keepLogs?: boolean }; result: { id: string } };
   /** Graceful daemon shutdown; replies before the daemon exits. */
   shutdown: { params: Record<never, never>; result: { pid: number } };
   /** Bytes to type into a session (base64), recorded as input. */

@@ -14,6 +14,7 @@ import { type Config, ConfigError, loadConfig, type LoadedConfig } from "../conf
 import { processEnv } from "./_platform.ts";
 import { now, Session, type SessionHost } from "./session.ts";
 import type { RecordStore } from "./store.ts";
+import { SessionLogs } from "./session_logs.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
@@ -36,6 +37,7 @@ export class Manager {
   #configError: string | null = null;
   #shuttingDown = false;
   readonly #host: SessionHost;
+  readonly #logs: SessionLogs;
 
   constructor(
     paths: Paths,
@@ -56,7 +58,16 @@ export class Manager {
       emit: (ev) => this.#emit(ev),
       graceSeconds: () => this.#config.config.kill.graceSeconds,
       log: this.#log,
+      settle: (id) => this.#logs.flush(id),
     };
+    this.#logs = new SessionLogs(paths.logsDir, () => this.#config.config.log, log);
+    // First listener: a log line is written before anyone else hears of the event.
+    this.subscribe((ev) => this.#logs.handle(ev, this.#sessions.get(ev.id)?.record));
+  }
+
+  /** The sessions' I/O logs. */
+  get logs(): SessionLogs {
+    return this.#logs;
   }
 
   /** The configuration in effect. */
@@ -130,6 +141,10 @@ export class Manager {
       }
       s.markLost();
     }));
+    await this.#logs.restore(
+      () => this.sessions.map((s) => s.record),
+      lost.map((s) => s.record),
+    );
   }
 
   /**
@@ -238,7 +253,13 @@ export class Manager {
       tty: null,
     };
     const session = new Session(rec, this.#host);
-    session.start({ command, args, env });
+    this.#logs.attach(session);
+    try {
+      session.start({ command, args, env });
+    } catch (e) {
+      await this.#logs.remove(id);
+      throw e;
+    }
     this.#sessions.set(id, session);
     this.#host.save(rec);
     session.announce("created");
@@ -258,8 +279,8 @@ export class Manager {
     return s;
   }
 
-  /** Removes an exited session's record. */
-  async remove(ref: string): Promise<string> {
+  /** Removes an exited session's record and, unless `keepLogs`, its logs. */
+  async remove(ref: string, keepLogs = false): Promise<string> {
     const s = this.resolve(ref);
     if (s.live) {
       throw new ProtocolError(
@@ -269,6 +290,7 @@ export class Manager {
     }
     this.#sessions.delete(s.id);
     await this.#store.remove(s.id);
+    if (!keepLogs) await this.#logs.remove(s.id);
     this.#emit({
       event: "removed",
       at: now(),
@@ -286,9 +308,11 @@ export class Manager {
     this.#shuttingDown = true;
     // A shorter grace than `kill`: the daemon should be gone within seconds.
     const grace = Math.min(this.#config.config.kill.graceSeconds, 1) * 1000;
+    this.#logs.giveUpAfter(10_000);
     await Promise.allSettled(
       this.sessions.filter((s) => s.live).map((s) => s.kill("daemon_stopped", grace)),
     );
+    await this.#logs.close();
     await this.#store.flush();
   }
 
