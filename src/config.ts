@@ -41,6 +41,21 @@ export interface Config {
   scrollback: number;
   /** Key that detaches `attach`: a prefix and a key ("C-b d"), or one control key. */
   detachKey: string;
+  log: LogConfig;
+}
+
+/** Session I/O log settings (`log.*`). */
+export interface LogConfig {
+  /** Whether session I/O is logged at all. */
+  enabled: boolean;
+  /** Size at which `<id>.jsonl` is rotated. */
+  maxBytes: number;
+  /** Rotated archives kept per session. */
+  keep: number;
+  /** Logs of sessions exited longer ago than this are deleted (0: never). */
+  retentionDays: number;
+  /** Log bytes a session may have waiting for the disk before its output is paused. */
+  maxBufferBytes: number;
 }
 
 type Kind = "string" | "string[]" | "number" | "integer" | "boolean" | "boolean|auto";
@@ -91,6 +106,28 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     doc:
       'key that detaches attach: "C-b d" (prefix, then key) or one control key (default: "C-b d")',
   },
+  "log.enabled": { kind: "boolean", doc: "log every session's I/O (default: true)" },
+  "log.maxBytes": {
+    kind: "integer",
+    min: 1024,
+    doc: "size at which <id>.jsonl is rotated (default: 16 MiB)",
+  },
+  "log.keep": {
+    kind: "integer",
+    min: 0,
+    max: 1000,
+    doc: "rotated archives kept per session (default: 5)",
+  },
+  "log.retentionDays": {
+    kind: "number",
+    min: 0,
+    doc: "delete logs of sessions exited longer ago; 0 keeps them forever (default: 30)",
+  },
+  "log.maxBufferBytes": {
+    kind: "integer",
+    min: 65536,
+    doc: "log bytes waiting for the disk before a session's output is paused (default: 8 MiB)",
+  },
 };
 
 /** The built-in defaults. */
@@ -101,6 +138,13 @@ export function defaultConfig(): Config {
     kill: { graceSeconds: 2 },
     scrollback: 10_000,
     detachKey: "C-b d",
+    log: {
+      enabled: true,
+      maxBytes: 16 * 1024 * 1024,
+      keep: 5,
+      retentionDays: 30,
+      maxBufferBytes: 8 * 1024 * 1024,
+    },
   };
 }
 

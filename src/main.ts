@@ -52,12 +52,24 @@ const COMMANDS: Record<string, Entry> = {
     summary: "start an exited session again, continuing its conversation",
     load: () => import("./cli/resume.ts"),
   },
-  rm: { summary: "remove records of exited sessions", load: () => import("./cli/rm.ts") },
+  rm: { summary: "remove exited sessions (records and logs)", load: () => import("./cli/rm.ts") },
   status: { summary: "show the daemon's state", load: () => import("./cli/status.ts") },
   wait: { summary: "wait until a session reaches a status", load: () => import("./cli/wait.ts") },
   events: {
     summary: "stream session events as they happen",
     load: () => import("./cli/events.ts"),
+  },
+  logs: {
+    summary: "print a session's output (or input) from its I/O log",
+    load: () => import("./cli/logs.ts"),
+  },
+  replay: {
+    summary: "play a session's output back with its timing",
+    load: () => import("./cli/replay.ts"),
+  },
+  export: {
+    summary: "export a session's log (asciicast v2, or a .tar.gz bundle)",
+    load: () => import("./cli/export.ts"),
   },
   daemon: { summary: "run the daemon", load: () => import("./cli/daemon.ts") },
   "stop-daemon": {

@@ -170,8 +170,8 @@ export interface Api {
     params: { session: string; env?: Record<string, string> };
     result: { session: SessionRecord };
   };
-  /** Remove an exited session's record (and, with `logs`, its logs). */
-  rm: { params: { session: string }; result: { id: string } };
+  /** Remove an exited session's record and its logs (kept with `keepLogs`). */
+  rm: { params: { session: string; keepLogs?: boolean }; result: { id: string } };
   /** Graceful daemon shutdown; replies before the daemon exits. */
   shutdown: { params: Record<never, never>; result: { pid: number } };
   /** Bytes to type into a session (base64), recorded as input. */

@@ -4,14 +4,17 @@
  */
 
 import assert from "node:assert/strict";
-import { RawClient, TestHome } from "./_harness.ts";
+import { MAIN, RawClient, TestHome } from "./_harness.ts";
 import { TermClient } from "./_term.ts";
 import type { SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function home(script: string) {
-  const h = await TestHome.create({ claude: { command: "/bin/sh", args: ["-c", script] } });
+async function home(script: string, extra: Record<string, unknown> = {}) {
+  const h = await TestHome.create({
+    claude: { command: "/bin/sh", args: ["-c", script] },
+    ...extra,
+  });
   const daemon = await h.startDaemon();
   return { h, daemon };
 }
@@ -88,6 +91,14 @@ Deno.test(
       // Resizes from the read-only client are not applied; the writer's are.
       r.resize(50, 10);
       w.resize(90, 20);
+      // The client forwards a resize when it handles SIGWINCH, which keys
+      // typed at the same moment may overtake: probe until the size is in.
+      for (let i = 0;; i++) {
+        w.type(`probe${i}\r`);
+        const screen = await w.waitForScreen(new RegExp(`in:probe${i} size:\\d+ \\d+`));
+        if (screen.includes(`in:probe${i} size:20 90`)) break;
+        if (i === 10) throw new Error("the writer's resize never applied");
+      }
       w.type("two\r");
       await w.waitForScreen(/in:two size:20 90/);
       await r.waitForScreen(/in:two size:20 90/);
@@ -125,6 +136,8 @@ Deno.test(
   async () => {
     const { h, daemon } = await home(
       "echo READY; read x; head -c 100000000 /dev/zero | tr '\\0' 'x' | fold -w 100; echo ALL-DONE; exec sleep 100000",
+      // Keep every archive: the whole 100 MB must be in the log.
+      { log: { keep: 100 } },
     );
     try {
       await h.ok(["new", h.dir, "--name", "flood"]);
@@ -142,6 +155,22 @@ Deno.test(
       // The session itself is unharmed.
       const [rec] = JSON.parse(await h.ok(["ls", "--json"])) as SessionRecord[];
       assert.equal(rec!.status, "running");
+
+      // The log is complete: every byte the program printed is in it (a
+      // session is marked exited only once its log is on disk).
+      await h.ok(["kill", "flood"]);
+      const logged = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", MAIN, "logs", "flood", "--direction", "output"],
+        env: h.env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(logged.code, 0, new TextDecoder().decode(logged.stderr));
+      let xs = 0;
+      for (const b of logged.stdout) if (b === 0x78) xs++;
+      assert.equal(xs, 100_000_000);
+      assert.match(new TextDecoder().decode(logged.stdout.subarray(-64)), /ALL-DONE/);
 
       Deno.kill(stopped.child.pid, "SIGCONT");
       const st = await stopped.close();

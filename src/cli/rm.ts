@@ -1,5 +1,5 @@
 /**
- * `rm ID… [--force]`: remove records of exited sessions.
+ * `rm ID… [--force] [--keep-logs]`: remove records (and logs) of exited sessions.
  *
  * @module
  */
@@ -12,12 +12,15 @@ import { paths } from "../paths.ts";
 /** Command interface. */
 export const spec: CommandSpec = {
   name: "rm",
-  usage: "rm ID… [--force]",
-  summary: "Remove the records of exited sessions.",
+  usage: "rm ID… [--force] [--keep-logs]",
+  summary: "Remove the records and I/O logs of exited sessions.",
   details: `
-A live session is refused unless --force, which stops it first.`,
+A live session is refused unless --force, which stops it first. With
+--keep-logs the session's log files stay (claude-sessions logs FULL-ID still
+reads them) until log.retentionDays after they were last written.`,
   options: {
     force: { type: "boolean", short: "f", description: "stop live sessions first" },
+    "keep-logs": { type: "boolean", description: "keep the sessions' log files" },
   },
   positionals: { min: 1, max: Infinity, names: "ID" },
 };
@@ -33,7 +36,9 @@ export async function run(args: Parsed): Promise<number> {
           const { session } = await client.request("get", { session: ref });
           if (session.status !== "exited") await client.request("kill", { session: session.id });
         }
-        const { id } = await client.request("rm", { session: ref });
+        const params: { session: string; keepLogs?: boolean } = { session: ref };
+        if (boolOpt(args, "keep-logs")) params.keepLogs = true;
+        const { id } = await client.request("rm", params);
         console.log(`removed ${id}`);
       } catch (e) {
         failed++;

@@ -89,7 +89,9 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       return { session: s.record };
     },
 
-    rm: async (msg): Promise<Api["rm"]["result"]> => ({ id: await m.remove(str(msg, "session")) }),
+    rm: async (msg): Promise<Api["rm"]["result"]> => ({
+      id: await m.remove(str(msg, "session"), optBool(msg, "keepLogs") ?? false),
+    }),
 
     input: (msg, conn): Api["input"]["result"] => {
       const s = m.resolve(str(msg, "session"));

@@ -228,7 +228,8 @@ export async function runDaemon(): Promise<void> {
     Deno.addSignalListener(sig, () => void shutdown(sig));
   }
   Deno.addSignalListener("SIGHUP", () => {
-    daemonLog("SIGHUP: reloading config");
+    daemonLog("SIGHUP: reloading config, reopening session logs");
+    manager.logs.reopen();
     manager.reloadConfig().catch(() => {/* logged; previous config kept */});
   });
 

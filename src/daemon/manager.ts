@@ -17,6 +17,7 @@ import type { RecordStore } from "./store.ts";
 import type { StatusWatcher } from "./status.ts";
 import { hookCommand, hookSettings, mergeSettings, wantsHooks } from "../hooks.ts";
 import { sessionDir } from "../paths.ts";
+import { SessionLogs } from "./session_logs.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -45,6 +46,7 @@ export class Manager {
   #status: StatusWatcher | null = null;
   /** Stops following Claude's state file, per session. */
   #unwatch = new Map<string, () => void>();
+  readonly #logs: SessionLogs;
 
   constructor(
     paths: Paths,
@@ -66,7 +68,16 @@ export class Manager {
       graceSeconds: () => this.#config.config.kill.graceSeconds,
       scrollback: () => this.#config.config.scrollback,
       log: this.#log,
+      settle: (id) => this.#logs.flush(id),
     };
+    this.#logs = new SessionLogs(paths.logsDir, () => this.#config.config.log, log);
+    // First listener: a log line is written before anyone else hears of the event.
+    this.subscribe((ev) => this.#logs.handle(ev, this.#sessions.get(ev.id)?.record));
+  }
+
+  /** The sessions' I/O logs. */
+  get logs(): SessionLogs {
+    return this.#logs;
   }
 
   /** Connects the watcher that feeds hook and Claude-state observations. */
@@ -155,6 +166,10 @@ export class Manager {
       }
       s.markLost();
     }));
+    await this.#logs.restore(
+      () => this.sessions.map((s) => s.record),
+      lost.map((s) => s.record),
+    );
   }
 
   /**
@@ -297,7 +312,14 @@ export class Manager {
       await Deno.writeTextFile(`${dir}/env.json`, JSON.stringify(env), { mode: 0o600 });
       const launchArgs = hooks ? await this.#injectHooks(id, args, cwd) : args;
       const session = new Session(rec, this.#host);
-      session.start({ command, args: launchArgs, env });
+      // Logging starts before the program does: no byte is missed.
+      this.#logs.attach(session);
+      try {
+        session.start({ command, args: launchArgs, env });
+      } catch (e) {
+        await this.#logs.remove(id);
+        throw e;
+      }
       this.#sessions.set(id, session);
       this.#afterStart(session, env, false);
       this.#log(`session ${id} started: ${command} (pid ${rec.pid}) in ${cwd}`);
@@ -360,8 +382,16 @@ export class Manager {
     await Deno.mkdir(sessionDir(this.#paths, s.id), { recursive: true, mode: 0o700 });
     const launchArgs = rec.hooks ? await this.#injectHooks(s.id, args, rec.cwd) : args;
     rec.args = args;
+    // The same log continues (its writer closed when the last run exited).
+    this.#logs.attach(s);
     s.setStatus("starting", "daemon", auto ? "resumed at daemon start" : "resumed");
-    s.start({ command: rec.command, args: launchArgs, env, resumed: true });
+    try {
+      s.start({ command: rec.command, args: launchArgs, env, resumed: true });
+    } catch (e) {
+      rec.exitReason = "spawn_failed";
+      s.setStatus("exited", "daemon", "spawn_failed");
+      throw e;
+    }
     this.#afterStart(s, env, true);
     this.#log(`session ${s.id} resumed conversation ${rec.conversationId} (pid ${rec.pid})`);
     await this.#store.save(rec);
@@ -452,8 +482,8 @@ export class Manager {
     return s;
   }
 
-  /** Removes an exited session's record. */
-  async remove(ref: string): Promise<string> {
+  /** Removes an exited session's record and, unless `keepLogs`, its logs. */
+  async remove(ref: string, keepLogs = false): Promise<string> {
     const s = this.resolve(ref);
     if (s.live) {
       throw new ProtocolError(
@@ -464,6 +494,8 @@ export class Manager {
     this.#sessions.delete(s.id);
     await this.#store.remove(s.id);
     await Deno.remove(sessionDir(this.#paths, s.id), { recursive: true }).catch(() => {});
+
+    if (!keepLogs) await this.#logs.remove(s.id);
     this.#emit({
       event: "removed",
       at: now(),
@@ -481,9 +513,11 @@ export class Manager {
     this.#shuttingDown = true;
     // A shorter grace than `kill`: the daemon should be gone within seconds.
     const grace = Math.min(this.#config.config.kill.graceSeconds, 1) * 1000;
+    this.#logs.giveUpAfter(10_000);
     await Promise.allSettled(
       this.sessions.filter((s) => s.live).map((s) => s.kill("daemon_stopped", grace)),
     );
+    await this.#logs.close();
     await this.#store.flush();
   }
 

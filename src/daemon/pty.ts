@@ -184,7 +184,8 @@ export class Pty {
         const revents = await this.#poll(POLL.IN);
         if (this.#closed) break;
         let burst = 0;
-        while (burst < READ_BURST) {
+        // A pause (back-pressure) takes effect at once, not after the burst.
+        while (burst < READ_BURST && !this.#paused) {
           const n = Number(s.read(this.fd, buf, BigInt(buf.length)));
           if (n > 0) {
             burst += n;

@@ -46,6 +46,8 @@ export interface Observation {
 export type OutputListener = (chunk: Uint8Array) => void;
 /** Listener for bytes sent to the program. */
 export type InputListener = (chunk: Uint8Array) => void;
+/** Listener for terminal size changes. */
+export type ResizeListener = (cols: number, rows: number) => void;
 
 /** What a session needs from its owner. */
 export interface SessionHost {
@@ -59,6 +61,12 @@ export interface SessionHost {
   scrollback(): number;
   /** Diagnostics for the daemon's own log. */
   log(msg: string): void;
+  /**
+   * Called once the program has exited and everything it wrote has been
+   * delivered to output listeners, before the record says `exited` (so the
+   * I/O log holds all output by the time anyone hears of the exit).
+   */
+  settle?(id: string): Promise<void>;
 }
 
 /** Everything needed to start a process for a session. */
@@ -83,11 +91,14 @@ export class Session {
   #child: Deno.ChildProcess | null = null;
   #outputListeners = new Set<OutputListener>();
   #inputListeners = new Set<InputListener>();
+  #resizeListeners = new Set<ResizeListener>();
+  #released: (() => void)[] = [];
   #killReason: ExitReason | null = null;
   #screen: Screen | null = null;
   /** Text kept from the screen after the program exited (for peek). */
   #finalText: { plain: string[]; ansi: string } | null = null;
-  #holds = new Set<string>();
+  /** Why reading the program's output is paused (back-pressure); empty: reading. */
+  #holds = new Set<string | symbol>();
   /** When the current run started (ms); observations older than it are stale. */
   #runStartedAt = 0;
   /** Time of the observation that set the current status (ms). */
@@ -127,11 +138,15 @@ export class Session {
    * `reason`; reading resumes once no reason holds it. The program blocks
    * when the PTY buffer fills, so nothing is lost.
    */
-  hold(reason: string, on: boolean): void {
-    if (on) this.#holds.add(reason);
-    else this.#holds.delete(reason);
-    if (this.#holds.size > 0) this.#pty?.pause();
-    else this.#pty?.resume();
+  hold(reason: string | symbol, on: boolean): void {
+    if (on) {
+      this.#holds.add(reason);
+      this.#pty?.pause();
+      return;
+    }
+    if (!this.#holds.delete(reason) || this.#holds.size > 0) return;
+    this.#pty?.resume();
+    for (const fn of this.#released.splice(0)) fn();
   }
 
   /**
@@ -179,6 +194,25 @@ export class Session {
     return () => this.#inputListeners.delete(fn);
   }
 
+  /** Subscribes to terminal size changes; returns the unsubscribe function. */
+  onResize(fn: ResizeListener): () => void {
+    this.#resizeListeners.add(fn);
+    return () => this.#resizeListeners.delete(fn);
+  }
+
+  /**
+   * Stops reading the program's output until the returned function is called
+   * (back-pressure for a listener that cannot keep up: the program blocks once
+   * the kernel's PTY buffer fills; nothing is dropped). Holds nest: reading
+   * resumes when every hold is released. Output still waiting when the
+   * program exits is drained after the last release.
+   */
+  holdOutput(): () => void {
+    const token = Symbol("hold");
+    this.hold(token, true);
+    return () => this.hold(token, false);
+  }
+
   /** Resolves once the current run has fully ended and the record says so. */
   get finished(): Promise<void> {
     return this.#finished;
@@ -219,7 +253,9 @@ export class Session {
     this.#child = child;
     this.#runStartedAt = Date.now();
     this.#observedAt = 0;
-    this.#holds.clear();
+    // A listener may still be catching up from the previous run; only the
+    // old screen's hold goes with it.
+    this.hold("screen", false);
     this.#finalText = null;
     this.#screen?.dispose();
     const screen = new Screen(rec.cols, rec.rows, this.#host.scrollback(), (paused) => {
@@ -227,6 +263,7 @@ export class Session {
     });
     this.#screen = screen;
     this.#killReason = null;
+    if (this.#holds.size > 0) pty.pause();
     const started = now();
     rec.pid = child.pid;
     rec.tty = pty.path;
@@ -296,6 +333,13 @@ export class Session {
     this.record.cols = cols;
     this.record.rows = rows;
     this.#touch();
+    for (const fn of this.#resizeListeners) {
+      try {
+        fn(cols, rows);
+      } catch (e) {
+        this.#host.log(`session ${this.id}: resize listener failed: ${(e as Error).stack}`);
+      }
+    }
   }
 
   /**
@@ -413,7 +457,13 @@ export class Session {
     // Let the PTY drain: drop our slave descriptor; the master reports EOF
     // once every descriptor of the slave is closed.
     pty.releaseSlave();
-    const drained = await within(readerDone, DRAIN_MS);
+    let drained = await within(readerDone, DRAIN_MS);
+    // Reading is held back (a listener is catching up): what the program
+    // wrote is still in the PTY, so wait for the release before timing out.
+    while (drained === TIMED_OUT && this.#holds.size > 0) {
+      await new Promise<void>((r) => this.#released.push(r));
+      drained = await within(readerDone, DRAIN_MS);
+    }
     if (drained === TIMED_OUT) {
       // Something else (a background process) still holds the terminal.
       signalSession(child.pid, "SIGHUP");
@@ -430,6 +480,9 @@ export class Session {
       screen.dispose();
       this.#screen = null;
     }
+    await this.#host.settle?.(this.id).catch((e) =>
+      this.#host.log(`session ${this.id}: settling after exit failed: ${(e as Error).message}`)
+    );
 
     const rec = this.record;
     const at = now();

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { defaultConfig, type LogConfig } from "../config.ts";
+import { decodeData, isData, type LogLine, parseLine } from "../log_format.ts";
+import { readLog } from "../log_reader.ts";
+import { LogWriter, repairTail } from "./log_writer.ts";
+import { stopGzipWorker } from "./_gzip.ts";
+
+const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
+
+function writer(
+  dir: string,
+  settings: Partial<LogConfig>,
+  holds: string[] = [],
+  log: (msg: string) => void = () => {},
+): LogWriter {
+  const cfg = { ...defaultConfig().log, ...settings };
+  return new LogWriter({
+    dir,
+    id: ID,
+    settings: () => cfg,
+    hold: () => {
+      holds.push("hold");
+      return () => holds.push("release");
+    },
+    log,
+  });
+}
+
+function random(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+async function gunzip(path: string): Promise<string> {
+  const f = await Deno.open(path);
+  return await new Response(f.readable.pipeThrough(new DecompressionStream("gzip"))).text();
+}
+
+async function fileLines(dir: string, name: string): Promise<LogLine[]> {
+  const text = name.endsWith(".gz")
+    ? await gunzip(`${dir}/${name}`)
+    : await Deno.readTextFile(`${dir}/${name}`);
+  assert.ok(text.endsWith("\n"), `${name} ends with a whole line`);
+  return text.slice(0, -1).split("\n").map((l) => {
+    const parsed = parseLine(l);
+    assert.ok(parsed, `${name}: every line parses: ${l.slice(0, 80)}`);
+    return parsed;
+  });
+}
+
+async function allOutput(dir: string): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const r of readLog(dir, ID)) {
+    if (isData(r.line) && r.line.direction === "output") parts.push(decodeData(r.line));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("coalesces chunks into lines of at most 64 KiB, in order, directions apart", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const w = writer(dir, {});
+    const data = random(200_000);
+    for (let i = 0; i < 100_000; i += 1000) w.output(data.subarray(i, i + 1000));
+    w.input(new TextEncoder().encode("typed"));
+    w.resize(90, 20);
+    for (let i = 100_000; i < 200_000; i += 1000) w.output(data.subarray(i, i + 1000));
+    w.event("exit", { exitCode: 0 });
+    await w.close();
+    const lines = await fileLines(dir, `${ID}.jsonl`);
+    assert.deepEqual(lines[0], { ...lines[0], direction: "event", event: "part", part: 1 });
+    const kinds = lines.map((l) => l.direction);
+    // 100 kB in two 64 KiB-bounded lines, input, resize, again two, the event.
+    assert.deepEqual(kinds, [
+      "event",
+      "output",
+      "output",
+      "input",
+      "resize",
+      "output",
+      "output",
+      "event",
+    ]);
+    for (const l of lines) {
+      if (isData(l)) {
+        assert.ok(l.size <= 64 * 1024);
+        assert.equal(decodeData(l).length, l.size);
+      }
+    }
+    assert.deepEqual(await allOutput(dir), data);
+    const st = await Deno.stat(`${dir}/${ID}.jsonl`);
+    assert.equal(st.mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rotation: size bound, whole lines, .1 plain, older gzip'd, keep honoured", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const w = writer(dir, { maxBytes: 4096, keep: 3 });
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 40; i++) {
+      const chunk = new TextEncoder().encode(`line ${i} ${"x".repeat(400)}\n`);
+      sent.push(chunk);
+      w.output(chunk);
+      w.event("tick", { i }); // separate lines: no coalescing across events
+    }
+    await w.close();
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, [
+      `${ID}.1.jsonl`,
+      `${ID}.2.jsonl.gz`,
+      `${ID}.3.jsonl.gz`,
+      `${ID}.jsonl`,
+    ]);
+    const parts: number[] = [];
+    let ticks: number[] = [];
+    for (const name of [`${ID}.3.jsonl.gz`, `${ID}.2.jsonl.gz`, `${ID}.1.jsonl`, `${ID}.jsonl`]) {
+      const path = `${dir}/${name}`;
+      assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+      if (!name.endsWith(".gz")) assert.ok((await Deno.stat(path)).size <= 4096);
+      const lines = await fileLines(dir, name);
+      const head = lines[0]!;
+      assert.ok(head.direction === "event" && head.event === "part");
+      parts.push(head.part as number);
+      ticks = ticks.concat(
+        lines.flatMap((l) => l.direction === "event" && l.event === "tick" ? [l.i as number] : []),
+      );
+    }
+    // Consecutive files, the newest last; nothing lost from the kept ones.
+    assert.deepEqual(parts, [parts[0]!, parts[0]! + 1, parts[0]! + 2, parts[0]! + 3]);
+    assert.ok(parts[0]! > 1);
+    assert.equal(ticks.at(-1), 39);
+    assert.deepEqual(ticks, ticks.map((_, k) => ticks[0]! + k));
+  } finally {
+    stopGzipWorker();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a torn last line is cut and noted when the file is opened again", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/${ID}.jsonl`;
+    const w1 = writer(dir, {});
+    w1.output(new TextEncoder().encode("before"));
+    await w1.close();
+    await Deno.writeTextFile(path, '{"timestamp":"2026-', { append: true });
+    assert.equal(await repairTail(`${dir}/missing`), 0);
+    const w2 = writer(dir, {});
+    w2.output(new TextEncoder().encode(" after"));
+    await w2.close();
+    const lines = await fileLines(dir, `${ID}.jsonl`);
+    assert.deepEqual(
+      lines.map((l) => l.direction === "event" ? l.event : l.direction),
+      ["part", "output", "repaired", "output"],
+    );
+    const repaired = lines[2]!;
+    assert.equal(repaired.direction === "event" && repaired.dropped, 19);
+    assert.equal(new TextDecoder().decode(await allOutput(dir)), "before after");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a disk that fails holds output back within the bound, then catches up", async () => {
+  const tmp = await Deno.makeTempDir();
+  const dir = `${tmp}/logs`;
+  try {
+    // The logs directory cannot be created while a file sits at its path.
+    await Deno.writeTextFile(dir, "in the way");
+    const holds: string[] = [];
+    let failed!: () => void;
+    const failing = new Promise<void>((r) => (failed = r));
+    const log = (msg: string) => {
+      if (/retrying \(nothing is dropped\)/.test(msg)) failed();
+    };
+    const w = writer(dir, { maxBufferBytes: 65536 }, holds, log);
+    const data = random(300_000);
+    for (let i = 0; i < data.length; i += 4096) w.output(data.subarray(i, i + 4096));
+    assert.deepEqual(holds, ["hold"]);
+    assert.ok(w.buffered > 65536);
+    await failing;
+    await Deno.remove(dir);
+    await w.close();
+    assert.deepEqual(holds, ["hold", "release"]);
+    assert.deepEqual(await allOutput(dir), data);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
