@@ -25,7 +25,7 @@ const SIZE = { cols: 100, rows: 30 };
 const ECHO = "stty raw -echo; exec cat";
 const FLOOD = `read x; head -c ${
   MB * 1_000_000
-} /dev/zero | tr '\\0' x | fold -w 99; echo; echo THE-END`;
+} /dev/zero | tr '\\0' x | fold -w 99; echo; echo THE-END; exec sleep 100000`;
 
 /** Resolves when output containing `needle` arrives (after this call). */
 function next(client: TermClient, needle: string, timeoutMs = 10_000): Promise<void> {
@@ -43,10 +43,25 @@ function next(client: TermClient, needle: string, timeoutMs = 10_000): Promise<v
   });
 }
 
-async function echoLatency(client: TermClient): Promise<number[]> {
+/**
+ * Resolves once the client has drawn `marker`, which it does only once it is
+ * fully attached, its terminal in raw mode: no key typed from then on is
+ * echoed by the tty itself or held in its line buffer. (claude-sessions
+ * enters the alternate screen after going raw; tmux draws its status line
+ * once attached — its first bytes come earlier.)
+ */
+function drawn(client: TermClient, marker: string): Promise<void> {
+  return next(client, marker, 30_000);
+}
+
+/** What each client draws once attached. */
+const OURS_READY = "\x1b[?1049h";
+
+async function echoLatency(client: TermClient, ready: Promise<void>): Promise<number[]> {
   const ms: number[] = [];
   const letters = "abcdefghijklmnopqrstuvwxyz";
-  // Warm up (and wait until the client is attached and drawing).
+  await ready;
+  // Warm up.
   for (let i = 0; i < 5; i++) {
     const w = next(client, "Q", 30_000);
     client.type("Q");
@@ -64,11 +79,19 @@ async function echoLatency(client: TermClient): Promise<number[]> {
 }
 
 async function throughput(client: TermClient): Promise<number> {
+  // Timed from the first flood output to the last line: a key typed while a
+  // client is still settling in may be dropped, so press Enter until the
+  // flood starts (the program reads one line; later ones are ignored).
+  const started = next(client, "x".repeat(40), 60_000);
   const done = next(client, "THE-END", 600_000);
-  const t0 = performance.now();
-  client.type("\r");
+  let t0 = 0;
+  void started.then(() => (t0 = performance.now()));
+  for (let i = 0; i < 30 && t0 === 0; i++) {
+    client.type("\r");
+    await within(started, 1000);
+  }
   await done;
-  return (MB / ((performance.now() - t0) / 1000));
+  return MB / ((performance.now() - t0) / 1000);
 }
 
 function pct(ms: number[], q: number): number {
@@ -82,19 +105,12 @@ async function ours(): Promise<{ echo: number[]; mbps: number }> {
   try {
     const id = (await home.ok(["new", home.dir, "--size", `${SIZE.cols}x${SIZE.rows}`])).trim();
     const c = TermClient.spawn(["attach", id], home.env, SIZE, false);
-    const echo = await echoLatency(c);
+    const echo = await echoLatency(c, drawn(c, OURS_READY));
     await c.kill();
     await home.writeConfig({ claude: { command: "/bin/sh", args: ["-c", FLOOD] } });
     const id2 = (await home.ok(["new", home.dir, "--size", `${SIZE.cols}x${SIZE.rows}`])).trim();
     const f = TermClient.spawn(["attach", id2], home.env, SIZE, false);
-    await within(new Promise((r) => setTimeout(r, 0)), 0);
-    // Attached once the client has drawn something.
-    await new Promise<void>((resolve) => {
-      const stop = f.onOutput(() => {
-        stop();
-        resolve();
-      });
-    });
+    await drawn(f, OURS_READY);
     const mbps = await throughput(f);
     await f.kill();
     return { echo, mbps };
@@ -128,7 +144,7 @@ async function tmux(): Promise<{ echo: number[]; mbps: number } | null> {
       ECHO,
     );
     const c = TermClient.spawnArgv(["tmux", "-L", sock, "attach", "-t", "echo"], env, SIZE, false);
-    const echo = await echoLatency(c);
+    const echo = await echoLatency(c, drawn(c, "[echo]"));
     await c.kill();
     await t(
       "new-session",
@@ -142,12 +158,7 @@ async function tmux(): Promise<{ echo: number[]; mbps: number } | null> {
       FLOOD,
     );
     const f = TermClient.spawnArgv(["tmux", "-L", sock, "attach", "-t", "flood"], env, SIZE, false);
-    await new Promise<void>((resolve) => {
-      const stop = f.onOutput(() => {
-        stop();
-        resolve();
-      });
-    });
+    await drawn(f, "[flood]");
     const mbps = await throughput(f);
     await f.kill();
     return { echo, mbps };
@@ -156,7 +167,9 @@ async function tmux(): Promise<{ echo: number[]; mbps: number } | null> {
   }
 }
 
+console.error("measuring claude-sessions attach…");
 const a = await ours();
+console.error("measuring tmux attach…");
 const b = await tmux();
 const f = (n: number) => n.toFixed(2).padStart(8);
 console.log(`echo latency over ${KEYS} keys (ms)      p50      p99`);
