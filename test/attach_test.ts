@@ -234,3 +234,56 @@ Deno.test("send types text and named keys; peek reads the screen", opts, async (
     await h.cleanup();
   }
 });
+
+Deno.test(
+  "attached keys Ctrl-C, Ctrl-D, Ctrl-Z and Esc reach the program; the client never quits on them",
+  opts,
+  async () => {
+    const { h, daemon } = await home(
+      "stty raw -echo; echo READY; while :; do c=$(dd bs=1 count=1 2>/dev/null | od -An -tx1 | tr -d ' '); echo \"[$c]\"; done",
+    );
+    try {
+      await h.ok(["new", h.dir, "--name", "keys"]);
+      const c = TermClient.spawn(["attach", "keys"], h.env);
+      await c.waitForScreen(/READY/);
+      c.type("\x03\x04\x1a\x1b");
+      await c.waitForScreen(/\[03\]\s*\n\[04\]\s*\n\[1a\]\s*\n\[1b\]/);
+      // Still attached: more keys get through.
+      c.type("z");
+      await c.waitForScreen(/\[7a\]/);
+      c.type("\x02d");
+      assert.equal((await c.close()).code, 0);
+    } finally {
+      await daemon.stop();
+      await h.cleanup();
+    }
+  },
+);
+
+Deno.test(
+  "the terminal is restored when the client is killed or the daemon dies",
+  opts,
+  async () => {
+    const { h, daemon } = await home("echo READY; exec sleep 100000");
+    try {
+      await h.ok(["new", h.dir, "--name", "r"]);
+      // SIGTERM to the client.
+      const a = TermClient.spawn(["attach", "r"], h.env);
+      await a.waitForScreen(/READY/);
+      a.child.kill("SIGTERM");
+      assert.equal((await a.close()).code, 1);
+      assert.match(a.raw, /\x1b\[\?25h[\s\S]*\x1b\[\?1049l[\s\S]*\[detached: SIGTERM\]/);
+
+      // The daemon dies under the client.
+      const b = TermClient.spawn(["attach", "r"], h.env);
+      await b.waitForScreen(/READY/);
+      Deno.kill(daemon.pid, "SIGKILL");
+      await daemon.exited();
+      assert.equal((await b.close()).code, 1);
+      assert.match(b.raw, /\x1b\[\?1049l[\s\S]*\[detached: the daemon closed the connection\]/);
+    } finally {
+      await daemon.stop();
+      await h.cleanup();
+    }
+  },
+);

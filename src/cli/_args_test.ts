@@ -51,3 +51,27 @@ Deno.test("--help skips positional checks and renders every option", () => {
   assert.match(text, /--json\s+json/);
   assert.match(text, /-h, --help\s+show this help/);
 });
+
+Deno.test("short options group, take attached or next values, and repeat when multiple", () => {
+  const s: CommandSpec = {
+    name: "x",
+    usage: "x",
+    summary: "x",
+    options: {
+      all: { type: "boolean", short: "a", description: "" },
+      json: { type: "boolean", short: "j", description: "" },
+      name: { type: "string", short: "n", description: "" },
+      tag: { type: "string", short: "t", multiple: true, description: "" },
+    },
+    positionals: { min: 0, max: 5 },
+  };
+  const p = parse(s, ["-aj", "-nfoo", "pos", "-t", "1", "--tag=2", "--name=", "-"]);
+  assert.equal(p.values.all, true);
+  assert.equal(p.values.json, true);
+  assert.equal(p.values.name, "");
+  assert.deepEqual(p.values.tag, ["1", "2"]);
+  assert.deepEqual(p.positionals, ["pos", "-"]);
+  assert.throws(() => parse(s, ["-z"]), /unknown option '-z'/);
+  assert.throws(() => parse(s, ["--all=yes"]), /does not take an argument/);
+  assert.throws(() => parse(s, ["-n"]), /option '-n, --name <value>' argument missing/);
+});
