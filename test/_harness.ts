@@ -391,3 +391,62 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** Whether a command runs here (e.g. systemd's tools, for tests that need them). */
+export async function haveCommand(name: string, args: string[] = ["--version"]): Promise<boolean> {
+  try {
+    return (await new Deno.Command(name, { args, stdout: "null", stderr: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/** `systemd-socket-activate` listening on a socket, ready to exec `command` on the first connection. */
+export interface Activator {
+  readonly child: Deno.ChildProcess;
+  /** Its stderr (then the daemon's, once exec'd). */
+  readonly stderr: TextSink;
+  /** Stops it if still running and waits for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Emulates systemd socket activation: binds `socket` and, on the first
+ * connection, execs `command` with the listening socket as fd 3 (LISTEN_FDS).
+ * Resolves once the socket is bound. `env` is passed through explicitly.
+ */
+export async function startActivator(
+  socket: string,
+  command: string[],
+  env: Record<string, string>,
+): Promise<Activator> {
+  const child = new Deno.Command("systemd-socket-activate", {
+    args: [
+      "-l",
+      socket,
+      ...Object.entries(env).flatMap(([k, v]) => ["-E", `${k}=${v}`]),
+      ...command,
+    ],
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new TextSink(child.stderr);
+  void child.stdout.pipeTo(new WritableStream()).catch(() => {});
+  // It prints "Listening on …" once bound.
+  await stderr.waitFor(/Listening on/);
+  return {
+    child,
+    stderr,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* exited */ }
+      await child.status;
+      await stderr.done;
+    },
+  };
+}

@@ -5,53 +5,30 @@
  */
 
 import assert from "node:assert/strict";
-import { MAIN, TestHome, TextSink } from "./_harness.ts";
+import { haveCommand, MAIN, startActivator, TestHome } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function haveActivate(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("systemd-socket-activate", { args: ["--version"] }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "socket activation: first ls starts the daemon; the socket is never unlinked",
   ...opts,
-  ignore: !(await haveActivate()),
+  ignore: !(await haveCommand("systemd-socket-activate")),
   fn: async () => {
     const home = await TestHome.create();
     await Deno.chmod(home.dir, 0o700);
-    const env = home.env;
-    const activator = new Deno.Command("systemd-socket-activate", {
-      args: [
-        "-l",
-        home.socket,
-        ...["HOME", "PATH", "CLAUDE_SESSIONS_HOME", "DENO_DIR", "NO_COLOR"]
-          .filter((k) => env[k] !== undefined)
-          .flatMap((k) => ["-E", `${k}=${env[k]}`]),
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--quiet",
-        MAIN,
-        "daemon",
-        "--foreground",
-      ],
+    const env = Object.fromEntries(
+      ["HOME", "PATH", "CLAUDE_SESSIONS_HOME", "DENO_DIR", "NO_COLOR"]
+        .filter((k) => home.env[k] !== undefined)
+        .map((k) => [k, home.env[k]!]),
+    );
+    const act = await startActivator(
+      home.socket,
+      [Deno.execPath(), "run", "-A", "--quiet", MAIN, "daemon", "--foreground"],
       env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new TextSink(activator.stderr);
-    void activator.stdout.pipeTo(new WritableStream()).catch(() => {});
+    );
+    const activator = act.child;
+    const stderr = act.stderr;
     try {
-      // systemd-socket-activate prints "Listening on …" once it is bound.
-      await stderr.waitFor(/Listening on/);
       const ino = (await Deno.lstat(home.socket)).ino;
       // Nothing runs yet; the first ls connects, activation execs the daemon.
       const ls = await home.cli(["ls"]);
@@ -66,11 +43,7 @@ Deno.test({
       assert.equal((await Deno.lstat(home.socket)).ino, ino);
       assert.match(stderr.text, /socket-activated/);
     } finally {
-      try {
-        activator.kill("SIGTERM");
-      } catch { /* exited */ }
-      await activator.status;
-      await stderr.done;
+      await act.stop();
       await home.cleanup();
     }
   },

@@ -13,17 +13,9 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT, TextSink } from "./_harness.ts";
+import { haveCommand, ROOT, startActivator } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function have(cmd: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(cmd, { args: ["--version"] }).output()).success;
-  } catch {
-    return false;
-  }
-}
 
 const denoDir = JSON.parse(
   new TextDecoder().decode(
@@ -205,27 +197,12 @@ Deno.test({
 
       await t.step({
         name: "systemd-socket-activate runs the installed program on the real socket path",
-        ignore: !(await have("systemd-socket-activate")),
+        ignore: !(await haveCommand("systemd-socket-activate")),
         fn: async () => {
-          const activator = new Deno.Command("systemd-socket-activate", {
-            args: [
-              "-l",
-              h.socket,
-              ...Object.entries(h.env).flatMap(([k, v]) => ["-E", `${k}=${v}`]),
-              h.bin,
-              "daemon",
-              "--foreground",
-            ],
-            env: h.env,
-            clearEnv: true,
-            stdin: "null",
-            stdout: "piped",
-            stderr: "piped",
-          }).spawn();
-          const stderr = new TextSink(activator.stderr);
-          void activator.stdout.pipeTo(new WritableStream()).catch(() => {});
+          const act = await startActivator(h.socket, [h.bin, "daemon", "--foreground"], h.env);
+          const activator = act.child;
+          const stderr = act.stderr;
           try {
-            await stderr.waitFor(/Listening on/);
             const ino = (await Deno.lstat(h.socket)).ino;
             // Nothing runs yet: the first ls connects, and activation execs the program.
             const ls = JSON.parse(await h.cs(["ls", "--all", "--json"]));
@@ -238,11 +215,7 @@ Deno.test({
             assert.equal((await Deno.lstat(h.socket)).ino, ino, "the socket was not unlinked");
             assert.match(stderr.text, /socket-activated/);
           } finally {
-            try {
-              activator.kill("SIGTERM");
-            } catch { /* exited */ }
-            await activator.status;
-            await stderr.done;
+            await act.stop();
             await Deno.remove(h.socket).catch(() => {});
           }
         },
@@ -274,7 +247,7 @@ Deno.test({
 Deno.test({
   name: "install.sh with the service: installed units verify, the daemon is socket-activated",
   ...opts,
-  ignore: !(await have("systemd-socket-activate")),
+  ignore: !(await haveCommand("systemd-socket-activate")),
   fn: async (t) => {
     const state = await Deno.makeTempDir({ dir: "/tmp", prefix: "cs-sd-" });
     const h = await TempHome.create({
@@ -302,7 +275,7 @@ Deno.test({
 
       await t.step({
         name: "the installed units pass systemd-analyze verify --user",
-        ignore: !(await have("systemd-analyze")),
+        ignore: !(await haveCommand("systemd-analyze")),
         fn: async () => {
           const runtime = await Deno.makeTempDir({ dir: "/tmp", prefix: "cs-xdg-" });
           try {

@@ -6,23 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT, TestHome } from "./_harness.ts";
+import { haveCommand, ROOT, TestHome } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function haveActivate(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("systemd-socket-activate", { args: ["--version"] }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "service: install leaves a busy outside daemon running; restart switches to the service",
   ...opts,
-  ignore: !(await haveActivate()),
+  ignore: !(await haveCommand("systemd-socket-activate")),
   fn: async () => {
     const home = await TestHome.create({ claude: { command: "sh" } });
     const state = `${home.dir}/fake-systemd`;

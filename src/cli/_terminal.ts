@@ -7,6 +7,7 @@
  */
 
 import type { DetachKey } from "../keys.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Finds the detach key in keystrokes; everything else is forwarded. */
 export class DetachDetector {
@@ -70,13 +71,8 @@ export class AltScreenGuard {
 
   /** Filters output; `redraw` is true when a redraw should be requested. */
   push(chunk: Uint8Array): { bytes: Uint8Array; redraw: boolean } {
-    let buf = chunk;
-    if (this.#carry) {
-      buf = new Uint8Array(this.#carry.length + chunk.length);
-      buf.set(this.#carry);
-      buf.set(chunk, this.#carry.length);
-      this.#carry = null;
-    }
+    const buf = this.#carry ? concatBytes([this.#carry, chunk]) : chunk;
+    this.#carry = null;
     const parts: Uint8Array[] = [];
     let redraw = false;
     let from = 0;
@@ -96,12 +92,12 @@ export class AltScreenGuard {
         // The chunk ends with what may be the start of a switch: hold it.
         parts.push(buf.subarray(from, i));
         this.#carry = buf.slice(i);
-        return { bytes: join(parts), redraw };
+        return { bytes: concatBytes(parts), redraw };
       }
       i = buf.indexOf(0x1b, matched ? from : i + 1);
     }
     parts.push(buf.subarray(from));
-    return { bytes: join(parts), redraw };
+    return { bytes: concatBytes(parts), redraw };
   }
 }
 
@@ -117,17 +113,4 @@ function isPrefixAt(buf: Uint8Array, at: number, seq: Uint8Array): boolean {
   if (n >= seq.length) return false;
   for (let k = 0; k < n; k++) if (buf[at + k] !== seq[k]) return false;
   return true;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

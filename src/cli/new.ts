@@ -5,8 +5,9 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { boolOpt, strOpt } from "./_args.ts";
+import { strOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
+import { reportStarted } from "./_started.ts";
 import { CliError, UsageError } from "./_errors.ts";
 import { paths } from "../paths.ts";
 
@@ -113,13 +114,7 @@ export async function run(args: Parsed): Promise<number> {
       params.rows = size.rows;
     }
     const { session } = await client.request("new", params);
-    if (boolOpt(args, "attach")) {
-      const { attachTo } = await import("./attach.ts");
-      return await attachTo(client, session.id, false);
-    }
-    if (boolOpt(args, "json")) console.log(JSON.stringify(session, null, 2));
-    else console.log(session.id);
-    return 0;
+    return await reportStarted(client, session, args);
   } finally {
     client.close();
   }

@@ -5,8 +5,8 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
+import { reportStarted } from "./_started.ts";
 import { paths } from "../paths.ts";
 
 /** Command interface. */
@@ -35,13 +35,7 @@ export async function run(args: Parsed): Promise<number> {
       session: args.positionals[0]!,
       env: Deno.env.toObject(),
     });
-    if (boolOpt(args, "attach")) {
-      const { attachTo } = await import("./attach.ts");
-      return await attachTo(client, session.id, false);
-    }
-    if (boolOpt(args, "json")) console.log(JSON.stringify(session, null, 2));
-    else console.log(session.id);
-    return 0;
+    return await reportStarted(client, session, args);
   } finally {
     client.close();
   }

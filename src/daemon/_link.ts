@@ -9,6 +9,7 @@
  */
 
 import type { Socket } from "node:net";
+import { concatBytes } from "../bytes.ts";
 
 /** A byte stream to one client. */
 export interface Link {
@@ -97,7 +98,7 @@ export class DenoLink implements Link {
       while (this.#queue.length > 0 && !this.#closed) {
         const parts = this.#queue;
         this.#queue = [];
-        const data = parts.length === 1 ? parts[0]! : concat(parts);
+        const data = parts.length === 1 ? parts[0]! : concatBytes(parts);
         let off = 0;
         while (off < data.length) {
           const n = await this.#conn.write(data.subarray(off));
@@ -180,16 +181,4 @@ export class NodeLink implements Link {
     const timer = setTimeout(() => this.close(), timeoutMs);
     this.#socket.once("close", () => clearTimeout(timer));
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { concatBytes } from "../bytes.ts";
+
 const ESC = 0x1b;
 const MAX_CARRY = 64;
 
@@ -40,13 +42,8 @@ export class ModeTracker {
 
   /** Feeds output bytes. */
   feed(chunk: Uint8Array): void {
-    let buf = chunk;
-    if (this.#carry) {
-      buf = new Uint8Array(this.#carry.length + chunk.length);
-      buf.set(this.#carry);
-      buf.set(chunk, this.#carry.length);
-      this.#carry = null;
-    }
+    const buf = this.#carry ? concatBytes([this.#carry, chunk]) : chunk;
+    this.#carry = null;
     let i = 0;
     while (i < buf.length) {
       const e = buf.indexOf(ESC, i);

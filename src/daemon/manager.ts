@@ -17,6 +17,7 @@ import type { RecordStore } from "./store.ts";
 import type { StatusWatcher } from "./status.ts";
 import { hookCommand, hookSettings, mergeSettings, wantsHooks } from "../hooks.ts";
 import { sessionDir } from "../paths.ts";
+import { exists } from "../exists.ts";
 import { SessionLogs } from "./session_logs.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -658,13 +659,4 @@ export function withoutConversationArgs(args: string[]): string[] {
     }
   }
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import { startDaemonBackground } from "../cli/_client.ts";
 import { hookCommand } from "../hooks.ts";
+import { exists } from "../exists.ts";
 import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
 
 /** Outcome of one check. */
@@ -476,15 +477,6 @@ async function realPath(path: string): Promise<string> {
     return await Deno.realPath(path);
   } catch {
     return path;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
