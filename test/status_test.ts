@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { TestHome } from "./_harness.ts";
+import { Fifo, PROBE, TestHome } from "./_harness.ts";
 import type { SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -216,3 +216,59 @@ Deno.test("the process decides exited; resume needs a conversation id", opts, as
     await t.cleanup();
   }
 });
+
+Deno.test(
+  "a state file written by a child of the session's program counts (wrapper commands)",
+  opts,
+  async () => {
+    const fakeHome = await Deno.makeTempDir({ prefix: "cs-user-" });
+    const home = await TestHome.create({ claude: { command: PROBE, hooks: true } });
+    const daemon = await home.startDaemon();
+    const fifo = await Fifo.create(home.dir);
+    try {
+      const rep = fifo.read();
+      const id =
+        (await home.ok(["new", home.dir], { env: { HOME: fakeHome, PROBE_FIFO: fifo.path } }))
+          .trim();
+      const child = Number((await rep).bg); // a background child in the session
+      await Deno.mkdir(`${fakeHome}/.claude/sessions`, { recursive: true });
+      await Deno.writeTextFile(
+        `${fakeHome}/.claude/sessions/${child}.json`,
+        JSON.stringify({ pid: child, status: "waiting", statusUpdatedAt: Date.now() }),
+      );
+      const rec = JSON.parse(
+        await home.ok(["wait", id, "--until", "waiting_permission", "--timeout", "20", "--json"]),
+      ) as SessionRecord;
+      assert.equal(rec.statusSource, "claude_state");
+    } finally {
+      await daemon.stop();
+      await home.cleanup();
+      await Deno.remove(fakeHome, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "send to a Claude session that is still starting types once it is ready",
+  opts,
+  async () => {
+    const t = await setup();
+    try {
+      assert.equal((await t.get()).status, "starting");
+      const sending = t.home.ok(["send", t.id, "hello there"]);
+      await spool(t.spool, t.id, nowNs(), { hook_event_name: "SessionStart", source: "startup" });
+      await sending;
+      // In the log, the typed text comes after the status change.
+      const lines = (await t.home.ok(["logs", t.id, "--json"])).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      );
+      const ready = lines.findIndex((l) => l.direction === "event" && l.status === "waiting_input");
+      const typed = lines.findIndex((l) => l.direction === "input");
+      assert.ok(ready !== -1 && typed !== -1, JSON.stringify(lines));
+      assert.ok(typed > ready, `input at line ${typed}, ready at line ${ready}`);
+      assert.equal(atob(lines[typed].data), "hello there\r");
+    } finally {
+      await t.cleanup();
+    }
+  },
+);

@@ -144,11 +144,16 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       return {};
     },
 
-    send: (msg): Api["send"]["result"] => {
+    send: async (msg): Promise<Api["send"]["result"]> => {
       const s = m.resolve(str(msg, "session"));
       const text = optStr(msg, "text");
       const keys = optStrArray(msg, "keys") ?? [];
       const enter = optBool(msg, "enter") ?? false;
+      // Claude reads input that arrives before its prompt is up as a paste
+      // (Enter would not submit it): wait until it is ready.
+      if (s.record.hooks && s.record.status === "starting") {
+        await untilStatusChanges(m, s.id, SEND_WAIT_MS);
+      }
       if (!s.live || !s.screen) {
         throw new ProtocolError("invalid_state", `session ${s.id} is not running`);
       }
@@ -226,6 +231,24 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
 }
 
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** How long `send` waits for a starting Claude session to become ready. */
+const SEND_WAIT_MS = 60_000;
+
+/** Resolves at the session's next status change, or after `ms`. */
+function untilStatusChanges(m: Manager, id: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      unsubscribe();
+      clearTimeout(timer);
+      resolve();
+    };
+    const unsubscribe = m.subscribe((ev) => {
+      if (ev.id === id && ev.event === "status") done();
+    });
+    const timer = setTimeout(done, ms);
+  });
+}
 
 function decodeBase64(text: string): Uint8Array {
   if (text.length % 4 !== 0 || !BASE64_RE.test(text)) {

@@ -24,6 +24,7 @@ import {
   type SpoolName,
 } from "../hooks.ts";
 import type { Observation, Session } from "./session.ts";
+import { procStat } from "./_platform.ts";
 
 /** Finds a live session by id. */
 export type SessionLookup = (id: string) => Session | undefined;
@@ -197,7 +198,7 @@ class StateDir {
 
   add(pid: number, session: Session): void {
     this.#pids.set(pid, session);
-    void this.#read(pid);
+    void this.#read(pid, session);
   }
 
   remove(pid: number): void {
@@ -215,7 +216,12 @@ class StateDir {
       for await (const ev of this.#watcher) {
         for (const p of ev.paths) {
           const m = /\/(\d+)\.json$/.exec(p);
-          if (m && this.#pids.has(Number(m[1]))) void this.#read(Number(m[1]));
+          if (!m) continue;
+          const pid = Number(m[1]);
+          // Claude is usually the session's own process; when a wrapper
+          // script runs it as a child, it is still in the session.
+          const session = this.#pids.get(pid) ?? this.#pids.get(procStat(pid)?.session ?? -1);
+          if (session) void this.#read(pid, session);
         }
       }
     } catch (e) {
@@ -223,9 +229,7 @@ class StateDir {
     }
   }
 
-  async #read(pid: number): Promise<void> {
-    const session = this.#pids.get(pid);
-    if (!session) return;
+  async #read(pid: number, session: Session): Promise<void> {
     let state: Record<string, unknown>;
     try {
       state = JSON.parse(await Deno.readTextFile(`${this.dir}/${pid}.json`));
