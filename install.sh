@@ -173,9 +173,12 @@ install_program() {
     step "Installing the launcher to $BIN (deno $version at $deno, bundle in $LIB_DIR)"
     mkdir -p "$LIB_DIR" || fail "cannot create $LIB_DIR"
     put "$ROOT/dist/claude-sessions.js" "$LIB_DIR/claude-sessions.js" 644 || fail "cannot write $LIB_DIR"
-    # The screen model's worker thread runs its own bundle, found beside the main one.
-    put "$ROOT/dist/claude-sessions-screen.js" "$LIB_DIR/claude-sessions-screen.js" 644 ||
-      fail "cannot write $LIB_DIR"
+    # Worker threads (screen model, log compression) run their own bundles,
+    # found beside the main one.
+    for w in screen gzip; do
+      put "$ROOT/dist/claude-sessions-$w.js" "$LIB_DIR/claude-sessions-$w.js" 644 ||
+        fail "cannot write $LIB_DIR"
+    done
     tmp="$(mktemp)"
     # Paths are written single-quoted; a quote in them is escaped for sh.
     local q_bin q_deno q_js

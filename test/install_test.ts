@@ -178,9 +178,10 @@ Deno.test({
       });
 
       await t.step("a session runs through the installed program", async () => {
+        // Small log files, so archives get compressed (by a worker thread too).
         await Deno.writeTextFile(
           `${h.dir}/.claude-sessions/config.jsonc`,
-          '{ "claude": { "command": "sh" } }',
+          '{ "claude": { "command": "sh" }, "log": { "maxBytes": 4096, "keep": 100 } }',
         );
         const id = (await h.cs(["new", h.dir, "--name", "probe", "--", "-c", "exec sleep 600"]))
           .trim();
@@ -192,7 +193,16 @@ Deno.test({
           .trim();
         await h.cs(["wait", shown, "--until", "exited", "--timeout", "30"]);
         assert.match(await h.cs(["peek", shown]), /from-the-installed-program/);
+        const chatty = (await h.cs(["new", h.dir, "--", "-c", "seq 1 3000"])).trim();
+        await h.cs(["wait", chatty, "--until", "exited", "--timeout", "60"]);
+        // A stopping daemon finishes compressing its archives.
         assert.match(await h.cs(["stop-daemon"]), /daemon stopped/);
+        const archives = [...Deno.readDirSync(`${h.dir}/.claude-sessions/logs`)]
+          .map((e) => e.name).filter((n) => n.startsWith(chatty));
+        assert.ok(archives.some((n) => n.endsWith(".jsonl.gz")), archives.join(" "));
+        assert.ok(!archives.some((n) => /\.[2-9]\d*\.jsonl$/.test(n)), archives.join(" "));
+        assert.match(await h.cs(["logs", chatty]), /\n3000\r?\n/);
+        assert.match(await h.cs(["stop-daemon"]), /daemon stopped|no daemon was running/);
       });
 
       await t.step({
@@ -206,7 +216,7 @@ Deno.test({
             const ino = (await Deno.lstat(h.socket)).ino;
             // Nothing runs yet: the first ls connects, and activation execs the program.
             const ls = JSON.parse(await h.cs(["ls", "--all", "--json"]));
-            assert.deepEqual(ls.map((s: { name: string | null }) => s.name), ["probe", null]);
+            assert.deepEqual(ls.map((s: { name: string | null }) => s.name), ["probe", null, null]);
             const st = JSON.parse(await h.cs(["status", "--json"]));
             assert.equal(st.socketActivated, true);
             assert.equal(st.pid, activator.pid, "the launcher and daemon exec'd in place");

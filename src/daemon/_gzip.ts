@@ -7,6 +7,8 @@
  * @module
  */
 
+import { WORKER_BUNDLES, workerUrl } from "../worker_url.ts";
+
 const IDLE_MS = 2000;
 
 type Reply = { ok: boolean; error?: string };
@@ -17,7 +19,10 @@ let chain: Promise<unknown> = Promise.resolve();
 let idleTimer: ReturnType<typeof setTimeout> | null = null;
 
 function start(): Worker {
-  const w = new Worker(new URL("./_gzip_worker.ts", import.meta.url).href, { type: "module" });
+  const w = new Worker(
+    workerUrl(import.meta.url, "./_gzip_worker.ts", WORKER_BUNDLES.gzip),
+    { type: "module" },
+  );
   w.onmessage = (e: MessageEvent<Reply>) => {
     const p = pending;
     pending = null;

@@ -13,6 +13,7 @@
  */
 
 import { ModeTracker } from "./_modes.ts";
+import { WORKER_BUNDLES, workerUrl } from "../worker_url.ts";
 import type { ToMain, ToWorker } from "./_screen_protocol.ts";
 
 /** A consistent view for a client that will then follow the live stream. */
@@ -33,17 +34,6 @@ export interface PeekOptions {
 
 type Waiter = (msg: ToMain) => void;
 
-/**
- * Where the worker's module is: beside this one when running from source or
- * compiled (`deno compile --include`), or, in a bundle (the launcher install),
- * the worker's own bundle next to the main one.
- */
-function workerUrl(): string {
-  const here = import.meta.url;
-  if (new URL(here).pathname.endsWith(".ts")) return new URL("./_screen_worker.ts", here).href;
-  return new URL("./claude-sessions-screen.js", here).href;
-}
-
 /** The worker shared by every screen of this process, started on first use. */
 class ScreenWorker {
   static #shared: ScreenWorker | null = null;
@@ -55,7 +45,10 @@ class ScreenWorker {
   #dead: string | null = null;
 
   private constructor() {
-    this.#worker = new Worker(workerUrl(), { type: "module" });
+    this.#worker = new Worker(
+      workerUrl(import.meta.url, "./_screen_worker.ts", WORKER_BUNDLES.screen),
+      { type: "module" },
+    );
     this.#worker.onmessage = (e: MessageEvent<ToMain>) => this.#receive(e.data);
     this.#worker.onerror = (e) => {
       e.preventDefault();
