@@ -262,15 +262,40 @@ async function* follow(
   let splitter = new LineSplitter();
   let lastPart = lastPartBefore;
   let fresh = true;
+  /** Where a read-again after a cut began (so it is done once per place). */
+  let resyncedAt = -1;
+
+  /**
+   * Goes back to where the unfinished line began. A new daemon that finds a
+   * torn last line cuts it off in place and appends after the cut: the
+   * unfinished line is gone and the file goes on from where it began.
+   */
+  async function resync(handle: Deno.FsFile, at: number): Promise<void> {
+    resyncedAt = at;
+    await handle.seek(at, Deno.SeekMode.Start);
+    splitter = new LineSplitter();
+  }
 
   /** Lines of `cur` available now; the first line of a file may reveal missed files. */
   async function* drain(): AsyncGenerator<ReadLine> {
-    while (cur) {
+    reading: while (cur) {
+      const lineStart = (await cur.handle.seek(0, Deno.SeekMode.Current)) - splitter.pending;
+      const spanned = splitter.pending > 0;
       const n = await cur.handle.read(buf);
       if (n === null || n === 0) return;
-      for (const text of splitter.push(buf.subarray(0, n))) {
+      const lines = splitter.push(buf.subarray(0, n));
+      for (let i = 0; i < lines.length; i++) {
+        const text = lines[i]!;
         const line = parseLine(text);
-        if (!line) continue;
+        if (!line) {
+          // A line begun in an earlier read that does not parse: the file was
+          // cut under us and written on, gluing two lines. Read it again.
+          if (i === 0 && spanned && resyncedAt !== lineStart) {
+            await resync(cur.handle, lineStart);
+            continue reading;
+          }
+          continue;
+        }
         if (line.direction === "event" && line.event === "part" && typeof line.part === "number") {
           if (fresh && lastPart > 0 && line.part > lastPart + 1) {
             yield* missed(dir, id, lastPart, line.part, opts);
@@ -310,9 +335,22 @@ async function* follow(
         if (signal.aborted) return;
       }
       if (got) continue;
-      const ino = await Deno.stat(path).then((s) => s.ino, () => null);
-      if (ino !== cur.ino) {
-        // Rotated (or removed): the old file is complete; finish it, then move on.
+      const st = await Deno.stat(path).then((s) => s, () => null);
+      const ino = st?.ino ?? null;
+      if (ino === cur.ino && st) {
+        // Cut below what was read (a torn last line repaired): go back to
+        // where the unfinished line began.
+        const pos = await cur.handle.seek(0, Deno.SeekMode.Current);
+        if (st.size < pos) {
+          await resync(cur.handle, Math.min(st.size, pos - splitter.pending));
+          continue;
+        }
+      }
+      if (ino !== null && ino !== cur.ino) {
+        // Rotated: a new file is in place, so the daemon has finished the old
+        // one. (While no file is at the path — moved away by an outside tool,
+        // and the daemon not yet told to reopen — it still writes the old one:
+        // keep following that.) Finish it, then move on.
         for await (const r of drain()) yield r;
         cur.handle.close();
         cur = null;

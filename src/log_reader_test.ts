@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { within } from "./async.ts";
 import { defaultConfig } from "./config.ts";
-import { decodeData, isData, parseLogFileName } from "./log_format.ts";
+import { decodeData, isData, type LogLine, parseLogFileName } from "./log_format.ts";
 import { LineSplitter, readLog } from "./log_reader.ts";
 import { LogWriter } from "./daemon/log_writer.ts";
 import { stopGzipWorker } from "./daemon/_gzip.ts";
@@ -126,6 +127,110 @@ Deno.test("a follower that fell behind several rotations reads the files it miss
   } finally {
     stop.abort();
     stopGzipWorker();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a follower survives a torn last line being repaired under it", async () => {
+  const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
+  const dir = await Deno.makeTempDir();
+  const settings = { ...defaultConfig().log };
+  const writer = () =>
+    new LogWriter({ dir, id: ID, settings: () => settings, hold: () => () => {}, log: () => {} });
+  const describe = (l: LogLine) =>
+    isData(l)
+      ? `data:${new TextDecoder().decode(decodeData(l)).trim()}`
+      : `${l.direction}:${(l as { event?: string }).event ?? ""}`;
+  try {
+    let w = writer();
+    w.output(new TextEncoder().encode("before crash\n"));
+    await w.close();
+    // The daemon died mid-write: a torn line at the end.
+    await Deno.writeTextFile(
+      `${dir}/${ID}.jsonl`,
+      `{"timestamp":"2026-01-01T00:00:00.000Z","session_id":"${ID}","direction":"output","data":"${
+        "A".repeat(120)
+      }`,
+      { append: true },
+    );
+    const ac = new AbortController();
+    const got: string[] = [];
+    let wake = () => {};
+    const follower = (async () => {
+      for await (const r of readLog(dir, ID, { follow: true, signal: ac.signal })) {
+        got.push(describe(r.line));
+        wake();
+      }
+    })();
+    const until = async (what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!got.some((g) => g.includes(what))) {
+        if (Date.now() > deadline) throw new Error(`follower never showed ${what}: ${got}`);
+        await within(new Promise<void>((r) => (wake = r)), 1000);
+      }
+    };
+    await until("data:before crash");
+    // The next daemon repairs the file, then the session goes on.
+    w = writer();
+    w.event("exit", { exitReason: "daemon_lost" });
+    for (let i = 0; i < 5; i++) w.output(new TextEncoder().encode(`after restart ${i}\n`));
+    await w.close();
+    await until("after restart 4");
+    ac.abort();
+    await follower;
+    const onDisk: string[] = [];
+    for await (const r of readLog(dir, ID)) onDisk.push(describe(r.line));
+    assert.deepEqual(got, onDisk);
+    assert.ok(onDisk.includes("event:repaired"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a follower keeps the lines written between an outside move and the reopen (SIGHUP)", async () => {
+  const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
+  const dir = await Deno.makeTempDir();
+  const settings = { ...defaultConfig().log };
+  const w = new LogWriter({
+    dir,
+    id: ID,
+    settings: () => settings,
+    hold: () => () => {},
+    log: () => {},
+  });
+  const ac = new AbortController();
+  const got: string[] = [];
+  let wake = () => {};
+  const follower = (async () => {
+    for await (const r of readLog(dir, ID, { follow: true, signal: ac.signal })) {
+      if (isData(r.line)) got.push(new TextDecoder().decode(decodeData(r.line)));
+      wake();
+    }
+  })();
+  const until = async (what: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!got.some((g) => g.includes(what))) {
+      if (Date.now() > deadline) throw new Error(`follower never showed ${what}: ${got}`);
+      await within(new Promise<void>((r) => (wake = r)), 1000);
+    }
+  };
+  try {
+    w.output(new TextEncoder().encode("a\n"));
+    await w.flush();
+    await until("a");
+    // logrotate without copytruncate: move, then SIGHUP the daemon.
+    await Deno.rename(`${dir}/${ID}.jsonl`, `${dir}/${ID}.jsonl-20260101`);
+    w.output(new TextEncoder().encode("b, before the reopen\n"));
+    await w.flush();
+    w.reopen();
+    w.output(new TextEncoder().encode("c, after it\n"));
+    await w.flush();
+    await until("c, after it");
+    assert.deepEqual(got, ["a\n", "b, before the reopen\n", "c, after it\n"]);
+  } finally {
+    ac.abort();
+    await follower;
+    await w.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -84,7 +84,12 @@ async function writeBundle(t: LogTarget, sink: { write(p: Uint8Array): Promise<n
     new WritableStream({
       async write(chunk) {
         let off = 0;
-        while (off < chunk.length) off += await sink.write(chunk.subarray(off));
+        try {
+          while (off < chunk.length) off += await sink.write(chunk.subarray(off));
+        } catch (e) {
+          // A reader that went away (| head) ends the export, as for logs.
+          throw e instanceof Deno.errors.BrokenPipe ? new OutputClosed() : e;
+        }
       },
     }),
   );

@@ -443,20 +443,24 @@ export class LogWriter {
     await this.#compressing;
     const { dir, id } = this.#host;
     const keep = this.#host.settings().keep;
-    const archives = await listArchives(dir, id);
-    archives.sort((a, b) => b.n - a.n);
-    for (const a of archives) {
-      const from = `${dir}/${a.name}`;
-      if (a.n >= keep) await removeIfThere(from);
-      else await Deno.rename(from, `${dir}/${logFileName(id, a.n + 1, a.gz)}`);
-    }
-    if (this.#file) {
-      const f = this.#file;
-      this.#file = null;
-      f.close();
-    }
-    if (keep >= 1) await Deno.rename(this.path, `${dir}/${logFileName(id, 1)}`);
-    else await removeIfThere(this.path);
+    // Renumbering never interleaves with a compression of the same
+    // session's archives (e.g. the one the daemon runs at start).
+    await withArchiveLock(id, async () => {
+      const archives = await listArchives(dir, id);
+      archives.sort((a, b) => b.n - a.n);
+      for (const a of archives) {
+        const from = `${dir}/${a.name}`;
+        if (a.n >= keep) await removeIfThere(from);
+        else await Deno.rename(from, `${dir}/${logFileName(id, a.n + 1, a.gz)}`);
+      }
+      if (this.#file) {
+        const f = this.#file;
+        this.#file = null;
+        f.close();
+      }
+      if (keep >= 1) await Deno.rename(this.path, `${dir}/${logFileName(id, 1)}`);
+      else await removeIfThere(this.path);
+    });
     this.#compressing = compressArchives(dir, id).catch((e) =>
       this.#host.log(`log ${this.path}: cannot compress an archive: ${(e as Error).message}`)
     );
@@ -472,6 +476,24 @@ async function removeIfThere(path: string): Promise<void> {
   await Deno.remove(path).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
+}
+
+const archiveLocks = new Map<string, Promise<void>>();
+
+/**
+ * Runs `fn` alone among the archive operations of session `id` (renumbering
+ * at rotation, compression): each names files by number, so two at once
+ * could remove or overwrite the wrong file.
+ */
+export function withArchiveLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  const previous = archiveLocks.get(id) ?? Promise.resolve();
+  const run = previous.then(fn);
+  const tail = run.then(() => {}, () => {});
+  archiveLocks.set(id, tail);
+  void tail.then(() => {
+    if (archiveLocks.get(id) === tail) archiveLocks.delete(id);
+  });
+  return run;
 }
 
 /** Every archive of a session, plain and compressed alike. */
@@ -492,7 +514,11 @@ async function listArchives(
  * `.N.jsonl.gz` (through a temp file and a rename, so a compressed archive is
  * always complete), then removes the plain one.
  */
-export async function compressArchives(dir: string, id: string): Promise<void> {
+export function compressArchives(dir: string, id: string): Promise<void> {
+  return withArchiveLock(id, () => compressUnlocked(dir, id));
+}
+
+async function compressUnlocked(dir: string, id: string): Promise<void> {
   const all = await listArchives(dir, id);
   const gz = new Set(all.filter((a) => a.gz).map((a) => a.n));
   for (const a of all) {

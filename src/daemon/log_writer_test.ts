@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { defaultConfig, type LogConfig } from "../config.ts";
-import { decodeData, isData, type LogLine, parseLine } from "../log_format.ts";
+import {
+  decodeData,
+  encodeData,
+  formatLine,
+  isData,
+  type LogLine,
+  parseLine,
+} from "../log_format.ts";
 import { readLog } from "../log_reader.ts";
-import { LogWriter, repairTail } from "./log_writer.ts";
+import { compressArchives, LogWriter, repairTail } from "./log_writer.ts";
 import { stopGzipWorker } from "./_gzip.ts";
 
 const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
@@ -195,5 +202,77 @@ Deno.test("a disk that fails holds output back within the bound, then catches up
     assert.deepEqual(await allOutput(dir), data);
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("compressing a dead daemon's plain archives while the resumed session rotates loses nothing", async () => {
+  const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
+  const dir = await Deno.makeTempDir();
+  const enc = new TextEncoder();
+  const file = (part: number, tag: string, bytes: number) => {
+    let s = formatLine({
+      timestamp: "2026-01-01T00:00:00.000Z",
+      session_id: ID,
+      direction: "event",
+      event: "part",
+      part,
+    }) + "\n";
+    for (let i = 0; s.length < bytes; i++) {
+      const data = enc.encode(`${tag}-${i}\n`);
+      s += formatLine({
+        timestamp: "2026-01-01T00:00:00.000Z",
+        session_id: ID,
+        direction: "output",
+        data: encodeData(data),
+        size: data.length,
+      }) + "\n";
+    }
+    return s;
+  };
+  try {
+    // Left plain by a daemon that died: .4 .3 .2 (parts 1-3), .1 (part 4), current (part 5).
+    const MB = 1024 * 1024;
+    await Deno.writeTextFile(`${dir}/${ID}.4.jsonl`, file(1, "P1", 3 * MB));
+    await Deno.writeTextFile(`${dir}/${ID}.3.jsonl`, file(2, "P2", 3 * MB));
+    await Deno.writeTextFile(`${dir}/${ID}.2.jsonl`, file(3, "P3", 3 * MB));
+    await Deno.writeTextFile(`${dir}/${ID}.1.jsonl`, file(4, "P4", 1000));
+    await Deno.writeTextFile(`${dir}/${ID}.jsonl`, file(5, "P5", 1000));
+    const counts = (lines: string[]) => {
+      const m = new Map<string, number>();
+      for (const l of lines) m.set(l, (m.get(l) ?? 0) + 1);
+      return m;
+    };
+    const before: string[] = [];
+    for await (const r of readLog(dir, ID)) {
+      if (isData(r.line)) before.push(new TextDecoder().decode(decodeData(r.line)));
+    }
+    // The daemon starts compressing while the resumed session writes and rotates.
+    const compressing = compressArchives(dir, ID);
+    const settings = { ...defaultConfig().log, maxBytes: 2000, keep: 100 };
+    const w = new LogWriter({
+      dir,
+      id: ID,
+      settings: () => settings,
+      hold: () => () => {},
+      log: () => {},
+    });
+    for (let i = 0; i < 40; i++) w.output(enc.encode(`NEW-${i}-${"x".repeat(300)}\n`));
+    await w.close();
+    await compressing;
+    const parts: number[] = [];
+    const after: string[] = [];
+    for await (const r of readLog(dir, ID)) {
+      if (r.line.direction === "event" && r.line.event === "part") {
+        parts.push(r.line.part as number);
+      }
+      if (isData(r.line)) after.push(new TextDecoder().decode(decodeData(r.line)));
+    }
+    assert.deepEqual(parts, parts.map((_, i) => i + 1), "every part once, in order");
+    const old = counts(after.filter((l) => !l.startsWith("NEW-")));
+    assert.deepEqual(old, counts(before));
+    assert.equal(after.join("").split("NEW-").length - 1, 40);
+  } finally {
+    stopGzipWorker();
+    await Deno.remove(dir, { recursive: true });
   }
 });
