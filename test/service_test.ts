@@ -114,3 +114,40 @@ Deno.test("service: without a manager, install says so and status reports it", a
     await home.cleanup();
   }
 });
+
+Deno.test("service: status exits 0 and reports a manager that does not answer", async () => {
+  const home = await TestHome.create();
+  await Deno.mkdir(`${home.dir}/fakebin`);
+  await Deno.writeTextFile(
+    `${home.dir}/fakebin/systemctl`,
+    '#!/bin/sh\necho "Failed to connect to bus: No medium found" >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
+  const env = {
+    HOME: home.dir,
+    PATH: `${home.dir}/fakebin:${Deno.env.get("PATH")}`,
+    CLAUDE_SESSIONS_SERVICE_MANAGER: "systemd",
+  };
+  try {
+    const text = await home.cli(["service", "status"], { env });
+    assert.equal(text.code, 0, text.stderr);
+    assert.equal(text.stderr, "");
+    assert.match(
+      text.stdout,
+      /^state {5}unknown: systemctl --user show .* Failed to connect to bus/m,
+    );
+    assert.match(text.stdout, /^summary {3}cannot ask systemd about the service; no daemon runs$/m);
+    const st = JSON.parse(await home.ok(["service", "status", "--json"], { env }));
+    assert.equal(st.manager, "systemd");
+    assert.equal(st.state, null);
+    assert.match(st.error, /Failed to connect to bus: No medium found/);
+    assert.equal(st.daemon.answering, false);
+    // Operations that need the manager still fail, in one line.
+    const inst = await home.cli(["service", "uninstall"], { env });
+    assert.equal(inst.code, 1);
+    assert.match(inst.stderr, /^claude-sessions: systemctl --user show .*Failed to connect to bus/);
+    assert.doesNotMatch(inst.stderr, /^\s+at /m);
+  } finally {
+    await home.cleanup();
+  }
+});

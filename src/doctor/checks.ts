@@ -330,6 +330,12 @@ export const serviceCheck: Check = {
     if (st.manager === "none") {
       return ok(`no service manager (${st.reason}): commands start the daemon on demand`);
     }
+    if (st.error !== null) {
+      return fail(
+        `cannot read the service's state: ${st.error}`,
+        "check that your service manager answers (Linux: systemctl --user status)",
+      );
+    }
     if (!st.installed) return skip(`not installed (optional): claude-sessions service install`);
     if (!st.current) {
       return fail(

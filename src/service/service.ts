@@ -43,8 +43,10 @@ export interface ServiceStatus {
   current: boolean;
   /** The service files (installed or not). */
   files: string[];
-  /** The manager's view, when there is a manager. */
+  /** The manager's view, when there is a manager and it answered. */
   state: BackendState | null;
+  /** Why the manager could not be asked (e.g. no user bus), else null. */
+  error: string | null;
   /** What answers on the socket. */
   daemon: DaemonProbe;
   /** The answering daemon runs under the service manager. */
@@ -165,7 +167,16 @@ export class Service {
       if (text === null) installed = current = false;
       else if (text !== f.text) current = false;
     }
-    const state = b ? await this.#step(() => b.state()) : null;
+    // A manager that does not answer is reported, not thrown: status always answers.
+    let state: BackendState | null = null;
+    let error: string | null = null;
+    if (b) {
+      try {
+        state = await b.state();
+      } catch (e) {
+        error = (e as Error).message;
+      }
+    }
     // Connecting to a listening socket unit starts the daemon; do not, just to look.
     const daemon = state && state.listening && !state.running
       ? notAsked("the socket listens; the daemon starts on first use")
@@ -180,10 +191,11 @@ export class Service {
       current,
       files: files.map((f) => f.path),
       state,
+      error,
       daemon,
       managed,
       logs,
-      summary: summarize(b, state, installed, daemon, managed, this.detected.reason),
+      summary: summarize(b, state, error, installed, daemon, managed, this.detected.reason),
     };
   }
 
@@ -418,6 +430,7 @@ function notAsked(note: string): DaemonProbe {
 function summarize(
   b: ServiceBackend | null,
   state: BackendState | null,
+  error: string | null,
   installed: boolean,
   daemon: DaemonProbe,
   managed: boolean,
@@ -426,6 +439,7 @@ function summarize(
   const d = daemon.answering
     ? `the daemon runs (pid ${daemon.pid}, version ${daemon.version})`
     : "no daemon runs";
+  if (b && error !== null) return `cannot ask ${b.name} about the service; ${d}`;
   if (!b || !state) {
     return `no service manager (${reason}); ${d}; commands start it on demand`;
   }
