@@ -151,3 +151,84 @@ Deno.test("service: status exits 0 and reports a manager that does not answer", 
     await home.cleanup();
   }
 });
+
+Deno.test({
+  name: "service: install for a new home restarts the socket unit, unless that cuts off sessions",
+  ...opts,
+  ignore: !(await haveCommand("systemd-socket-activate")),
+  fn: async () => {
+    const home = await TestHome.create({ claude: { command: "sh" } });
+    const state = `${home.dir}/fake-systemd`;
+    await Deno.mkdir(`${home.dir}/fakebin`);
+    await Deno.symlink(`${ROOT}test/fixtures/fake_systemctl.sh`, `${home.dir}/fakebin/systemctl`);
+    const a = home.dir;
+    const b = `${home.dir}/b`;
+    await Deno.mkdir(b, { mode: 0o700 });
+    await Deno.writeTextFile(`${b}/config.jsonc`, '{ "claude": { "command": "sh" } }');
+    const env = (csHome: string) => ({
+      HOME: home.dir,
+      PATH: `${home.dir}/fakebin:${Deno.env.get("PATH")}`,
+      CLAUDE_SESSIONS_SERVICE_MANAGER: "systemd",
+      CLAUDE_SESSIONS_HOME: csHome,
+      FAKE_SYSTEMD_STATE: state,
+    });
+    const cs = (csHome: string, args: string[]) => home.ok(args, { env: env(csHome) });
+    /** Who answers for `csHome`: its daemon's home, and whether it is the service's. */
+    const serving = async (csHome: string) => {
+      const st = JSON.parse(await cs(csHome, ["service", "status", "--json"]));
+      assert.equal(st.daemon.answering, true, JSON.stringify(st));
+      const d = JSON.parse(await cs(csHome, ["status", "--json"]));
+      return { home: d.home, socket: d.socket, managed: st.managed, pid: d.pid };
+    };
+    try {
+      assert.match(await cs(a, ["service", "install"]), /systemd: the daemon runs/);
+      const first = await serving(a);
+      assert.equal(first.home, a);
+      assert.equal(first.managed, true);
+
+      // The home moves; the service's daemon is idle: the socket unit is restarted.
+      const moved = await cs(b, ["service", "install"]);
+      assert.match(moved, /wrote .*claude-sessions\.socket/);
+      const has = (text: string, line: string) => assert.ok(text.includes(line), text);
+      has(
+        moved,
+        `restarting the service (its socket moves from ${a}/daemon.sock to ${b}/daemon.sock)`,
+      );
+      assert.match(moved, /systemd: the daemon runs \(pid \d+\) on /);
+      const onB = await serving(b);
+      assert.equal(onB.home, b);
+      assert.equal(onB.socket, `${b}/daemon.sock`);
+      assert.equal(onB.managed, true);
+
+      // With a live session, moving back leaves that daemon running and says what to do.
+      const id = (await cs(b, ["new", b, "--", "-c", "exec sleep 600"])).trim();
+      await cs(b, ["wait", id, "--until", "running", "--timeout", "30"]);
+      const busy = await cs(a, ["service", "install"]);
+      has(
+        busy,
+        `the service's daemon (pid ${onB.pid}) serves ${b}/daemon.sock with 1 live session; left running`,
+      );
+      has(
+        busy,
+        `to move the service to ${a}/daemon.sock (this stops those sessions): claude-sessions service restart`,
+      );
+      assert.equal((await serving(b)).pid, onB.pid, "not stopped");
+
+      // service restart moves it: a daemon for the new home, on the new socket.
+      assert.match(await cs(a, ["service", "restart"]), /systemd: the daemon runs \(pid \d+\)/);
+      const onA = await serving(a);
+      assert.equal(onA.home, a);
+      assert.equal(onA.socket, `${a}/daemon.sock`);
+      assert.equal(onA.managed, true);
+      const rec = JSON.parse(await Deno.readTextFile(`${b}/sessions/${id}.json`));
+      assert.equal(rec.exitReason, "daemon_stopped");
+    } finally {
+      for (const h of [a, b]) await home.cli(["stop-daemon"], { env: env(h) }).catch(() => {});
+      await new Deno.Command(`${home.dir}/fakebin/systemctl`, {
+        args: ["--user", "disable", "--now", "claude-sessions.socket"],
+        env: { ...Deno.env.toObject(), ...env(a) },
+      }).output().catch(() => {});
+      await home.cleanup();
+    }
+  },
+});

@@ -8,7 +8,8 @@
 
 import { BackendError, type BackendState, type ServiceBackend } from "./_backend.ts";
 import { firstLine, type Runner, type RunResult } from "./_run.ts";
-import { LAUNCHD_LABEL, type RenderInput, renderLaunchdPlist } from "./render.ts";
+import { LAUNCHD_LABEL, type RenderInput, renderLaunchdPlist, xmlUnescape } from "./render.ts";
+import { paths } from "../paths.ts";
 
 /** Timing of the waits around `bootout` (see {@linkcode LaunchdBackend}). */
 export interface LaunchdTiming {
@@ -70,6 +71,13 @@ export class LaunchdBackend implements ServiceBackend {
 
   render(input: RenderInput) {
     return [renderLaunchdPlist(input)];
+  }
+
+  socketIn(installed: Map<string, string | null>): string | null {
+    const home = /<key>CLAUDE_SESSIONS_HOME<\/key>\s*<string>([^<]*)<\/string>/.exec(
+      installed.get(`${LAUNCHD_LABEL}.plist`) ?? "",
+    )?.[1];
+    return home && home.startsWith("/") ? paths(xmlUnescape(home)).socket : null;
   }
 
   async state(): Promise<BackendState> {

@@ -171,3 +171,15 @@ Deno.test("launchd: the waits are bounded, and end in one clear error", async ()
     /failed: Bootstrap failed: 1: Operation not permitted$/,
   );
 });
+
+Deno.test("launchd socketIn: the socket of the home an installed plist names", () => {
+  const b = new LaunchdBackend("/Users/me", 501, "/l", new FakeLaunchctl().run);
+  const [f] = b.render({
+    command: ["/bin/cs"],
+    home: "/Users/me/a&b <c>",
+    socket: "/Users/me/a&b <c>/daemon.sock",
+    path: "/usr/bin",
+  });
+  assert.equal(b.socketIn(new Map([[f!.name, f!.text]])), "/Users/me/a&b <c>/daemon.sock");
+  assert.equal(b.socketIn(new Map([[f!.name, null]])), null);
+});

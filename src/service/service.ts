@@ -181,8 +181,7 @@ export class Service {
     const daemon = state && state.listening && !state.running
       ? notAsked("the socket listens; the daemon starts on first use")
       : await probeDaemon(this.paths.socket);
-    const managed = daemon.answering && state !== null && state.running &&
-      (state.pid === daemon.pid || daemon.socketActivated);
+    const managed = state !== null && isManaged(state, daemon);
     const logs = b ? b.logHint : this.paths.daemonLog;
     return {
       manager: b ? b.name : "none",
@@ -202,7 +201,12 @@ export class Service {
   /**
    * Writes the service files and starts the service. A running daemon that
    * is not the service's is stopped first when it has no live sessions; with
-   * live sessions it is left running (and so is an outdated service daemon).
+   * live sessions it is left running. When the files changed while the
+   * manager runs the service (or its socket listens), or its daemon is of
+   * another version, the service is restarted — also the socket unit, which
+   * may still listen on the socket of another home — unless the service's
+   * daemon has live sessions: it is then left running, and the output says
+   * how to switch over.
    * Without a manager there is nothing to install: it says so (and stops an
    * idle daemon of another version, so the next command starts this one).
    * @throws {ServiceError} when a step fails
@@ -221,9 +225,12 @@ export class Service {
       throw new ServiceError(`cannot install a service for a relative command: ${this.command[0]}`);
     }
     await Deno.mkdir(b.dir, { recursive: true });
+    const files = this.files();
+    const before = new Map<string, string | null>();
+    for (const f of files) before.set(f.name, await readText(f.path));
     let changed = false;
-    for (const f of this.files()) {
-      if ((await readText(f.path)) === f.text) {
+    for (const f of files) {
+      if (before.get(f.name) === f.text) {
         say(`${f.path} is up to date`);
         continue;
       }
@@ -236,8 +243,7 @@ export class Service {
     const daemon = state.listening && !state.running
       ? notAsked("")
       : await probeDaemon(this.paths.socket);
-    const ours = daemon.answering && state.running &&
-      (state.pid === daemon.pid || daemon.socketActivated);
+    const ours = isManaged(state, daemon);
     if (daemon.answering && !ours) {
       if (daemon.live > 0) {
         say(
@@ -253,20 +259,48 @@ export class Service {
       say(`stopping the daemon started outside the service (pid ${daemon.pid}, no live sessions)`);
       await shutdownDaemon(this.paths.socket);
     }
-    if (ours && (changed || daemon.version !== VERSION)) {
-      const why = daemon.version !== VERSION
-        ? `version ${daemon.version}; this is ${VERSION}`
+    // The files the manager runs the service from may have named another
+    // socket (another home): its daemon, if any, serves that one.
+    const oldSocket = b.socketIn(before);
+    const moved = oldSocket !== null && oldSocket !== this.paths.socket;
+    let managed = ours ? daemon : notAsked("");
+    if (moved && state.running) {
+      const d = await probeDaemon(oldSocket);
+      if (isManaged(state, d)) managed = d;
+    }
+    // What the manager runs (a daemon, or a socket unit listening) keeps its
+    // old files until restarted: systemd applies a changed socket unit only
+    // on a restart of the socket unit, which stops the daemon too.
+    const stale = changed && (state.running || state.listening);
+    const outdated = managed.answering && managed.version !== VERSION;
+    if (stale || outdated) {
+      const why = moved
+        ? `its socket moves from ${oldSocket} to ${this.paths.socket}`
+        : outdated
+        ? `its daemon is version ${managed.version}; this is ${VERSION}`
         : "its service files changed";
-      if (daemon.live > 0) {
-        say(
-          `the service's daemon (pid ${daemon.pid}, ${why}) runs ${
-            plural(daemon.live, "live session")
-          }; left running`,
-        );
-        say("to restart it (this stops those sessions): claude-sessions service restart");
+      if (managed.live > 0) {
+        if (moved) {
+          say(
+            `the service's daemon (pid ${managed.pid}) serves ${oldSocket} with ${
+              plural(managed.live, "live session")
+            }; left running`,
+          );
+          say(
+            `to move the service to ${this.paths.socket} (this stops those sessions): ` +
+              "claude-sessions service restart",
+          );
+        } else {
+          say(
+            `the service's daemon (pid ${managed.pid}, ${why}) runs ${
+              plural(managed.live, "live session")
+            }; left running`,
+          );
+          say("to restart it (this stops those sessions): claude-sessions service restart");
+        }
         return;
       }
-      say(`restarting the service's daemon (${why})`);
+      say(`restarting the service (${why})`);
       await this.#step(() => b.restart());
     } else {
       await this.#step(() => b.start());
@@ -451,6 +485,11 @@ function summarize(
   }
   if (daemon.answering) return `the ${b.name} service is installed but ${d} outside it`;
   return `the ${b.name} service is installed but stopped (${state.detail})`;
+}
+
+/** The daemon that answered is the one the manager runs. */
+function isManaged(state: BackendState, d: DaemonProbe): boolean {
+  return d.answering && state.running && (state.pid === d.pid || d.socketActivated);
 }
 
 function plural(n: number, word: string): string {
