@@ -67,13 +67,26 @@ Deno.test({
       assert.match(again, /claude-sessions\.service is up to date/);
       assert.equal((await status()).daemon.pid, st.daemon.pid);
 
-      // Stopped under the service, the daemon is started again through it by the next command.
-      const sd = await new Deno.Command(`${home.dir}/fakebin/systemctl`, {
-        args: ["--user", "disable", "--now", "claude-sessions.socket", "claude-sessions.service"],
-        env: { ...Deno.env.toObject(), ...env },
-      }).output();
-      assert.equal(sd.code, 0);
-      assert.equal((await status()).daemon.answering, false);
+      // Stopped under the service, the daemon is started again through it: by doctor…
+      const stop = async () => {
+        const sd = await new Deno.Command(`${home.dir}/fakebin/systemctl`, {
+          args: ["--user", "stop", "claude-sessions.socket", "claude-sessions.service"],
+          env: { ...Deno.env.toObject(), ...env },
+        }).output();
+        assert.equal(sd.code, 0);
+        assert.equal((await status()).daemon.answering, false);
+      };
+      await stop();
+      const doc2 = JSON.parse((await home.cli(["doctor", "--json"], { env })).stdout);
+      const check = (id: string) => doc2.checks.find((c: { id: string }) => c.id === id);
+      assert.equal(check("daemon").status, "ok", JSON.stringify(check("daemon")));
+      assert.match(check("daemon").detail, /^started it; pid \d+, .*\(socket-activated\)$/);
+      assert.equal(check("service").status, "ok", JSON.stringify(check("service")));
+      st = await status();
+      assert.equal(st.managed, true);
+      assert.equal(st.daemon.socketActivated, true);
+      // …and by any other command.
+      await stop();
       await cs(["ls"]);
       st = await status();
       assert.equal(st.managed, true);

@@ -11,7 +11,7 @@ import { ConfigError, defaultConfig, type LoadedConfig } from "../config.ts";
 import { selfCommand, selfKind } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
-import { startDaemonBackground } from "../cli/_client.ts";
+import { connectOrStart } from "../cli/_client.ts";
 import { hookCommand } from "../hooks.ts";
 import { exists } from "../exists.ts";
 import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
@@ -209,24 +209,27 @@ export const daemonCheck: Check = {
     let probe = await probeDaemon(p.socket);
     let started = "";
     if (!probe.answering) {
+      // As any command would: through the service when it is installed for
+      // this home, else in the background.
       try {
-        const { pid } = await startDaemonBackground(p);
-        started = `started it (pid ${pid}); `;
+        (await connectOrStart(p)).close();
       } catch (e) {
         return fail(
           `nothing answers on ${p.socket} (${probe.note}) and it cannot start: ${
             (e as Error).message
           }`,
-          `see ${p.daemonLog}, or run: claude-sessions daemon --foreground`,
+          `see ${p.daemonLog} (under systemd: journalctl --user -u claude-sessions), ` +
+            "or run: claude-sessions daemon --foreground",
         );
       }
       probe = await probeDaemon(p.socket);
       if (!probe.answering) {
         return fail(
           `started, but nothing answers on ${p.socket} (${probe.note})`,
-          `see ${p.daemonLog}`,
+          `see ${p.daemonLog} (under systemd: journalctl --user -u claude-sessions)`,
         );
       }
+      started = "started it; ";
     }
     const what = `${started}pid ${probe.pid}, version ${probe.version}, ${probe.live} live, ` +
       `on ${p.socket}${probe.socketActivated ? " (socket-activated)" : ""}`;
