@@ -8,7 +8,7 @@
 
 import type { Paths } from "../paths.ts";
 import { ConfigError, defaultConfig, type LoadedConfig } from "../config.ts";
-import { selfCommand, selfKind } from "../self.ts";
+import { selfCommand, selfKind, shellQuote } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import { connectOrStart } from "../cli/_client.ts";
@@ -98,7 +98,9 @@ export const pathCheck: Check = {
     if (!found) {
       return fail(
         `${dir} is not on PATH`,
-        `add it, e.g. in ~/.profile or your shell's rc file: export PATH="${dir}:$PATH"`,
+        `add it, e.g. in ~/.profile or your shell's rc file: export PATH=${
+          shellQuote(dir)
+        }:"$PATH"`,
       );
     }
     if ((await realPath(found)) !== (await realPath(self))) {
@@ -145,7 +147,10 @@ export const claudeCheck: Check = {
   },
 };
 
-/** The home's permissions: private to the user. */
+/**
+ * The home's permissions: private to the user. Runs after the daemon check,
+ * since a daemon that starts tightens a looser mode (see Files in the README).
+ */
 export const homeCheck: Check = {
   id: "home",
   title: "home",
@@ -158,13 +163,16 @@ export const homeCheck: Check = {
       return ok(`${p.home} does not exist yet (created on first use, mode 0700)`);
     }
     if (!st.isDirectory) {
-      return fail(`${p.home} is not a directory`, `move it away: mv ${p.home} ${p.home}.old`);
+      return fail(
+        `${p.home} is not a directory`,
+        `move it away: mv ${shellQuote(p.home)} ${shellQuote(`${p.home}.old`)}`,
+      );
     }
     const uid = Deno.uid();
     if (uid !== null && st.uid !== null && st.uid !== uid) {
       return fail(
         `${p.home} belongs to uid ${st.uid}, not you (${uid})`,
-        `sudo chown -R ${uid} ${p.home}`,
+        `sudo chown -R ${uid} ${shellQuote(p.home)}`,
       );
     }
     for (const dir of [p.home, p.sessionsDir, p.logsDir]) {
@@ -175,7 +183,7 @@ export const homeCheck: Check = {
       if (mode !== null && (mode & 0o077) !== 0) {
         return fail(
           `${dir} is mode ${(mode & 0o777).toString(8)}: readable by others`,
-          `chmod 700 ${dir}`,
+          `chmod 700 ${shellQuote(dir)}`,
         );
       }
     }
@@ -429,9 +437,9 @@ export const CHECKS: Check[] = [
   programCheck,
   pathCheck,
   claudeCheck,
-  homeCheck,
   configCheck,
   daemonCheck,
+  homeCheck,
   hooksCheck,
   serviceCheck,
   notifierCheck,
