@@ -225,6 +225,9 @@ LAUNCHER
 install_service() {
   if [ "$NO_SERVICE" = 1 ]; then
     step "Skipping the service (--no-service): commands start the daemon on demand"
+    # As 'service install' does: an idle daemon of the old version makes way.
+    "$BIN" stop-daemon --if-outdated | sed 's/^/    /' ||
+      fail "could not check the running daemon (see above)"
     return
   fi
   step "Installing the service"

@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { haveCommand, ROOT, startActivator } from "./_harness.ts";
+import { FakeDaemon, haveCommand, ROOT, startActivator } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -162,7 +162,17 @@ Deno.test({
       });
 
       await t.step("second install upgrades in place", async () => {
-        await assertInstalled(h, await h.install(["--no-service"]));
+        // An idle daemon of an older version runs: the upgrade stops it.
+        assert.match(await h.cs(["stop-daemon"]), /daemon stopped/);
+        const old = FakeDaemon.start(h.socket, "0.0.9");
+        const r = await h.install(["--no-service"]);
+        await old.close();
+        assert.ok(old.shutdownRequested, r.out);
+        assert.match(
+          r.out,
+          /^ {4}stopped the idle daemon of version 0\.0\.9; the next command starts this version$/m,
+        );
+        await assertInstalled(h, r);
         assert.match(await h.cs(["--version"]), /^claude-sessions \d+\.\d+\.\d+\n$/);
         // doctor, run alone, passes too (it started the daemon during the install).
         const doc = JSON.parse(await h.cs(["doctor", "--json"]));

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { haveCommand, ROOT, TestHome } from "./_harness.ts";
+import { FakeDaemon, haveCommand, ROOT, TestHome } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -241,6 +241,49 @@ Deno.test({
         args: ["--user", "disable", "--now", "claude-sessions.socket"],
         env: { ...Deno.env.toObject(), ...env(a) },
       }).output().catch(() => {});
+      await home.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "stop-daemon --if-outdated: stops only an idle daemon of another version",
+  ...opts,
+  fn: async () => {
+    const home = await TestHome.create();
+    const env = { CLAUDE_SESSIONS_SERVICE_MANAGER: "none" };
+    const run = () => home.ok(["stop-daemon", "--if-outdated"], { env });
+    try {
+      assert.equal(await run(), "no daemon was running\n");
+
+      // Busy: left running, and how to switch is said.
+      const busy = FakeDaemon.start(home.socket, "0.0.9", 2);
+      assert.equal(
+        await run(),
+        `a daemon of version 0.0.9 (pid ${Deno.pid}) runs 2 live sessions; left running. ` +
+          "To switch to this version (this stops them): claude-sessions service restart\n",
+      );
+      assert.equal(busy.shutdownRequested, false);
+
+      // Idle: stopped.
+      busy.live = 0;
+      assert.equal(
+        await run(),
+        "stopped the idle daemon of version 0.0.9; the next command starts this version\n",
+      );
+      await busy.stopped;
+      assert.equal(busy.shutdownRequested, true);
+
+      // This version: left running.
+      await home.ok(["daemon"], { env });
+      const pid = JSON.parse(await home.ok(["status", "--json"], { env })).pid;
+      assert.match(
+        await run(),
+        new RegExp(`^the daemon \\(pid ${pid}\\) runs this version .*; left running\n$`),
+      );
+      assert.equal(JSON.parse(await home.ok(["status", "--json"], { env })).pid, pid);
+    } finally {
+      await home.cli(["stop-daemon"], { env });
       await home.cleanup();
     }
   },

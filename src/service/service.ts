@@ -218,7 +218,7 @@ export class Service {
         `no service manager here (${this.detected.reason}): nothing to install; ` +
           "every command starts the daemon when none runs",
       );
-      await this.#refreshIdleDaemon(say);
+      await refreshIdleDaemon(this.paths.socket, say);
       return;
     }
     if (this.command[0] && !this.command[0].startsWith("/")) {
@@ -377,21 +377,6 @@ export class Service {
     say(`${b.name}: the daemon runs (pid ${after.pid})`);
   }
 
-  /** Without a manager: stops a daemon of another version when it is idle. */
-  async #refreshIdleDaemon(say: Say): Promise<void> {
-    const d = await probeDaemon(this.paths.socket);
-    if (!d.answering || d.version === VERSION) return;
-    if (d.live > 0) {
-      say(
-        `a daemon of version ${d.version} (pid ${d.pid}) runs ${plural(d.live, "live session")}; ` +
-          "to switch to this version (this stops them): claude-sessions service restart",
-      );
-      return;
-    }
-    await shutdownDaemon(this.paths.socket);
-    say(`stopped the idle daemon of version ${d.version}; the next command starts this version`);
-  }
-
   async #step<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -440,6 +425,39 @@ export async function probeDaemon(socket: string, timeoutMs = 10_000): Promise<D
   } catch (e) {
     return notAsked((e as Error).message);
   }
+}
+
+/** What {@linkcode refreshIdleDaemon} found. */
+export type Refresh =
+  /** No daemon answers. */
+  | { outcome: "none"; daemon: DaemonProbe }
+  /** It is this version: left running. */
+  | { outcome: "current"; daemon: DaemonProbe }
+  /** Another version with live sessions: left running (it said how to switch). */
+  | { outcome: "busy"; daemon: DaemonProbe }
+  /** Another version, idle: stopped, so the next command starts this version. */
+  | { outcome: "stopped"; daemon: DaemonProbe };
+
+/**
+ * After an upgrade: stops the daemon on `socket` when it is of another
+ * version and has no live sessions (the next command, or the service, starts
+ * this version). One of another version with live sessions is left running,
+ * and `say` gets how to switch; the other outcomes are only returned.
+ */
+export async function refreshIdleDaemon(socket: string, say: Say): Promise<Refresh> {
+  const d = await probeDaemon(socket);
+  if (!d.answering) return { outcome: "none", daemon: d };
+  if (d.version === VERSION) return { outcome: "current", daemon: d };
+  if (d.live > 0) {
+    say(
+      `a daemon of version ${d.version} (pid ${d.pid}) runs ${plural(d.live, "live session")}; ` +
+        "left running. To switch to this version (this stops them): claude-sessions service restart",
+    );
+    return { outcome: "busy", daemon: d };
+  }
+  await shutdownDaemon(socket);
+  say(`stopped the idle daemon of version ${d.version}; the next command starts this version`);
+  return { outcome: "stopped", daemon: d };
 }
 
 /** Asks the daemon on `socket` to shut down and waits until it has. */
