@@ -165,7 +165,6 @@ install_program() {
   if [ "$KIND" = binary ]; then
     step "Installing the binary to $BIN"
     put "$ROOT/dist/claude-sessions" "$BIN" 755 || fail "cannot write $BIN"
-    rm -rf "$LIB_DIR"
   else
     local deno version tmp
     deno="$(deno eval 'console.log(Deno.execPath())')" || fail "cannot locate the deno executable"
@@ -225,11 +224,42 @@ LAUNCHER
 install_service() {
   if [ "$NO_SERVICE" = 1 ]; then
     step "Skipping the service (--no-service): commands start the daemon on demand"
+    # As 'service install' does: an idle daemon of the old version makes way.
+    "$BIN" stop-daemon --if-outdated | sed 's/^/    /' ||
+      fail "could not check the running daemon (see above)"
     return
   fi
   step "Installing the service"
   # Prints the fallback itself where there is no service manager.
   "$BIN" service install | sed 's/^/    /' || fail "the service could not be installed (see above)"
+}
+
+# Pids of running daemons started from the launcher's bundle (any home).
+launcher_daemons() {
+  JS="$LIB_DIR/claude-sessions.js daemon" \
+    awk 'index($0, ENVIRON["JS"]) { printf "%s%s", sep, $1; sep = " " }' <<<"$1"
+}
+
+# After a binary install: the launcher's bundles go, unless a daemon started
+# from the launcher still runs. It loads its worker bundles (screen model, log
+# compression) from $LIB_DIR as it needs them, so removing them under it would
+# break its new sessions.
+remove_launcher_bundles() {
+  [ "$KIND" = binary ] && [ -d "$LIB_DIR" ] || return 0
+  local procs pids why=""
+  if procs="$(ps -A -ww -o pid= -o args= 2>/dev/null)"; then
+    pids="$(launcher_daemons "$procs")"
+    [ -z "$pids" ] ||
+      why="a daemon started from the launcher (pid $pids) still runs and loads its workers from there"
+  elif "$BIN" status >/dev/null 2>&1; then
+    why="a daemon runs, and without ps there is no telling whether it was started from the launcher"
+  fi
+  if [ -n "$why" ]; then
+    step "Keeping the launcher's bundles in $LIB_DIR: $why"
+    note "the next install removes them once it has stopped (claude-sessions service restart stops it)"
+  else
+    rm -rf "$LIB_DIR"
+  fi
 }
 
 # --- Uninstall --------------------------------------------------------------
@@ -285,6 +315,7 @@ fi
 build
 install_program
 install_service
+remove_launcher_bundles
 
 step "Checking the install (claude-sessions doctor)"
 if "$BIN" doctor; then

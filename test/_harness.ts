@@ -450,3 +450,113 @@ export async function startActivator(
     },
   };
 }
+
+/**
+ * A stand-in daemon of another version on a socket, for upgrade tests: it
+ * greets like the real one, answers `status` (with `live` live sessions) and
+ * `shutdown` (then closes its connections and removes the socket).
+ */
+export class FakeDaemon {
+  readonly socket: string;
+  readonly version: string;
+  /** Live sessions it reports. */
+  live: number;
+  /** Resolves when a client has asked it to shut down (and it has). */
+  readonly stopped: Promise<void>;
+  #listener: Deno.UnixListener;
+  #conns = new Set<Deno.UnixConn>();
+  #stop!: () => void;
+  #requested = false;
+  #closed = false;
+
+  private constructor(socket: string, version: string, live: number) {
+    this.socket = socket;
+    this.version = version;
+    this.live = live;
+    this.#listener = Deno.listen({ transport: "unix", path: socket });
+    this.stopped = new Promise((r) => (this.#stop = r));
+    void this.#accept();
+  }
+
+  /** Listens on `socket`. */
+  static start(socket: string, version: string, live = 0): FakeDaemon {
+    return new FakeDaemon(socket, version, live);
+  }
+
+  /** Whether a client asked it to shut down. */
+  get shutdownRequested(): boolean {
+    return this.#requested;
+  }
+
+  /** Stops it (when no client did; then it does nothing: the socket may be another's by now). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch { /* closed */ }
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await Deno.remove(this.socket).catch(() => {});
+    this.#stop();
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        this.#conns.add(conn);
+        void this.#serve(conn);
+      }
+    } catch { /* closed */ }
+  }
+
+  async #serve(conn: Deno.UnixConn): Promise<void> {
+    const enc = new TextEncoder();
+    const send = (msg: unknown) => conn.write(enc.encode(JSON.stringify(msg) + "\n"));
+    const decoder = new LineDecoder(1024 * 1024);
+    try {
+      await send({ type: "hello", protocol: 1, version: this.version, pid: Deno.pid });
+      for await (const chunk of conn.readable) {
+        for (const f of decoder.push(chunk)) {
+          if (f.kind !== "line") continue;
+          const req = JSON.parse(f.text);
+          if (req.type === "status") {
+            await send({
+              type: "reply",
+              id: req.id,
+              ok: true,
+              result: {
+                pid: Deno.pid,
+                version: this.version,
+                protocol: 1,
+                started: new Date().toISOString(),
+                uptimeMs: 0,
+                socket: this.socket,
+                home: this.socket.slice(0, this.socket.lastIndexOf("/")),
+                socketActivated: false,
+                sessions: { live: this.live, exited: 0, byStatus: {} },
+                configWarnings: [],
+              },
+            });
+          } else if (req.type === "shutdown") {
+            this.#requested = true;
+            await send({ type: "reply", id: req.id, ok: true, result: { pid: Deno.pid } });
+            await this.close();
+            return;
+          } else {
+            await send({
+              type: "reply",
+              id: req.id,
+              ok: false,
+              error: { code: "unknown_type", message: `fake daemon: ${req.type}` },
+            });
+          }
+        }
+      }
+    } catch { /* connection closed */ }
+    this.#conns.delete(conn);
+  }
+}

@@ -10,10 +10,13 @@
  *   through systemd-socket-activate: the installed units pass
  *   `systemd-analyze verify --user`, and the daemon runs socket-activated.
  * - --uninstall leaves no files but logs.
+ * - A binary installed over a launcher (a stand-in `deno` makes `deno
+ *   compile` produce a stand-in binary) keeps the launcher's bundles while a
+ *   daemon started from the launcher runs, and removes them after.
  */
 
 import assert from "node:assert/strict";
-import { haveCommand, ROOT, startActivator } from "./_harness.ts";
+import { FakeDaemon, haveCommand, ROOT, startActivator } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -162,7 +165,17 @@ Deno.test({
       });
 
       await t.step("second install upgrades in place", async () => {
-        await assertInstalled(h, await h.install(["--no-service"]));
+        // An idle daemon of an older version runs: the upgrade stops it.
+        assert.match(await h.cs(["stop-daemon"]), /daemon stopped/);
+        const old = FakeDaemon.start(h.socket, "0.0.9");
+        const r = await h.install(["--no-service"]);
+        await old.close();
+        assert.ok(old.shutdownRequested, r.out);
+        assert.match(
+          r.out,
+          /^ {4}stopped the idle daemon of version 0\.0\.9; the next command starts this version$/m,
+        );
+        await assertInstalled(h, r);
         assert.match(await h.cs(["--version"]), /^claude-sessions \d+\.\d+\.\d+\n$/);
         // doctor, run alone, passes too (it started the daemon during the install).
         const doc = JSON.parse(await h.cs(["doctor", "--json"]));
@@ -335,6 +348,95 @@ Deno.test({
     } finally {
       await h.cleanup();
       await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "install.sh: a binary install keeps the launcher's bundles while a launcher daemon runs",
+  ...opts,
+  fn: async (t) => {
+    const h = await TempHome.create();
+    // A stand-in `deno` (first on PATH) whose `deno task -q compile` "succeeds"
+    // with a stand-in binary, a script running the program from source, so
+    // that install.sh takes its binary path where deno compile cannot run.
+    // Everything else is the real Deno.
+    const q = (w: string) => `'${w.replaceAll("'", `'\\''`)}'`;
+    const binary = `#!/bin/sh\n# stand-in binary (install_test)\nexec ${
+      q(Deno.execPath())
+    } run -A --quiet ${q(`${ROOT}src/main.ts`)} "$@"\n`;
+    await Deno.writeTextFile(
+      `${h.dir}/fakebin/deno`,
+      `#!/bin/sh
+if [ "$*" = "task -q compile" ]; then
+  mkdir -p dist && printf '%s' ${q(binary)} >dist/claude-sessions && chmod 755 dist/claude-sessions
+  exit
+fi
+exec ${q(Deno.execPath())} "$@"
+`,
+      { mode: 0o755 },
+    );
+    const lib = `${h.dir}/.local/lib/claude-sessions`;
+    const bundles = () =>
+      [...Deno.readDirSync(lib)].map((e) => e.name).filter((n) => n.endsWith(".js")).sort();
+    try {
+      await t.step("a launcher install, and its daemon with a live session", async () => {
+        const r = await h.install(["--launcher", "--no-service"]);
+        await assertInstalled(h, r, false);
+        assert.deepEqual(bundles(), [
+          "claude-sessions-gzip.js",
+          "claude-sessions-screen.js",
+          "claude-sessions.js",
+        ]);
+        // Small log files, so archives get compressed, by a worker loaded when first needed.
+        await Deno.writeTextFile(
+          `${h.dir}/.claude-sessions/config.jsonc`,
+          '{ "claude": { "command": "sh" }, "log": { "maxBytes": 4096, "keep": 100 } }',
+        );
+        const id = (await h.cs(["new", h.dir, "--", "-c", "exec sleep 600"])).trim();
+        await h.cs(["wait", id, "--until", "running", "--timeout", "30"]);
+      });
+
+      await t.step("the binary install keeps the bundles that daemon still loads", async () => {
+        const pid = JSON.parse(await h.cs(["status", "--json"])).pid;
+        const r = await h.install(["--no-service"]);
+        assert.equal(r.code, 0, r.out);
+        assert.match(r.out, /^==> Installing the binary to /m);
+        assert.match(
+          r.out,
+          new RegExp(
+            `^==> Keeping the launcher's bundles in .*: a daemon started from the launcher \\(pid ${pid}\\) still runs`,
+            "m",
+          ),
+        );
+        // (doctor's claude check fails here: claude.command is sh.)
+        assert.match(r.out, /^✓ daemon +pid \d+, version .*, 1 live/m, r.out);
+        assert.equal(JSON.parse(await h.cs(["status", "--json"])).pid, pid, "still running");
+        assert.equal(bundles().length, 3);
+        // That daemon loads the log compression worker from its bundle only now.
+        const chatty = (await h.cs(["new", h.dir, "--", "-c", "seq 1 3000"])).trim();
+        await h.cs(["wait", chatty, "--until", "exited", "--timeout", "60"]);
+        assert.match(await h.cs(["peek", chatty]), /\b3000\b/);
+        assert.match(await h.cs(["stop-daemon"]), /daemon stopped/);
+        const archives = [...Deno.readDirSync(`${h.dir}/.claude-sessions/logs`)]
+          .map((e) => e.name).filter((n) => n.startsWith(chatty));
+        assert.ok(archives.some((n) => n.endsWith(".jsonl.gz")), archives.join(" "));
+        assert.ok(!archives.some((n) => /\.[2-9]\d*\.jsonl$/.test(n)), archives.join(" "));
+      });
+
+      await t.step("once that daemon has stopped, the next install removes them", async () => {
+        const r = await h.install(["--no-service"]);
+        assert.equal(r.code, 0, r.out);
+        assert.doesNotMatch(r.out, /Keeping the launcher's bundles/);
+        assert.equal(await Deno.stat(lib).then(() => true, () => false), false, "removed");
+        assert.match(r.out, /^✓ daemon +started it; pid \d+/m, r.out);
+      });
+    } finally {
+      await h.cleanup();
+      // The stand-in binary is no build output: leave none behind.
+      const dist = `${ROOT}dist/claude-sessions`;
+      const text = await Deno.readTextFile(dist).catch(() => "");
+      if (text.includes("stand-in binary (install_test)")) await Deno.remove(dist);
     }
   },
 });

@@ -27,7 +27,8 @@ install    write the service files for this program and this home, and start
            already running with live sessions is left running; the output
            says how to switch over. Re-running it updates the files.
 uninstall  stop the service (its daemon stops its sessions) and remove its files
-status     the service manager's view and what answers on the socket
+status     the service manager's view (or why it cannot be asked) and what
+           answers on the socket
            (exits 0 whatever the state; --json for scripts)
 restart    restart the daemon (its sessions are stopped), through the service
            when installed, else directly
@@ -94,6 +95,8 @@ export function formatStatus(st: ServiceStatus): string {
     if (st.state) {
       rows.push(["enabled", st.state.enabled ? "yes (starts at login)" : "no"]);
       rows.push(["state", st.state.detail]);
+    } else if (st.error !== null) {
+      rows.push(["state", `unknown: ${st.error}`]);
     }
   }
   rows.push([

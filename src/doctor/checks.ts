@@ -8,10 +8,10 @@
 
 import type { Paths } from "../paths.ts";
 import { ConfigError, defaultConfig, type LoadedConfig } from "../config.ts";
-import { selfCommand, selfKind } from "../self.ts";
+import { selfCommand, selfKind, shellQuote } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
-import { startDaemonBackground } from "../cli/_client.ts";
+import { connectOrStart } from "../cli/_client.ts";
 import { hookCommand } from "../hooks.ts";
 import { exists } from "../exists.ts";
 import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
@@ -98,7 +98,9 @@ export const pathCheck: Check = {
     if (!found) {
       return fail(
         `${dir} is not on PATH`,
-        `add it, e.g. in ~/.profile or your shell's rc file: export PATH="${dir}:$PATH"`,
+        `add it, e.g. in ~/.profile or your shell's rc file: export PATH=${
+          shellQuote(dir)
+        }:"$PATH"`,
       );
     }
     if ((await realPath(found)) !== (await realPath(self))) {
@@ -145,7 +147,10 @@ export const claudeCheck: Check = {
   },
 };
 
-/** The home's permissions: private to the user. */
+/**
+ * The home's permissions: private to the user. Runs after the daemon check,
+ * since a daemon that starts tightens a looser mode (see Files in the README).
+ */
 export const homeCheck: Check = {
   id: "home",
   title: "home",
@@ -158,13 +163,16 @@ export const homeCheck: Check = {
       return ok(`${p.home} does not exist yet (created on first use, mode 0700)`);
     }
     if (!st.isDirectory) {
-      return fail(`${p.home} is not a directory`, `move it away: mv ${p.home} ${p.home}.old`);
+      return fail(
+        `${p.home} is not a directory`,
+        `move it away: mv ${shellQuote(p.home)} ${shellQuote(`${p.home}.old`)}`,
+      );
     }
     const uid = Deno.uid();
     if (uid !== null && st.uid !== null && st.uid !== uid) {
       return fail(
         `${p.home} belongs to uid ${st.uid}, not you (${uid})`,
-        `sudo chown -R ${uid} ${p.home}`,
+        `sudo chown -R ${uid} ${shellQuote(p.home)}`,
       );
     }
     for (const dir of [p.home, p.sessionsDir, p.logsDir]) {
@@ -175,7 +183,7 @@ export const homeCheck: Check = {
       if (mode !== null && (mode & 0o077) !== 0) {
         return fail(
           `${dir} is mode ${(mode & 0o777).toString(8)}: readable by others`,
-          `chmod 700 ${dir}`,
+          `chmod 700 ${shellQuote(dir)}`,
         );
       }
     }
@@ -209,24 +217,27 @@ export const daemonCheck: Check = {
     let probe = await probeDaemon(p.socket);
     let started = "";
     if (!probe.answering) {
+      // As any command would: through the service when it is installed for
+      // this home, else in the background.
       try {
-        const { pid } = await startDaemonBackground(p);
-        started = `started it (pid ${pid}); `;
+        (await connectOrStart(p)).close();
       } catch (e) {
         return fail(
           `nothing answers on ${p.socket} (${probe.note}) and it cannot start: ${
             (e as Error).message
           }`,
-          `see ${p.daemonLog}, or run: claude-sessions daemon --foreground`,
+          `see ${p.daemonLog} (under systemd: journalctl --user -u claude-sessions), ` +
+            "or run: claude-sessions daemon --foreground",
         );
       }
       probe = await probeDaemon(p.socket);
       if (!probe.answering) {
         return fail(
           `started, but nothing answers on ${p.socket} (${probe.note})`,
-          `see ${p.daemonLog}`,
+          `see ${p.daemonLog} (under systemd: journalctl --user -u claude-sessions)`,
         );
       }
+      started = "started it; ";
     }
     const what = `${started}pid ${probe.pid}, version ${probe.version}, ${probe.live} live, ` +
       `on ${p.socket}${probe.socketActivated ? " (socket-activated)" : ""}`;
@@ -330,6 +341,12 @@ export const serviceCheck: Check = {
     if (st.manager === "none") {
       return ok(`no service manager (${st.reason}): commands start the daemon on demand`);
     }
+    if (st.error !== null) {
+      return fail(
+        `cannot read the service's state: ${st.error}`,
+        "check that your service manager answers (Linux: systemctl --user status)",
+      );
+    }
     if (!st.installed) return skip(`not installed (optional): claude-sessions service install`);
     if (!st.current) {
       return fail(
@@ -420,9 +437,9 @@ export const CHECKS: Check[] = [
   programCheck,
   pathCheck,
   claudeCheck,
-  homeCheck,
   configCheck,
   daemonCheck,
+  homeCheck,
   hooksCheck,
   serviceCheck,
   notifierCheck,

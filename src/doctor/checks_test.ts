@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type Check, type DoctorContext, formatBytes, runChecks, which } from "./checks.ts";
+import {
+  type Check,
+  type DoctorContext,
+  formatBytes,
+  homeCheck,
+  runChecks,
+  which,
+} from "./checks.ts";
 import { formatReports } from "../cli/doctor.ts";
 import { paths } from "../paths.ts";
 
@@ -44,4 +51,30 @@ Deno.test("formatBytes", () => {
   assert.equal(formatBytes(512), "512 B");
   assert.equal(formatBytes(1536), "1.5 KiB");
   assert.equal(formatBytes(5 * 1024 ** 3), "5.0 GiB");
+});
+
+Deno.test("home check: the fixes it suggests quote the paths for the shell", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const home = `${dir}/it's a home`;
+    const q = `'${dir}/it'\\''s a home'`;
+    const at = { ...ctx, paths: paths(home) } as DoctorContext;
+    await Deno.writeTextFile(home, "");
+    const file = await homeCheck.run(at);
+    assert.equal(file.status, "fail");
+    assert.equal(file.fix, `move it away: mv ${q} '${dir}/it'\\''s a home.old'`);
+    await Deno.remove(home);
+    await Deno.mkdir(home);
+    await Deno.chmod(home, 0o755);
+    const loose = await homeCheck.run(at);
+    assert.equal(loose.status, "fail");
+    assert.equal(loose.detail, `${home} is mode 755: readable by others`);
+    assert.equal(loose.fix, `chmod 700 ${q}`);
+    // The fix works as printed.
+    const sh = await new Deno.Command("/bin/sh", { args: ["-c", loose.fix!] }).output();
+    assert.equal(sh.code, 0);
+    assert.equal((await homeCheck.run(at)).status, "ok");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -34,13 +34,23 @@ export interface ServiceBackend {
   readonly logHint: string;
   /** The files for one install. */
   render(input: RenderInput): ServiceFile[];
+  /**
+   * The socket that installed files (by name; null when missing) have the
+   * daemon serve, or null when they do not say (e.g. none installed).
+   */
+  socketIn(installed: Map<string, string | null>): string | null;
   /** Asks the manager for the service's state. */
   state(): Promise<BackendState>;
   /** Makes the manager read freshly written files, and enables start at login. */
   register(): Promise<void>;
   /** Starts the service (no-op when it runs). */
   start(): Promise<void>;
-  /** Restarts the daemon under the manager (starting it when stopped). */
+  /**
+   * Restarts the service under the manager (starting it when stopped), so
+   * that it runs as its files now say: systemd restarts the socket unit too
+   * (an active socket unit keeps its old address across daemon-reload),
+   * launchd reloads the agent.
+   */
   restart(): Promise<void>;
   /** Stops the service and disables start at login (before its files are removed). */
   stop(): Promise<void>;

@@ -43,8 +43,10 @@ export interface ServiceStatus {
   current: boolean;
   /** The service files (installed or not). */
   files: string[];
-  /** The manager's view, when there is a manager. */
+  /** The manager's view, when there is a manager and it answered. */
   state: BackendState | null;
+  /** Why the manager could not be asked (e.g. no user bus), else null. */
+  error: string | null;
   /** What answers on the socket. */
   daemon: DaemonProbe;
   /** The answering daemon runs under the service manager. */
@@ -165,13 +167,21 @@ export class Service {
       if (text === null) installed = current = false;
       else if (text !== f.text) current = false;
     }
-    const state = b ? await this.#step(() => b.state()) : null;
+    // A manager that does not answer is reported, not thrown: status always answers.
+    let state: BackendState | null = null;
+    let error: string | null = null;
+    if (b) {
+      try {
+        state = await b.state();
+      } catch (e) {
+        error = (e as Error).message;
+      }
+    }
     // Connecting to a listening socket unit starts the daemon; do not, just to look.
     const daemon = state && state.listening && !state.running
       ? notAsked("the socket listens; the daemon starts on first use")
       : await probeDaemon(this.paths.socket);
-    const managed = daemon.answering && state !== null && state.running &&
-      (state.pid === daemon.pid || daemon.socketActivated);
+    const managed = state !== null && isManaged(state, daemon);
     const logs = b ? b.logHint : this.paths.daemonLog;
     return {
       manager: b ? b.name : "none",
@@ -180,17 +190,23 @@ export class Service {
       current,
       files: files.map((f) => f.path),
       state,
+      error,
       daemon,
       managed,
       logs,
-      summary: summarize(b, state, installed, daemon, managed, this.detected.reason),
+      summary: summarize(b, state, error, installed, daemon, managed, this.detected.reason),
     };
   }
 
   /**
    * Writes the service files and starts the service. A running daemon that
    * is not the service's is stopped first when it has no live sessions; with
-   * live sessions it is left running (and so is an outdated service daemon).
+   * live sessions it is left running. When the files changed while the
+   * manager runs the service (or its socket listens), or its daemon is of
+   * another version, the service is restarted — also the socket unit, which
+   * may still listen on the socket of another home — unless the service's
+   * daemon has live sessions: it is then left running, and the output says
+   * how to switch over.
    * Without a manager there is nothing to install: it says so (and stops an
    * idle daemon of another version, so the next command starts this one).
    * @throws {ServiceError} when a step fails
@@ -202,16 +218,19 @@ export class Service {
         `no service manager here (${this.detected.reason}): nothing to install; ` +
           "every command starts the daemon when none runs",
       );
-      await this.#refreshIdleDaemon(say);
+      await refreshIdleDaemon(this.paths.socket, say);
       return;
     }
     if (this.command[0] && !this.command[0].startsWith("/")) {
       throw new ServiceError(`cannot install a service for a relative command: ${this.command[0]}`);
     }
     await Deno.mkdir(b.dir, { recursive: true });
+    const files = this.files();
+    const before = new Map<string, string | null>();
+    for (const f of files) before.set(f.name, await readText(f.path));
     let changed = false;
-    for (const f of this.files()) {
-      if ((await readText(f.path)) === f.text) {
+    for (const f of files) {
+      if (before.get(f.name) === f.text) {
         say(`${f.path} is up to date`);
         continue;
       }
@@ -224,8 +243,7 @@ export class Service {
     const daemon = state.listening && !state.running
       ? notAsked("")
       : await probeDaemon(this.paths.socket);
-    const ours = daemon.answering && state.running &&
-      (state.pid === daemon.pid || daemon.socketActivated);
+    const ours = isManaged(state, daemon);
     if (daemon.answering && !ours) {
       if (daemon.live > 0) {
         say(
@@ -241,20 +259,48 @@ export class Service {
       say(`stopping the daemon started outside the service (pid ${daemon.pid}, no live sessions)`);
       await shutdownDaemon(this.paths.socket);
     }
-    if (ours && (changed || daemon.version !== VERSION)) {
-      const why = daemon.version !== VERSION
-        ? `version ${daemon.version}; this is ${VERSION}`
+    // The files the manager runs the service from may have named another
+    // socket (another home): its daemon, if any, serves that one.
+    const oldSocket = b.socketIn(before);
+    const moved = oldSocket !== null && oldSocket !== this.paths.socket;
+    let managed = ours ? daemon : notAsked("");
+    if (moved && state.running) {
+      const d = await probeDaemon(oldSocket);
+      if (isManaged(state, d)) managed = d;
+    }
+    // What the manager runs (a daemon, or a socket unit listening) keeps its
+    // old files until restarted: systemd applies a changed socket unit only
+    // on a restart of the socket unit, which stops the daemon too.
+    const stale = changed && (state.running || state.listening);
+    const outdated = managed.answering && managed.version !== VERSION;
+    if (stale || outdated) {
+      const why = moved
+        ? `its socket moves from ${oldSocket} to ${this.paths.socket}`
+        : outdated
+        ? `its daemon is version ${managed.version}; this is ${VERSION}`
         : "its service files changed";
-      if (daemon.live > 0) {
-        say(
-          `the service's daemon (pid ${daemon.pid}, ${why}) runs ${
-            plural(daemon.live, "live session")
-          }; left running`,
-        );
-        say("to restart it (this stops those sessions): claude-sessions service restart");
+      if (managed.live > 0) {
+        if (moved) {
+          say(
+            `the service's daemon (pid ${managed.pid}) serves ${oldSocket} with ${
+              plural(managed.live, "live session")
+            }; left running`,
+          );
+          say(
+            `to move the service to ${this.paths.socket} (this stops those sessions): ` +
+              "claude-sessions service restart",
+          );
+        } else {
+          say(
+            `the service's daemon (pid ${managed.pid}, ${why}) runs ${
+              plural(managed.live, "live session")
+            }; left running`,
+          );
+          say("to restart it (this stops those sessions): claude-sessions service restart");
+        }
         return;
       }
-      say(`restarting the service's daemon (${why})`);
+      say(`restarting the service (${why})`);
       await this.#step(() => b.restart());
     } else {
       await this.#step(() => b.start());
@@ -331,21 +377,6 @@ export class Service {
     say(`${b.name}: the daemon runs (pid ${after.pid})`);
   }
 
-  /** Without a manager: stops a daemon of another version when it is idle. */
-  async #refreshIdleDaemon(say: Say): Promise<void> {
-    const d = await probeDaemon(this.paths.socket);
-    if (!d.answering || d.version === VERSION) return;
-    if (d.live > 0) {
-      say(
-        `a daemon of version ${d.version} (pid ${d.pid}) runs ${plural(d.live, "live session")}; ` +
-          "to switch to this version (this stops them): claude-sessions service restart",
-      );
-      return;
-    }
-    await shutdownDaemon(this.paths.socket);
-    say(`stopped the idle daemon of version ${d.version}; the next command starts this version`);
-  }
-
   async #step<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -396,6 +427,39 @@ export async function probeDaemon(socket: string, timeoutMs = 10_000): Promise<D
   }
 }
 
+/** What {@linkcode refreshIdleDaemon} found. */
+export type Refresh =
+  /** No daemon answers. */
+  | { outcome: "none"; daemon: DaemonProbe }
+  /** It is this version: left running. */
+  | { outcome: "current"; daemon: DaemonProbe }
+  /** Another version with live sessions: left running (it said how to switch). */
+  | { outcome: "busy"; daemon: DaemonProbe }
+  /** Another version, idle: stopped, so the next command starts this version. */
+  | { outcome: "stopped"; daemon: DaemonProbe };
+
+/**
+ * After an upgrade: stops the daemon on `socket` when it is of another
+ * version and has no live sessions (the next command, or the service, starts
+ * this version). One of another version with live sessions is left running,
+ * and `say` gets how to switch; the other outcomes are only returned.
+ */
+export async function refreshIdleDaemon(socket: string, say: Say): Promise<Refresh> {
+  const d = await probeDaemon(socket);
+  if (!d.answering) return { outcome: "none", daemon: d };
+  if (d.version === VERSION) return { outcome: "current", daemon: d };
+  if (d.live > 0) {
+    say(
+      `a daemon of version ${d.version} (pid ${d.pid}) runs ${plural(d.live, "live session")}; ` +
+        "left running. To switch to this version (this stops them): claude-sessions service restart",
+    );
+    return { outcome: "busy", daemon: d };
+  }
+  await shutdownDaemon(socket);
+  say(`stopped the idle daemon of version ${d.version}; the next command starts this version`);
+  return { outcome: "stopped", daemon: d };
+}
+
 /** Asks the daemon on `socket` to shut down and waits until it has. */
 export async function shutdownDaemon(socket: string): Promise<void> {
   const c = await Client.connect(socket);
@@ -418,6 +482,7 @@ function notAsked(note: string): DaemonProbe {
 function summarize(
   b: ServiceBackend | null,
   state: BackendState | null,
+  error: string | null,
   installed: boolean,
   daemon: DaemonProbe,
   managed: boolean,
@@ -426,6 +491,7 @@ function summarize(
   const d = daemon.answering
     ? `the daemon runs (pid ${daemon.pid}, version ${daemon.version})`
     : "no daemon runs";
+  if (b && error !== null) return `cannot ask ${b.name} about the service; ${d}`;
   if (!b || !state) {
     return `no service manager (${reason}); ${d}; commands start it on demand`;
   }
@@ -437,6 +503,11 @@ function summarize(
   }
   if (daemon.answering) return `the ${b.name} service is installed but ${d} outside it`;
   return `the ${b.name} service is installed but stopped (${state.detail})`;
+}
+
+/** The daemon that answered is the one the manager runs. */
+function isManaged(state: BackendState, d: DaemonProbe): boolean {
+  return d.answering && state.running && (state.pid === d.pid || d.socketActivated);
 }
 
 function plural(n: number, word: string): string {

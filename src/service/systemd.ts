@@ -33,6 +33,13 @@ export class SystemdBackend implements ServiceBackend {
     return renderSystemdUnits(input);
   }
 
+  socketIn(installed: Map<string, string | null>): string | null {
+    const line = /^ListenStream=(.*)$/m.exec(installed.get(SOCKET_UNIT) ?? "")?.[1]?.trim();
+    // An absolute path with no specifier but %% (what install writes), else unknown.
+    if (!line || !line.startsWith("/") || line.replaceAll("%%", "").includes("%")) return null;
+    return line.replaceAll("%%", "%");
+  }
+
   async state(): Promise<BackendState> {
     const props = "LoadState,ActiveState,SubState,UnitFileState,MainPID,Result";
     const out = await this.#systemctl(
@@ -75,8 +82,11 @@ export class SystemdBackend implements ServiceBackend {
 
   async restart(): Promise<void> {
     await this.#resetFailed();
-    await this.#systemctl("start", SOCKET_UNIT);
-    await this.#systemctl("restart", SERVICE_UNIT);
+    // After daemon-reload an active socket unit still has its old address
+    // (and a changed ListenStream= leaves it listening nowhere, or on the old
+    // path): only a restart of the socket unit applies the unit file. It
+    // stops the service first (Requires=), then both start again.
+    await this.#systemctl("restart", SOCKET_UNIT, SERVICE_UNIT);
   }
 
   async stop(): Promise<void> {

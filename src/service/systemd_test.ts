@@ -88,8 +88,7 @@ Deno.test("systemd: the systemctl calls of each operation", async () => {
     "start claude-sessions.socket",
     "start claude-sessions.service",
     `reset-failed ${u}`,
-    "start claude-sessions.socket",
-    "restart claude-sessions.service",
+    `restart ${u}`,
     `disable --now ${u}`,
     "daemon-reload",
     `reset-failed ${u}`,
@@ -104,4 +103,16 @@ Deno.test("systemd: a failing systemctl is one clear error", async () => {
     () => new SystemdBackend("/d", run).start(),
     /^BackendError: systemctl --user start claude-sessions.service failed: Job failed. See journal.$/,
   );
+});
+
+Deno.test("systemd socketIn: the socket an installed socket unit listens on", () => {
+  const b = new SystemdBackend("/d", fake().run);
+  const at = (text: string | null) => b.socketIn(new Map([["claude-sessions.socket", text]]));
+  assert.equal(
+    at("[Socket]\nListenStream=/h/a%%b/daemon.sock\nSocketMode=0600\n"),
+    "/h/a%b/daemon.sock",
+  );
+  assert.equal(at("[Socket]\nListenStream=%h/.claude-sessions/daemon.sock\n"), null);
+  assert.equal(at("[Socket]\n"), null);
+  assert.equal(at(null), null);
 });
