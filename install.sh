@@ -172,9 +172,9 @@ install_program() {
     step "Installing the launcher to $BIN (deno $version at $deno, bundle in $LIB_DIR)"
     mkdir -p "$LIB_DIR" || fail "cannot create $LIB_DIR"
     put "$ROOT/dist/claude-sessions.js" "$LIB_DIR/claude-sessions.js" 644 || fail "cannot write $LIB_DIR"
-    # Worker threads (screen model, log compression) run their own bundles,
+    # Worker threads (screen model, log compression, PTY reactor) run their own bundles,
     # found beside the main one.
-    for w in screen gzip; do
+    for w in screen gzip pty; do
       put "$ROOT/dist/claude-sessions-$w.js" "$LIB_DIR/claude-sessions-$w.js" 644 ||
         fail "cannot write $LIB_DIR"
     done

@@ -20,4 +20,5 @@ export function workerUrl(here: string, source: string, bundled: string): string
 export const WORKER_BUNDLES = {
   screen: "claude-sessions-screen.js",
   gzip: "claude-sessions-gzip.js",
+  pty: "claude-sessions-pty.js",
 } as const;

@@ -385,6 +385,7 @@ exec ${q(Deno.execPath())} "$@"
         await assertInstalled(h, r, false);
         assert.deepEqual(bundles(), [
           "claude-sessions-gzip.js",
+          "claude-sessions-pty.js",
           "claude-sessions-screen.js",
           "claude-sessions.js",
         ]);
@@ -412,7 +413,7 @@ exec ${q(Deno.execPath())} "$@"
         // (doctor's claude check fails here: claude.command is sh.)
         assert.match(r.out, /^✓ daemon +pid \d+, version .*, 1 live/m, r.out);
         assert.equal(JSON.parse(await h.cs(["status", "--json"])).pid, pid, "still running");
-        assert.equal(bundles().length, 3);
+        assert.equal(bundles().length, 4);
         // That daemon loads the log compression worker from its bundle only now.
         const chatty = (await h.cs(["new", h.dir, "--", "-c", "seq 1 3000"])).trim();
         await h.cs(["wait", chatty, "--until", "exited", "--timeout", "60"]);

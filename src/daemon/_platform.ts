@@ -29,8 +29,8 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  // Blocks in a worker thread, off the event loop.
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // Blocks the calling thread: only the PTY reactor's own thread calls it.
+  pollSync: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
   pipe: { parameters: ["buffer"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -66,7 +66,7 @@ const FD_CLOEXEC = 1;
 const O_NONBLOCK_MAC = 0x4;
 const O_NONBLOCK_LINUX = 0x800;
 
-/** A pipe used to wake a thread blocked in poll(2). Both ends non-blocking and close-on-exec. */
+/** A pipe (e.g. to wake a thread blocked in poll(2)). Both ends non-blocking and close-on-exec. */
 export function wakePipe(): [read: number, write: number] {
   const fds = new Int32Array(2);
   const s = libc();
@@ -142,27 +142,46 @@ export function ptyLaunchArgv(tty: string, command: string, args: string[]): str
   ];
 }
 
-/**
- * Pids of every live (non-zombie) process whose session id or process group
- * is `sid` (Linux: from /proc). On macOS returns an empty list; callers also
- * signal the process group and use {@linkcode sessionRemains}.
- */
-export function sessionMembers(sid: number): number[] {
-  if (IS_MAC) return [];
-  const out: number[] = [];
-  let entries: Iterable<Deno.DirEntry>;
+/** Live processes by session id and by process group (Linux), shared briefly. */
+let table: { at: number; bySession: Map<number, number[]> } | null = null;
+/** How long one scan of /proc serves every caller (many sessions stop at once). */
+const TABLE_MS = 10;
+
+function processTable(): Map<number, number[]> {
+  const now = Date.now();
+  if (table && now - table.at < TABLE_MS) return table.bySession;
+  const bySession = new Map<number, number[]>();
+  const note = (key: number, pid: number) => {
+    const list = bySession.get(key);
+    if (list) {
+      if (!list.includes(pid)) list.push(pid);
+    } else bySession.set(key, [pid]);
+  };
+  let entries: Iterable<Deno.DirEntry> = [];
   try {
     entries = Deno.readDirSync("/proc");
-  } catch {
-    return out;
-  }
+  } catch { /* no /proc */ }
   for (const e of entries) {
     const pid = Number(e.name);
     if (!Number.isInteger(pid) || pid <= 0) continue;
     const stat = procStat(pid);
-    if (stat && stat.state !== "Z" && (stat.session === sid || stat.pgrp === sid)) out.push(pid);
+    if (!stat || stat.state === "Z") continue;
+    note(stat.session, pid);
+    if (stat.pgrp !== stat.session) note(stat.pgrp, pid);
   }
-  return out;
+  table = { at: now, bySession };
+  return bySession;
+}
+
+/**
+ * Pids of every live (non-zombie) process whose session id or process group
+ * is `sid` (Linux: from /proc, one scan shared by callers for a few
+ * milliseconds). On macOS returns an empty list; callers also signal the
+ * process group and use {@linkcode sessionRemains}.
+ */
+export function sessionMembers(sid: number): number[] {
+  if (IS_MAC) return [];
+  return [...(processTable().get(sid) ?? [])];
 }
 
 /**

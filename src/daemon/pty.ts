@@ -1,26 +1,23 @@
 /**
  * A pseudo-terminal pair driven through libc by FFI.
  *
- * The master is opened non-blocking and close-on-exec. Reading and writing
- * never block the event loop: a reader waits in poll(2) on a worker thread
- * (FFI `nonblocking`), then drains with non-blocking reads; writes are queued
- * and flushed with non-blocking writes, waiting in poll(2) for POLLOUT when
- * the PTY is full. A wake pipe ends both waits on close.
+ * The master is opened non-blocking and close-on-exec. Reading never blocks
+ * the event loop, nor holds a thread of Deno's blocking pool: every master of
+ * the process is watched by one PTY reactor thread (`_pty_reactor.ts`), which
+ * reads what is ready and hands it over. Writes are queued and flushed with
+ * non-blocking writes; when a master is full the reactor says when it drains.
  *
  * The daemon also holds the slave open (O_NOCTTY) while the program runs, so
- * the PTY cannot hang up before the program has opened it; {@linkcode Pty.releaseSlave}
- * drops it once the program has exited, after which the master reports EOF
- * when the last slave descriptor closes.
+ * the PTY cannot hang up before the program has opened it;
+ * {@linkcode Pty.releaseSlave} drops it once the program has exited, after
+ * which the master reports EOF when the last slave descriptor closes.
  *
  * @module
  */
 
 import * as fs from "node:fs";
-import { C, errno, libc, POLL, setWindowSize, wakePipe } from "./_platform.ts";
-
-const READ_CHUNK = 64 * 1024;
-/** At most this many bytes are read per wake-up before yielding to the event loop. */
-const READ_BURST = 1024 * 1024;
+import { C, errno, libc, setWindowSize } from "./_platform.ts";
+import { PtyReactor } from "./_pty_reactor.ts";
 
 /** Callbacks of a running reader. */
 export interface PtyReader {
@@ -37,14 +34,14 @@ export class Pty {
   /** Path of the slave, e.g. `/dev/pts/3`. */
   readonly path: string;
   #slaveFd: number | null;
-  #wake: [number, number];
   #closed = false;
-  #readLoop: Promise<void> | null = null;
-  #paused: { resume: () => void; promise: Promise<void> } | null = null;
+  #reactor: PtyReactor | null = null;
+  #reader: PtyReader | null = null;
+  #ended = false;
+  #paused = false;
   #queue: Uint8Array[] = [];
   #queued = 0;
-  #writing = false;
-  #writeLoop: Promise<void> | null = null;
+  #waitingWritable = false;
   #cols: number;
   #rows: number;
 
@@ -52,7 +49,6 @@ export class Pty {
     this.fd = fd;
     this.path = path;
     this.#slaveFd = slaveFd;
-    this.#wake = wakePipe();
     this.#cols = cols;
     this.#rows = rows;
   }
@@ -90,28 +86,39 @@ export class Pty {
     this.#rows = rows;
   }
 
-  /** Starts the read loop. Call once. */
+  /** Starts reading (and watching for writability). Call once. */
   startReading(reader: PtyReader): void {
-    if (this.#readLoop) throw new Error("already reading");
-    this.#readLoop = this.#read(reader);
+    if (this.#reader) throw new Error("already reading");
+    this.#reader = reader;
+    this.#reactor = PtyReactor.get();
+    this.#reactor.add(this.fd, {
+      data: (chunk) => {
+        if (!this.#ended) reader.onData(chunk);
+      },
+      end: () => this.#end(),
+      writable: () => {
+        this.#waitingWritable = false;
+        this.#flush();
+      },
+    });
+    if (this.#paused) this.#reactor.pause(this.fd);
   }
 
   /**
    * Stops reading until {@linkcode Pty.resume} (back-pressure: the program
-   * blocks once the kernel buffer fills).
+   * blocks once the kernel buffer fills). Output already read still arrives.
    */
   pause(): void {
     if (this.#paused) return;
-    let resume!: () => void;
-    const promise = new Promise<void>((r) => (resume = r));
-    this.#paused = { resume, promise };
+    this.#paused = true;
+    if (!this.#closed) this.#reactor?.pause(this.fd);
   }
 
   /** Resumes reading after {@linkcode Pty.pause}. */
   resume(): void {
-    const p = this.#paused;
-    this.#paused = null;
-    p?.resume();
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.#closed) this.#reactor?.resume(this.fd);
   }
 
   /** Bytes queued for writing to the program and not yet accepted by the kernel. */
@@ -124,10 +131,7 @@ export class Pty {
     if (this.#closed || data.length === 0) return;
     this.#queue.push(data);
     this.#queued += data.length;
-    if (!this.#writing) {
-      this.#writing = true;
-      this.#writeLoop = this.#flush();
-    }
+    if (!this.#waitingWritable) this.#flush();
   }
 
   /** Closes the daemon's slave descriptor (after the program has exited). */
@@ -144,92 +148,48 @@ export class Pty {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.resume();
-    const s = libc();
-    s.write(this.#wake[1], new Uint8Array([1]), 1n);
-    await Promise.allSettled([this.#readLoop, this.#writeLoop]);
+    // The reactor must let go of the fd before it is closed (its number
+    // could be reused at once).
+    await this.#reactor?.remove(this.fd);
+    this.#end();
     this.releaseSlave();
     this.#queue = [];
     this.#queued = 0;
-    for (const fd of [this.fd, this.#wake[0], this.#wake[1]]) {
-      try {
-        fs.closeSync(fd);
-      } catch { /* ignore */ }
-    }
-  }
-
-  /** Waits until `events` are ready on the master or the PTY is being closed. */
-  async #poll(events: number): Promise<number> {
-    const fds = new Uint8Array(16);
-    const view = new DataView(fds.buffer);
-    view.setInt32(0, this.fd, true);
-    view.setInt16(4, events, true);
-    view.setInt32(8, this.#wake[0], true);
-    view.setInt16(12, POLL.IN, true);
-    while (true) {
-      const n = await libc().poll(fds, 2n, -1);
-      if (this.#closed) return 0;
-      if (n < 0) continue; // EINTR
-      return view.getInt16(6, true);
-    }
-  }
-
-  async #read(reader: PtyReader): Promise<void> {
-    const s = libc();
-    const buf = new Uint8Array(READ_CHUNK);
     try {
-      outer: while (!this.#closed) {
-        if (this.#paused) await this.#paused.promise;
-        if (this.#closed) break;
-        const revents = await this.#poll(POLL.IN);
-        if (this.#closed) break;
-        let burst = 0;
-        // A pause (back-pressure) takes effect at once, not after the burst.
-        while (burst < READ_BURST && !this.#paused) {
-          const n = Number(s.read(this.fd, buf, BigInt(buf.length)));
-          if (n > 0) {
-            burst += n;
-            reader.onData(buf.slice(0, n));
-            continue;
-          }
-          const err = n < 0 ? errno() : 0;
-          if (n < 0 && (err === C.EAGAIN || err === C.EINTR)) {
-            // Nothing more now. A hang-up with nothing left to read means EOF.
-            if (burst === 0 && (revents & (POLL.HUP | POLL.ERR | POLL.NVAL)) !== 0) break outer;
-            break;
-          }
-          // 0 (EOF) or EIO (Linux: every slave descriptor closed).
-          break outer;
+      fs.closeSync(this.fd);
+    } catch { /* ignore */ }
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#reader?.onEnd();
+  }
+
+  /** Writes what the kernel takes now; when the PTY is full, waits for the reactor's word. */
+  #flush(): void {
+    const s = libc();
+    while (this.#queue.length > 0 && !this.#closed) {
+      const head = this.#queue[0]!;
+      const n = Number(s.write(this.fd, head, BigInt(head.length)));
+      if (n > 0) {
+        this.#queued -= n;
+        if (n === head.length) this.#queue.shift();
+        else this.#queue[0] = head.subarray(n);
+        continue;
+      }
+      const err = errno();
+      if (n < 0 && err === C.EINTR) continue;
+      if ((n < 0 && err === C.EAGAIN) || n === 0) {
+        if (this.#reactor && !this.#ended) {
+          this.#waitingWritable = true;
+          this.#reactor.wantWrite(this.fd);
+          return;
         }
       }
-    } finally {
-      reader.onEnd();
-    }
-  }
-
-  async #flush(): Promise<void> {
-    const s = libc();
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const head = this.#queue[0]!;
-        const n = Number(s.write(this.fd, head, BigInt(head.length)));
-        if (n > 0) {
-          this.#queued -= n;
-          if (n === head.length) this.#queue.shift();
-          else this.#queue[0] = head.subarray(n);
-          continue;
-        }
-        const err = errno();
-        if (n < 0 && (err === C.EAGAIN || err === C.EINTR)) {
-          await this.#poll(POLL.OUT);
-          continue;
-        }
-        // The PTY is gone; drop what is left.
-        this.#queue = [];
-        this.#queued = 0;
-      }
-    } finally {
-      this.#writing = false;
+      // The PTY is gone (or never read): drop what is left.
+      this.#queue = [];
+      this.#queued = 0;
     }
   }
 }

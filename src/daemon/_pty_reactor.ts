@@ -1,0 +1,176 @@
+/**
+ * The main thread's handle on the PTY reactor thread (`_pty_reactor_worker.ts`):
+ * registers PTY masters, routes what the thread reads to each one's handler,
+ * and sends it commands through a pipe it polls. Started on first use, ended
+ * when the last PTY is removed.
+ *
+ * @module
+ */
+
+import * as fs from "node:fs";
+import { C, errno, libc, wakePipe } from "./_platform.ts";
+import { CMD, type ReactorMessage } from "./_pty_reactor_protocol.ts";
+import { WORKER_BUNDLES, workerUrl } from "../worker_url.ts";
+
+/** What a registered PTY master is told. */
+export interface ReactorHandler {
+  /** Output read from the master (owned by the callee). */
+  data(chunk: Uint8Array): void;
+  /** EOF, EIO or hang-up: the master will not be read again. */
+  end(): void;
+  /** The master accepts writes again (after {@linkcode PtyReactor.wantWrite}). */
+  writable(): void;
+}
+
+/** The process's PTY reactor. */
+export class PtyReactor {
+  static #current: PtyReactor | null = null;
+  #worker: Worker;
+  #cmdRead: number;
+  #cmdWrite: number;
+  #handlers = new Map<number, ReactorHandler>();
+  #removals = new Map<number, () => void>();
+  #backlog: Uint8Array[] = [];
+  #stopped = false;
+
+  private constructor() {
+    [this.#cmdRead, this.#cmdWrite] = wakePipe();
+    this.#worker = new Worker(
+      workerUrl(import.meta.url, "./_pty_reactor_worker.ts", WORKER_BUNDLES.pty),
+      { type: "module" },
+    );
+    this.#worker.onmessage = (e: MessageEvent<ReactorMessage>) => this.#receive(e.data);
+    this.#worker.onerror = (e) => {
+      e.preventDefault();
+      this.#fatal(e.message);
+    };
+    this.#worker.postMessage({ cmdFd: this.#cmdRead });
+  }
+
+  /** The running reactor (started if needed). */
+  static get(): PtyReactor {
+    if (!PtyReactor.#current || PtyReactor.#current.#stopped) {
+      PtyReactor.#current = new PtyReactor();
+    }
+    return PtyReactor.#current;
+  }
+
+  /** Starts watching a master fd (non-blocking). */
+  add(fd: number, handler: ReactorHandler): void {
+    this.#handlers.set(fd, handler);
+    this.#command(CMD.ADD, fd);
+  }
+
+  /** Stops reading a master until {@linkcode PtyReactor.resume}. */
+  pause(fd: number): void {
+    this.#command(CMD.PAUSE, fd);
+  }
+
+  /** Resumes reading a paused master. */
+  resume(fd: number): void {
+    this.#command(CMD.RESUME, fd);
+  }
+
+  /** Asks to be told when a full master accepts writes again. */
+  wantWrite(fd: number): void {
+    this.#command(CMD.WANT_WRITE, fd);
+  }
+
+  /**
+   * Stops watching a master; resolves once the reactor has let go of it (only
+   * then may it be closed: its number could be reused).
+   */
+  remove(fd: number): Promise<void> {
+    if (!this.#handlers.has(fd) || this.#stopped) {
+      this.#handlers.delete(fd);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#removals.set(fd, resolve);
+      this.#command(CMD.REMOVE, fd);
+    });
+  }
+
+  #receive(msg: ReactorMessage): void {
+    switch (msg.op) {
+      case "data":
+        this.#handlers.get(msg.fd)?.data(msg.data);
+        return;
+      case "end":
+        this.#handlers.get(msg.fd)?.end();
+        return;
+      case "writable":
+        this.#handlers.get(msg.fd)?.writable();
+        return;
+      case "removed": {
+        this.#handlers.delete(msg.fd);
+        const done = this.#removals.get(msg.fd);
+        this.#removals.delete(msg.fd);
+        done?.();
+        if (this.#handlers.size === 0) this.#stop();
+        return;
+      }
+      case "stopped":
+        this.#release();
+        return;
+      case "fatal":
+        this.#fatal(msg.message);
+        this.#release();
+        return;
+    }
+  }
+
+  /** Ends the thread once nothing is watched, so the process may exit. */
+  #stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    // The thread leaves its loop on STOP and says so; then the pipe can go.
+    this.#command(CMD.STOP, 0, true);
+  }
+
+  #release(): void {
+    this.#worker.terminate();
+    for (const fd of [this.#cmdRead, this.#cmdWrite]) {
+      try {
+        fs.closeSync(fd);
+      } catch { /* closed */ }
+    }
+  }
+
+  #fatal(message: string): void {
+    console.error(`${new Date().toISOString()} pty reactor failed: ${message}`);
+    this.#stopped = true;
+    for (const h of this.#handlers.values()) h.end();
+    for (const done of this.#removals.values()) done();
+    this.#handlers.clear();
+    this.#removals.clear();
+  }
+
+  #command(op: number, fd: number, force = false): void {
+    if (this.#stopped && !force) return;
+    const rec = new Uint8Array(5);
+    rec[0] = op;
+    new DataView(rec.buffer).setInt32(1, fd, true);
+    this.#backlog.push(rec);
+    this.#flushCommands();
+  }
+
+  #flushCommands(): void {
+    const s = libc();
+    while (this.#backlog.length > 0) {
+      const rec = this.#backlog[0]!;
+      const n = Number(s.write(this.#cmdWrite, rec, 5n));
+      if (n === 5) {
+        this.#backlog.shift();
+        continue;
+      }
+      if (n < 0 && errno() === C.EAGAIN) {
+        // The pipe is full (the thread is behind by thousands of commands):
+        // try again shortly rather than block the daemon.
+        setTimeout(() => this.#flushCommands(), 1);
+        return;
+      }
+      throw new Error(`cannot command the pty reactor (errno ${errno()})`);
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The PTY reactor thread: one synchronous poll(2) loop over every PTY master
+ * of the process, so that no session ever holds a thread of Deno's blocking
+ * pool (which has only a few dozen: one blocked reader per session would
+ * starve every file operation after some thirty sessions).
+ *
+ * Commands arrive as 5-byte records (op, fd as int32 LE) on a pipe that is
+ * also part of the poll set, so a command wakes the loop; the records are
+ * written atomically (far below PIPE_BUF) and read in multiples of 5 bytes,
+ * so they are never split. The loop never yields to this worker's event loop:
+ * it needs none (output leaves by postMessage, which does not wait).
+ *
+ * Worker -> main: `data` (≤ 64 KiB, transferred), `end` (EOF, EIO or hang-up
+ * with nothing left), `writable` (POLLOUT after WANT_WRITE), `removed`.
+ *
+ * @module
+ */
+
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
+import { C, errno, libc, POLL } from "./_platform.ts";
+import { CMD, type ReactorMessage } from "./_pty_reactor_protocol.ts";
+
+const CHUNK = 64 * 1024;
+/** Bytes read from one PTY per round, so that one busy session cannot starve the others. */
+const BURST = 256 * 1024;
+
+interface Watched {
+  paused: boolean;
+  wantWrite: boolean;
+  /** Hung up while paused: not polled again until resumed (poll would keep saying so). */
+  hup: boolean;
+}
+
+function post(msg: ReactorMessage, transfer: Transferable[] = []): void {
+  self.postMessage(msg, transfer);
+}
+
+self.onmessage = (e: MessageEvent<{ cmdFd: number }>) => {
+  self.onmessage = null;
+  try {
+    run(e.data.cmdFd);
+    post({ op: "stopped" });
+  } catch (err) {
+    post({ op: "fatal", message: (err as Error)?.stack ?? String(err) });
+  }
+  self.close();
+};
+
+function run(cmdFd: number): void {
+  const s = libc();
+  const fds = new Map<number, Watched>();
+  const cmdBuf = new Uint8Array(4095); // a multiple of the 5-byte record
+  const cmdView = new DataView(cmdBuf.buffer);
+  const readBuf = new Uint8Array(CHUNK);
+  let pollBuf = new Uint8Array(8 * 64);
+  let running = true;
+
+  while (running) {
+    const order = [cmdFd];
+    for (const [fd, w] of fds) if (!w.paused || (w.wantWrite && !w.hup)) order.push(fd);
+    if (pollBuf.length < order.length * 8) pollBuf = new Uint8Array(order.length * 16);
+    const view = new DataView(pollBuf.buffer);
+    order.forEach((fd, i) => {
+      const w = fds.get(fd);
+      const events = i === 0 ? POLL.IN : (w!.paused ? 0 : POLL.IN) | (w!.wantWrite ? POLL.OUT : 0);
+      view.setInt32(i * 8, fd, true);
+      view.setInt16(i * 8 + 4, events, true);
+      view.setInt16(i * 8 + 6, 0, true);
+    });
+    const r = s.pollSync(pollBuf, BigInt(order.length), -1);
+    if (r < 0) {
+      if (errno() === C.EINTR) continue;
+      throw new Error(`poll failed (errno ${errno()})`);
+    }
+
+    // Commands first: a fd removed now is not read below.
+    const cmdEvents = view.getInt16(6, true);
+    if ((cmdEvents & (POLL.HUP | POLL.ERR | POLL.NVAL)) !== 0 && (cmdEvents & POLL.IN) === 0) {
+      break; // the command pipe is gone: nobody can stop us any other way
+    }
+    if ((cmdEvents & POLL.IN) !== 0) {
+      while (true) {
+        const n = Number(s.read(cmdFd, cmdBuf, BigInt(cmdBuf.length)));
+        if (n <= 0) break;
+        for (let at = 0; at + 5 <= n; at += 5) {
+          const op = cmdBuf[at]!;
+          const fd = cmdView.getInt32(at + 1, true);
+          if (op === CMD.ADD) fds.set(fd, { paused: false, wantWrite: false, hup: false });
+          else if (op === CMD.REMOVE) {
+            fds.delete(fd);
+            post({ op: "removed", fd });
+          } else if (op === CMD.PAUSE) {
+            const w = fds.get(fd);
+            if (w) w.paused = true;
+          } else if (op === CMD.RESUME) {
+            const w = fds.get(fd);
+            if (w) w.paused = w.hup = false;
+          } else if (op === CMD.WANT_WRITE) {
+            const w = fds.get(fd);
+            if (w) w.wantWrite = true;
+          } else if (op === CMD.STOP) running = false;
+        }
+        if (n < cmdBuf.length) break;
+      }
+      if (!running) break;
+    }
+
+    for (let i = 1; i < order.length; i++) {
+      const fd = order[i]!;
+      const revents = view.getInt16(i * 8 + 6, true);
+      const w = fds.get(fd);
+      if (!w || revents === 0) continue;
+      if ((revents & POLL.OUT) !== 0 && w.wantWrite) {
+        w.wantWrite = false;
+        post({ op: "writable", fd });
+      }
+      if (w.paused) {
+        if ((revents & (POLL.HUP | POLL.ERR | POLL.NVAL)) !== 0) w.hup = true;
+        continue;
+      }
+      if ((revents & (POLL.IN | POLL.HUP | POLL.ERR | POLL.NVAL)) === 0) continue;
+      let burst = 0;
+      let ended = false;
+      while (burst < BURST) {
+        const n = Number(s.read(fd, readBuf, BigInt(readBuf.length)));
+        if (n > 0) {
+          burst += n;
+          const chunk = readBuf.slice(0, n);
+          post({ op: "data", fd, data: chunk }, [chunk.buffer]);
+          continue;
+        }
+        const err = n < 0 ? errno() : 0;
+        if (n < 0 && (err === C.EAGAIN || err === C.EINTR)) {
+          // Nothing more now; a hang-up with nothing left to read is the end.
+          if (burst === 0 && (revents & (POLL.HUP | POLL.ERR | POLL.NVAL)) !== 0) ended = true;
+          break;
+        }
+        ended = true; // 0 (EOF) or EIO (Linux: every slave descriptor closed)
+        break;
+      }
+      if (ended) {
+        fds.delete(fd);
+        post({ op: "end", fd });
+      }
+    }
+  }
+}
