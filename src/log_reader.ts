@@ -368,7 +368,14 @@ async function* follow(
   }
 }
 
-/** Lines of the files numbered `after` < part < `before`, found among the archives. */
+/**
+ * Lines of the files numbered `after` < part < `before`, found among the
+ * archives by the part number each one starts with (not by archive number:
+ * rotations renumber archives, and compression replaces them, while we
+ * look). Every archive is opened before any is chosen — an open file keeps
+ * its content through renames and deletion — and the directory is listed
+ * again when one vanished between listing and opening.
+ */
 async function* missed(
   dir: string,
   id: string,
@@ -376,30 +383,95 @@ async function* missed(
   before: number,
   opts: ReadOptions,
 ): AsyncGenerator<ReadLine> {
-  const found = new Map<number, LogFile>();
-  for (const f of await listLogFiles(dir, id)) {
-    if (f.n === 0) continue;
-    const p = await partOf(`${dir}/${f.name}`, f.gz);
-    if (p !== null && p > after && p < before) found.set(p, f);
-  }
-  let lost = 0;
-  for (let p = after + 1; p < before; p++) {
-    const f = found.get(p);
-    if (!f) {
-      lost++;
-      continue;
+  const wanted = before - after - 1;
+  const found = new Map<number, Opened>();
+  try {
+    for (let attempt = 0; attempt < 10 && found.size < wanted; attempt++) {
+      let vanished = false;
+      for (const f of await listLogFiles(dir, id)) {
+        if (f.n === 0) continue;
+        const path = `${dir}/${f.name}`;
+        let handle: Deno.FsFile;
+        try {
+          handle = await Deno.open(path, { read: true });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+          vanished = true;
+          continue;
+        }
+        const o = await openedWithPart({ file: f, path, handle, ino: null, size: 0 });
+        if (o.part !== null && o.part > after && o.part < before && !found.has(o.part)) {
+          found.set(o.part, o);
+        } else {
+          await o.reader.cancel().catch(() => {});
+        }
+      }
+      if (!vanished) break;
     }
-    try {
-      const handle = await Deno.open(`${dir}/${f.name}`, { read: true });
-      const o: OpenLog = { file: f, path: `${dir}/${f.name}`, handle, ino: null, size: 0 };
-      yield* parsedLines(contentStream(o));
-    } catch (e) {
-      lost++;
-      opts.onNotice?.(`cannot read ${dir}/${f.name}: ${(e as Error).message}`);
+    let lost = 0;
+    for (let p = after + 1; p < before; p++) {
+      const o = found.get(p);
+      if (!o) {
+        lost++;
+        continue;
+      }
+      found.delete(p);
+      yield* linesOf(o);
     }
+    if (lost > 0) {
+      opts.onNotice?.(`${lost} rotated log file(s) were deleted before they could be read`);
+    }
+  } finally {
+    for (const o of found.values()) await o.reader.cancel().catch(() => {});
   }
-  if (lost > 0) {
-    opts.onNotice?.(`${lost} rotated log file(s) were deleted before they could be read`);
+}
+
+/** An opened log file whose first line (its part number) has been read. */
+interface Opened {
+  part: number | null;
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  splitter: LineSplitter;
+  /** Lines read ahead while looking for the first one. */
+  ahead: string[];
+}
+
+async function openedWithPart(o: OpenLog): Promise<Opened> {
+  const reader = contentStream(o).getReader();
+  const splitter = new LineSplitter();
+  const ahead: string[] = [];
+  let seen = 0;
+  try {
+    while (ahead.length === 0 && seen < 1024 * 1024) {
+      const r = await reader.read();
+      if (r.done) break;
+      seen += r.value.length;
+      ahead.push(...splitter.push(r.value));
+    }
+  } catch { /* unreadable: no part */ }
+  const first = ahead[0] === undefined ? null : parseLine(ahead[0]);
+  const part = first?.direction === "event" && first.event === "part" &&
+      typeof first.part === "number"
+    ? first.part
+    : null;
+  return { part, reader, splitter, ahead };
+}
+
+async function* linesOf(o: Opened): AsyncGenerator<ReadLine> {
+  const emit = function* (texts: string[]): Generator<ReadLine> {
+    for (const text of texts) {
+      const line = parseLine(text);
+      if (line) yield { text, line };
+    }
+  };
+  yield* emit(o.ahead);
+  try {
+    while (true) {
+      const r = await o.reader.read();
+      if (r.done) break;
+      yield* emit(o.splitter.push(r.value));
+    }
+  } finally {
+    await o.reader.cancel().catch(() => {});
   }
 }
 

@@ -19,6 +19,8 @@ export interface Link {
   send(bytes: Uint8Array): void;
   /** Bytes queued and not yet accepted by the kernel. */
   readonly buffered: number;
+  /** Bytes accepted by the kernel so far (a client reading makes it grow). */
+  readonly written: number;
   /** Resolves when every queued byte was handed to the kernel (or the link closed). */
   drained(): Promise<void>;
   /** Closes both directions; queued bytes are dropped. */
@@ -38,6 +40,7 @@ export class DenoLink implements Link {
   #buffered = 0;
   #pumping = false;
   #closed = false;
+  #written = 0;
   #drainWaiters: (() => void)[] = [];
 
   /** @param conn an accepted connection */
@@ -51,6 +54,10 @@ export class DenoLink implements Link {
 
   get buffered(): number {
     return this.#buffered;
+  }
+
+  get written(): number {
+    return this.#written;
   }
 
   get isClosed(): boolean {
@@ -104,6 +111,7 @@ export class DenoLink implements Link {
           const n = await this.#conn.write(data.subarray(off));
           off += n;
           this.#buffered -= n;
+          this.#written += n;
         }
       }
     } catch {
@@ -145,6 +153,10 @@ export class NodeLink implements Link {
 
   get buffered(): number {
     return this.#closed ? 0 : this.#socket.writableLength;
+  }
+
+  get written(): number {
+    return this.#socket.bytesWritten;
   }
 
   get isClosed(): boolean {

@@ -26,7 +26,7 @@ import { TIMED_OUT, within } from "../async.ts";
 /** Output waiting for a client beyond which it skips ahead (gets a redraw later). */
 export const LAG_BYTES = 4 * 1024 * 1024;
 /** How long a lagging client may go without reading anything before it is dropped. */
-export const STALL_MS = 5000;
+export const STALL_MS = 10_000;
 
 /** Messages pushed to an attached client (all tagged with `sub`, the attach request id). */
 export type AttachPush =
@@ -81,9 +81,9 @@ export class Attachment {
     this.lagging = true;
     void (async () => {
       while (!this.conn.closed) {
-        const before = this.conn.backlog;
+        const before = this.conn.written;
         if (await within(this.conn.drained(), STALL_MS) !== TIMED_OUT) break;
-        if (this.conn.backlog >= before) {
+        if (this.conn.written === before) {
           this.conn.drop(`client not reading: no progress for ${STALL_MS / 1000}s`);
           return;
         }

@@ -56,6 +56,11 @@ export class Connection {
     return this.#link.buffered;
   }
 
+  /** Bytes the client has been able to take so far. */
+  get written(): number {
+    return this.#link.written;
+  }
+
   /**
    * Queues a message. A client whose backlog passes the limit is told why
    * and disconnected.
