@@ -9,7 +9,7 @@
 
 import * as fs from "node:fs";
 import { C, errno, libc, wakePipe } from "./_platform.ts";
-import { CMD, type ReactorMessage } from "./_pty_reactor_protocol.ts";
+import { ACK_STEP_BYTES, CMD, CMD_BYTES, type ReactorMessage } from "./_pty_reactor_protocol.ts";
 import { WORKER_BUNDLES, workerUrl } from "../worker_url.ts";
 
 /** What a registered PTY master is told. */
@@ -29,6 +29,8 @@ export class PtyReactor {
   #cmdRead: number;
   #cmdWrite: number;
   #handlers = new Map<number, ReactorHandler>();
+  /** Output handled and not yet acknowledged to the thread, by fd. */
+  #unacked = new Map<number, number>();
   #removals = new Map<number, () => void>();
   #backlog: Uint8Array[] = [];
   #stopped = false;
@@ -93,9 +95,16 @@ export class PtyReactor {
 
   #receive(msg: ReactorMessage): void {
     switch (msg.op) {
-      case "data":
+      case "data": {
         this.#handlers.get(msg.fd)?.data(msg.data);
+        // Handled: the thread may read that much more of this PTY.
+        const n = (this.#unacked.get(msg.fd) ?? 0) + msg.data.length;
+        if (n >= ACK_STEP_BYTES) {
+          this.#unacked.delete(msg.fd);
+          this.#command(CMD.ACK, msg.fd, false, n);
+        } else this.#unacked.set(msg.fd, n);
         return;
+      }
       case "end":
         this.#handlers.get(msg.fd)?.end();
         return;
@@ -104,6 +113,7 @@ export class PtyReactor {
         return;
       case "removed": {
         this.#handlers.delete(msg.fd);
+        this.#unacked.delete(msg.fd);
         const done = this.#removals.get(msg.fd);
         this.#removals.delete(msg.fd);
         done?.();
@@ -144,13 +154,16 @@ export class PtyReactor {
     for (const done of this.#removals.values()) done();
     this.#handlers.clear();
     this.#removals.clear();
+    this.#unacked.clear();
   }
 
-  #command(op: number, fd: number, force = false): void {
+  #command(op: number, fd: number, force = false, arg = 0): void {
     if (this.#stopped && !force) return;
-    const rec = new Uint8Array(5);
+    const rec = new Uint8Array(CMD_BYTES);
     rec[0] = op;
-    new DataView(rec.buffer).setInt32(1, fd, true);
+    const view = new DataView(rec.buffer);
+    view.setInt32(1, fd, true);
+    view.setInt32(5, arg, true);
     this.#backlog.push(rec);
     this.#flushCommands();
   }
@@ -159,8 +172,8 @@ export class PtyReactor {
     const s = libc();
     while (this.#backlog.length > 0) {
       const rec = this.#backlog[0]!;
-      const n = Number(s.write(this.#cmdWrite, rec, 5n));
-      if (n === 5) {
+      const n = Number(s.write(this.#cmdWrite, rec, BigInt(CMD_BYTES)));
+      if (n === CMD_BYTES) {
         this.#backlog.shift();
         continue;
       }

@@ -4,15 +4,30 @@
  * @module
  */
 
-/** Command op codes (first byte of a 5-byte record; then the fd, int32 LE). */
+/** Bytes of one command record: op (u8), fd (int32 LE), argument (int32 LE). */
+export const CMD_BYTES = 9;
+
+/** Command op codes (first byte of a record). */
 export const CMD = {
   ADD: 1,
   REMOVE: 2,
   PAUSE: 3,
   RESUME: 4,
   WANT_WRITE: 5,
+  /** The main thread has handled `argument` more bytes of the fd's output. */
+  ACK: 6,
   STOP: 9,
 } as const;
+
+/**
+ * Output of one PTY the reactor may have handed over and not yet seen
+ * acknowledged: reading stops there, so a busy main thread is never flooded
+ * and a paused PTY stops within this many bytes.
+ */
+export const WINDOW_BYTES = 1024 * 1024;
+
+/** The main thread acknowledges output in steps of this many bytes (well below the window). */
+export const ACK_STEP_BYTES = 256 * 1024;
 
 /** Reactor thread -> main thread. */
 export type ReactorMessage =

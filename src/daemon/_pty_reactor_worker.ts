@@ -4,10 +4,14 @@
  * pool (which has only a few dozen: one blocked reader per session would
  * starve every file operation after some thirty sessions).
  *
- * Commands arrive as 5-byte records (op, fd as int32 LE) on a pipe that is
+ * Commands arrive as fixed-size records (see `CMD_BYTES`) on a pipe that is
  * also part of the poll set, so a command wakes the loop; the records are
- * written atomically (far below PIPE_BUF) and read in multiples of 5 bytes,
- * so they are never split. The loop never yields to this worker's event loop:
+ * written atomically (far below PIPE_BUF) and read in multiples of their
+ * size, so they are never split.
+ *
+ * Flow control: at most `WINDOW_BYTES` of a PTY's output are handed over and
+ * not yet acknowledged (`ACK`); past that the PTY is not read until the main
+ * thread catches up, so the program blocks instead of memory growing. The loop never yields to this worker's event loop:
  * it needs none (output leaves by postMessage, which does not wait).
  *
  * Worker -> main: `data` (≤ 64 KiB, transferred), `end` (EOF, EIO or hang-up
@@ -20,7 +24,7 @@
 /// <reference lib="deno.worker" />
 
 import { C, errno, libc, POLL } from "./_platform.ts";
-import { CMD, type ReactorMessage } from "./_pty_reactor_protocol.ts";
+import { CMD, CMD_BYTES, type ReactorMessage, WINDOW_BYTES } from "./_pty_reactor_protocol.ts";
 
 const CHUNK = 64 * 1024;
 /** Bytes read from one PTY per round, so that one busy session cannot starve the others. */
@@ -29,8 +33,15 @@ const BURST = 256 * 1024;
 interface Watched {
   paused: boolean;
   wantWrite: boolean;
-  /** Hung up while paused: not polled again until resumed (poll would keep saying so). */
+  /** Output handed over and not yet acknowledged. */
+  inflight: number;
+  /** Hung up while not being read: not polled again until it is (poll would keep saying so). */
   hup: boolean;
+}
+
+/** Whether a PTY's output is wanted now. */
+function reading(w: Watched): boolean {
+  return !w.paused && w.inflight < WINDOW_BYTES;
 }
 
 function post(msg: ReactorMessage, transfer: Transferable[] = []): void {
@@ -51,7 +62,7 @@ self.onmessage = (e: MessageEvent<{ cmdFd: number }>) => {
 function run(cmdFd: number): void {
   const s = libc();
   const fds = new Map<number, Watched>();
-  const cmdBuf = new Uint8Array(4095); // a multiple of the 5-byte record
+  const cmdBuf = new Uint8Array(CMD_BYTES * 455);
   const cmdView = new DataView(cmdBuf.buffer);
   const readBuf = new Uint8Array(CHUNK);
   let pollBuf = new Uint8Array(8 * 64);
@@ -59,12 +70,14 @@ function run(cmdFd: number): void {
 
   while (running) {
     const order = [cmdFd];
-    for (const [fd, w] of fds) if (!w.paused || (w.wantWrite && !w.hup)) order.push(fd);
+    for (const [fd, w] of fds) if (reading(w) || (w.wantWrite && !w.hup)) order.push(fd);
     if (pollBuf.length < order.length * 8) pollBuf = new Uint8Array(order.length * 16);
     const view = new DataView(pollBuf.buffer);
     order.forEach((fd, i) => {
       const w = fds.get(fd);
-      const events = i === 0 ? POLL.IN : (w!.paused ? 0 : POLL.IN) | (w!.wantWrite ? POLL.OUT : 0);
+      const events = i === 0
+        ? POLL.IN
+        : (reading(w!) ? POLL.IN : 0) | (w!.wantWrite ? POLL.OUT : 0);
       view.setInt32(i * 8, fd, true);
       view.setInt16(i * 8 + 4, events, true);
       view.setInt16(i * 8 + 6, 0, true);
@@ -84,11 +97,18 @@ function run(cmdFd: number): void {
       while (true) {
         const n = Number(s.read(cmdFd, cmdBuf, BigInt(cmdBuf.length)));
         if (n <= 0) break;
-        for (let at = 0; at + 5 <= n; at += 5) {
+        for (let at = 0; at + CMD_BYTES <= n; at += CMD_BYTES) {
           const op = cmdBuf[at]!;
           const fd = cmdView.getInt32(at + 1, true);
-          if (op === CMD.ADD) fds.set(fd, { paused: false, wantWrite: false, hup: false });
-          else if (op === CMD.REMOVE) {
+          if (op === CMD.ADD) {
+            fds.set(fd, { paused: false, wantWrite: false, inflight: 0, hup: false });
+          } else if (op === CMD.ACK) {
+            const w = fds.get(fd);
+            if (w) {
+              w.inflight = Math.max(0, w.inflight - cmdView.getInt32(at + 5, true));
+              if (reading(w)) w.hup = false;
+            }
+          } else if (op === CMD.REMOVE) {
             fds.delete(fd);
             post({ op: "removed", fd });
           } else if (op === CMD.PAUSE) {
@@ -96,7 +116,10 @@ function run(cmdFd: number): void {
             if (w) w.paused = true;
           } else if (op === CMD.RESUME) {
             const w = fds.get(fd);
-            if (w) w.paused = w.hup = false;
+            if (w) {
+              w.paused = false;
+              if (reading(w)) w.hup = false;
+            }
           } else if (op === CMD.WANT_WRITE) {
             const w = fds.get(fd);
             if (w) w.wantWrite = true;
@@ -116,17 +139,18 @@ function run(cmdFd: number): void {
         w.wantWrite = false;
         post({ op: "writable", fd });
       }
-      if (w.paused) {
+      if (!reading(w)) {
         if ((revents & (POLL.HUP | POLL.ERR | POLL.NVAL)) !== 0) w.hup = true;
         continue;
       }
       if ((revents & (POLL.IN | POLL.HUP | POLL.ERR | POLL.NVAL)) === 0) continue;
       let burst = 0;
       let ended = false;
-      while (burst < BURST) {
+      while (burst < BURST && w.inflight < WINDOW_BYTES) {
         const n = Number(s.read(fd, readBuf, BigInt(readBuf.length)));
         if (n > 0) {
           burst += n;
+          w.inflight += n;
           const chunk = readBuf.slice(0, n);
           post({ op: "data", fd, data: chunk }, [chunk.buffer]);
           continue;

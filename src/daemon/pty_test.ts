@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Pty } from "./pty.ts";
 import { ptyLaunchArgv } from "./_platform.ts";
+import { WINDOW_BYTES } from "./_pty_reactor_protocol.ts";
 
 function spawn(pty: Pty, script: string): Deno.ChildProcess {
   const argv = ptyLaunchArgv(pty.path, "/bin/sh", ["-c", script]);
@@ -71,4 +72,47 @@ Deno.test("pty: close ends a reader even while the program keeps running", async
   await out; // onEnd fired
   child.kill("SIGKILL");
   await child.status;
+});
+
+Deno.test("pty: a busy main thread is not flooded; pause stops reading within the window", async () => {
+  const pty = Pty.open(80, 24);
+  let received = 0;
+  let first = true;
+  let gotFirst!: () => void;
+  const started = new Promise<void>((r) => (gotFirst = r));
+  const ended = new Promise<void>((resolve) => {
+    pty.startReading({
+      onData: (c) => {
+        received += c.length;
+        if (!first) return;
+        first = false;
+        // Busy for a while (as a daemon can be): the program keeps writing
+        // meanwhile, but the reactor reads no more than the window ahead.
+        const until = Date.now() + 300;
+        while (Date.now() < until) { /* busy */ }
+        pty.pause();
+        gotFirst();
+      },
+      onEnd: () => resolve(),
+    });
+  });
+  const child = spawn(pty, "stty raw -echo; exec cat /dev/zero");
+  try {
+    await started;
+    // Whatever was read ahead arrives; then nothing while paused.
+    await new Promise((r) => setTimeout(r, 300));
+    const atPause = received;
+    assert.ok(atPause <= WINDOW_BYTES + 64 * 1024, `${atPause} bytes arrived past the pause`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(received, atPause);
+    // Resumed, it flows again.
+    pty.resume();
+    while (received < atPause + 4 * WINDOW_BYTES) await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    pty.releaseSlave();
+    await pty.close();
+  }
+  await ended;
 });
