@@ -200,8 +200,13 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       }
       const timeoutMs = optNum(msg, "timeoutMs", 0, 365 * 86400_000);
       const done = (outcome: Api["wait"]["result"]["outcome"]) => ({ outcome, session: s.record });
-      if (until.includes(s.record.status)) return done("reached");
-      if (!s.live) return done("exited");
+      const outcome = until.includes(s.record.status) ? "reached" : !s.live ? "exited" : null;
+      if (outcome) {
+        // An exit is answered once its log is on disk (it may have just happened).
+        return s.record.status === "exited"
+          ? m.logs.flush(s.id).then(() => done(outcome))
+          : done(outcome);
+      }
       return new Promise((resolve) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const finish = (outcome: Api["wait"]["result"]["outcome"]) => {

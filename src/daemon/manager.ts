@@ -39,6 +39,8 @@ export class Manager {
   readonly #store: RecordStore;
   readonly #sessions = new Map<string, Session>();
   readonly #listeners = new Set<EventListener>();
+  /** Deliveries held back until a session's log is on disk, by session. */
+  readonly #delivering = new Map<string, Promise<void>>();
   readonly #log: (msg: string) => void;
   #config: LoadedConfig;
   #configError: string | null = null;
@@ -72,8 +74,6 @@ export class Manager {
       settle: (id) => this.#logs.flush(id),
     };
     this.#logs = new SessionLogs(paths.logsDir, () => this.#config.config.log, log);
-    // First listener: a log line is written before anyone else hears of the event.
-    this.subscribe((ev) => this.#logs.handle(ev, this.#sessions.get(ev.id)?.record));
   }
 
   /** The sessions' I/O logs. */
@@ -522,7 +522,36 @@ export class Manager {
     await this.#store.flush();
   }
 
+  /**
+   * Writes the event's log line, then tells the listeners. The end of a run
+   * (the status `exited` and the `exited` event) reaches them only once the
+   * log is on disk, so whoever hears of the exit (`wait`, `events`) can read
+   * the whole log at once; a session's later events queue behind it.
+   */
   #emit(ev: SessionEvent): void {
+    try {
+      this.#logs.handle(ev, this.#sessions.get(ev.id)?.record);
+    } catch (e) {
+      this.#log(`log of ${ev.id}: cannot record event: ${(e as Error).message}`);
+    }
+    const ending = ev.event === "exited" || (ev.event === "status" && ev.status === "exited");
+    const queued = this.#delivering.get(ev.id);
+    if (!ending && !queued) {
+      this.#deliver(ev);
+      return;
+    }
+    // Runs after the current task: by then the exit line is logged too.
+    const next = (queued ?? Promise.resolve())
+      .then(() => ending ? this.#logs.flush(ev.id) : undefined)
+      .catch(() => {})
+      .then(() => this.#deliver(ev));
+    this.#delivering.set(ev.id, next);
+    void next.then(() => {
+      if (this.#delivering.get(ev.id) === next) this.#delivering.delete(ev.id);
+    });
+  }
+
+  #deliver(ev: SessionEvent): void {
     for (const fn of this.#listeners) {
       try {
         fn(ev);

@@ -31,6 +31,7 @@ export class SessionLogs {
   readonly #active = new Map<string, Active>();
   /** Writers still flushing after their session exited. */
   readonly #closing = new Map<string, Promise<void>>();
+  readonly #closingWriters = new Map<string, LogWriter>();
   #retentionTimer: ReturnType<typeof setInterval> | null = null;
   #giveUpTimer: ReturnType<typeof setTimeout> | null = null;
   #background: Promise<void> = Promise.resolve();
@@ -115,12 +116,10 @@ export class SessionLogs {
    * later: a dead disk must not keep a session from being marked exited).
    */
   async flush(id: string, timeoutMs = 5000): Promise<void> {
-    const active = this.#active.get(id);
-    if (!active) return;
-    if ((await within(active.writer.flush(), timeoutMs)) === TIMED_OUT) {
-      this.#log(
-        `log of ${id}: not all output is on disk yet (${active.writer.buffered} bytes wait)`,
-      );
+    const writer = this.#active.get(id)?.writer ?? this.#closingWriters.get(id);
+    if (!writer) return;
+    if ((await within(writer.flush(), timeoutMs)) === TIMED_OUT) {
+      this.#log(`log of ${id}: not all output is on disk yet (${writer.buffered} bytes wait)`);
     }
   }
 
@@ -136,7 +135,11 @@ export class SessionLogs {
   #finish(id: string, active: Active): void {
     this.#active.delete(id);
     for (const fn of active.unsubscribe) fn();
-    const done = active.writer.close().finally(() => this.#closing.delete(id));
+    this.#closingWriters.set(id, active.writer);
+    const done = active.writer.close().finally(() => {
+      this.#closing.delete(id);
+      this.#closingWriters.delete(id);
+    });
     this.#closing.set(id, done);
   }
 
