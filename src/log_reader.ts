@@ -374,7 +374,7 @@ async function* follow(
  * rotations renumber archives, and compression replaces them, while we
  * look). Every archive is opened before any is chosen — an open file keeps
  * its content through renames and deletion — and the directory is listed
- * again when one vanished between listing and opening.
+ * again while a wanted part is missing.
  */
 async function* missed(
   dir: string,
@@ -386,8 +386,11 @@ async function* missed(
   const wanted = before - after - 1;
   const found = new Map<number, Opened>();
   try {
+    // Listing a directory while files are renamed in it can miss one (it
+    // moved from a name not yet listed to one already listed): list again
+    // until every wanted part is found, or it is clear that some are gone.
     for (let attempt = 0; attempt < 10 && found.size < wanted; attempt++) {
-      let vanished = false;
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 5 * attempt));
       for (const f of await listLogFiles(dir, id)) {
         if (f.n === 0) continue;
         const path = `${dir}/${f.name}`;
@@ -396,7 +399,6 @@ async function* missed(
           handle = await Deno.open(path, { read: true });
         } catch (e) {
           if (!(e instanceof Deno.errors.NotFound)) throw e;
-          vanished = true;
           continue;
         }
         const o = await openedWithPart({ file: f, path, handle, ino: null, size: 0 });
@@ -406,7 +408,6 @@ async function* missed(
           await o.reader.cancel().catch(() => {});
         }
       }
-      if (!vanished) break;
     }
     let lost = 0;
     for (let p = after + 1; p < before; p++) {

@@ -266,7 +266,7 @@ for (const attached of [false, true]) {
         await sawExit;
         if (client) {
           // The session ended: the client was told and left.
-          assert.equal((await client.close()).code, 0);
+          assert.equal((await client.close()).code, 0, client.raw.slice(-300));
           assert.match(client.raw, /\[session [0-9A-Z]+ exited \(code 0\)\]/);
         }
         follower.kill("SIGINT");
@@ -274,8 +274,7 @@ for (const attached of [false, true]) {
         await reading;
         await err.done;
         assert.equal(st.code, 0, err.text);
-        assert.equal(followed, data.length);
-        assert.equal(hash.digest("hex"), expected);
+        const followedHash = hash.digest("hex");
 
         // A daemon that stops finishes compressing archives first.
         c.close();
@@ -310,6 +309,9 @@ for (const attached of [false, true]) {
         const output = bytesOf(lines, "output");
         assert.equal(output.length, data.length);
         assert.equal(sha256(output), expected);
+        // The follower saw the same.
+        assert.equal(followed, data.length, err.text);
+        assert.equal(followedHash, expected);
         assert.ok(lines.every((l) => l.direction !== "output" || l.size! <= 65536));
 
         // The bundle holds the record and every file, byte for byte.
