@@ -284,6 +284,15 @@ async function* follow(
       const n = await cur.handle.read(buf);
       if (n === null || n === 0) return;
       const lines = splitter.push(buf.subarray(0, n));
+      // A line begun in an earlier read must still be in the file as read: a
+      // torn last line cut off under us and written over would otherwise be
+      // glued to the middle of what replaced it (and might even parse).
+      if (spanned && lines.length > 0 && resyncedAt !== lineStart) {
+        if (!(await stillThere(cur.handle, lineStart, lines[0]!))) {
+          await resync(cur.handle, lineStart);
+          continue reading;
+        }
+      }
       for (let i = 0; i < lines.length; i++) {
         const text = lines[i]!;
         const line = parseLine(text);
@@ -365,6 +374,25 @@ async function* follow(
         cur.handle.close();
       } catch { /* closed */ }
     }
+  }
+}
+
+/** Whether the file holds `text` (and its newline) at `at`; the read position is kept. */
+async function stillThere(handle: Deno.FsFile, at: number, text: string): Promise<boolean> {
+  const want = new TextEncoder().encode(text + "\n");
+  const here = await handle.seek(0, Deno.SeekMode.Current);
+  try {
+    await handle.seek(at, Deno.SeekMode.Start);
+    const got = new Uint8Array(want.length);
+    let off = 0;
+    while (off < got.length) {
+      const n = await handle.read(got.subarray(off));
+      if (n === null || n === 0) return false;
+      off += n;
+    }
+    return got.every((b, i) => b === want[i]);
+  } finally {
+    await handle.seek(here, Deno.SeekMode.Start);
   }
 }
 

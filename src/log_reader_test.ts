@@ -187,6 +187,41 @@ Deno.test("a follower survives a torn last line being repaired under it", async 
   }
 });
 
+Deno.test("a follower does not glue a cut-off line to what replaced it, even when that parses", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/${ID}.jsonl`;
+  const head = (ts: string) => `{"timestamp":"${ts}","session_id":"${ID}","direction":"output"`;
+  const line = (ts: string, bytes: Uint8Array) =>
+    `${head(ts)},"size":${bytes.length},"data":"${btoa(String.fromCharCode(...bytes))}"}\n`;
+  const enc = new TextEncoder();
+  try {
+    const part = `{"timestamp":"2026-01-01T00:00:00.000Z","session_id":"${ID}",` +
+      `"direction":"event","event":"part","part":1}\n`;
+    const first = line("2026-01-01T00:00:00.001Z", enc.encode("before\n"));
+    const torn = `${head("2026-01-01T00:00:00.002Z")},"size":90,"data":"${"A".repeat(40)}`;
+    await Deno.writeTextFile(path, part + first + torn);
+    const ac = new AbortController();
+    const it = readLog(dir, ID, { follow: true, signal: ac.signal })[Symbol.asyncIterator]();
+    assert.equal((await it.next()).value?.line.event, "part");
+    const before = (await it.next()).value!.line;
+    assert.ok(isData(before));
+    // The torn line is now half read. The file is cut where it began and a
+    // longer line written in its place: read on from the old position, the
+    // rest of that line would close the torn one into valid JSON.
+    const long = enc.encode("after the cut, a line long enough to reach past the torn one\n");
+    const cut = part.length + first.length;
+    await Deno.truncate(path, cut);
+    await Deno.writeTextFile(path, line("2026-01-01T00:00:01.000Z", long), { append: true });
+    const next = (await it.next()).value!.line;
+    ac.abort();
+    await it.return?.(undefined);
+    assert.ok(isData(next));
+    assert.deepEqual(decodeData(next), long);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a follower keeps the lines written between an outside move and the reopen (SIGHUP)", async () => {
   const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
   const dir = await Deno.makeTempDir();
