@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
 import { within } from "./async.ts";
-import { defaultConfig } from "./config.ts";
+import { defaultConfig, type LogConfig } from "./config.ts";
 import { decodeData, isData, type LogLine, parseLogFileName } from "./log_format.ts";
 import { LineSplitter, readLog } from "./log_reader.ts";
 import { LogWriter } from "./daemon/log_writer.ts";
 import { stopGzipWorker } from "./daemon/_gzip.ts";
 
 const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
+
+/** A log writer for session {@linkcode ID} in `dir`, with `log` settings over the defaults. */
+function writerIn(dir: string, settings: Partial<LogConfig> = {}): LogWriter {
+  const cfg = { ...defaultConfig().log, ...settings };
+  return new LogWriter({ dir, id: ID, settings: () => cfg, hold: () => () => {}, log: () => {} });
+}
 
 Deno.test("log file names", () => {
   assert.deepEqual(parseLogFileName(`${ID}.jsonl`), {
@@ -38,14 +44,7 @@ Deno.test("line splitter keeps lines whole across chunks", () => {
 
 Deno.test("a follower sees every byte, in order, across many rotations", async () => {
   const dir = await Deno.makeTempDir();
-  const cfg = { ...defaultConfig().log, maxBytes: 8192, keep: 1000 };
-  const w = new LogWriter({
-    dir,
-    id: ID,
-    settings: () => cfg,
-    hold: () => () => {},
-    log: () => {},
-  });
+  const w = writerIn(dir, { maxBytes: 8192, keep: 1000 });
   const stop = new AbortController();
   const got: number[] = [];
   let sawDone!: () => void;
@@ -85,14 +84,7 @@ Deno.test("a follower sees every byte, in order, across many rotations", async (
 
 Deno.test("a follower that fell behind several rotations reads the files it missed", async () => {
   const dir = await Deno.makeTempDir();
-  const cfg = { ...defaultConfig().log, maxBytes: 4096, keep: 1000 };
-  const w = new LogWriter({
-    dir,
-    id: ID,
-    settings: () => cfg,
-    hold: () => () => {},
-    log: () => {},
-  });
+  const w = writerIn(dir, { maxBytes: 4096, keep: 1000 });
   const stop = new AbortController();
   try {
     w.event("first");
@@ -132,11 +124,8 @@ Deno.test("a follower that fell behind several rotations reads the files it miss
 });
 
 Deno.test("a follower survives a torn last line being repaired under it", async () => {
-  const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
   const dir = await Deno.makeTempDir();
-  const settings = { ...defaultConfig().log };
-  const writer = () =>
-    new LogWriter({ dir, id: ID, settings: () => settings, hold: () => () => {}, log: () => {} });
+  const writer = () => writerIn(dir);
   const describe = (l: LogLine) =>
     isData(l)
       ? `data:${new TextDecoder().decode(decodeData(l)).trim()}`
@@ -223,16 +212,8 @@ Deno.test("a follower does not glue a cut-off line to what replaced it, even whe
 });
 
 Deno.test("a follower keeps the lines written between an outside move and the reopen (SIGHUP)", async () => {
-  const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
   const dir = await Deno.makeTempDir();
-  const settings = { ...defaultConfig().log };
-  const w = new LogWriter({
-    dir,
-    id: ID,
-    settings: () => settings,
-    hold: () => () => {},
-    log: () => {},
-  });
+  const w = writerIn(dir);
   const ac = new AbortController();
   const got: string[] = [];
   let wake = () => {};

@@ -10,21 +10,28 @@ import { FakeDaemon, haveCommand, ROOT, TestHome } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/**
+ * Puts the stand-in systemctl first on PATH for `home`; returns the
+ * environment that reaches it (its state lives in the home).
+ */
+async function fakeSystemd(home: TestHome): Promise<Record<string, string>> {
+  await Deno.mkdir(`${home.dir}/fakebin`);
+  await Deno.symlink(`${ROOT}test/fixtures/fake_systemctl.sh`, `${home.dir}/fakebin/systemctl`);
+  return {
+    HOME: home.dir,
+    PATH: `${home.dir}/fakebin:${Deno.env.get("PATH")}`,
+    CLAUDE_SESSIONS_SERVICE_MANAGER: "systemd",
+    FAKE_SYSTEMD_STATE: `${home.dir}/fake-systemd`,
+  };
+}
+
 Deno.test({
   name: "service: install leaves a busy outside daemon running; restart switches to the service",
   ...opts,
   ignore: !(await haveCommand("systemd-socket-activate")),
   fn: async () => {
     const home = await TestHome.create({ claude: { command: "sh" } });
-    const state = `${home.dir}/fake-systemd`;
-    await Deno.mkdir(`${home.dir}/fakebin`);
-    await Deno.symlink(`${ROOT}test/fixtures/fake_systemctl.sh`, `${home.dir}/fakebin/systemctl`);
-    const env = {
-      HOME: home.dir,
-      PATH: `${home.dir}/fakebin:${Deno.env.get("PATH")}`,
-      CLAUDE_SESSIONS_SERVICE_MANAGER: "systemd",
-      FAKE_SYSTEMD_STATE: state,
-    };
+    const env = await fakeSystemd(home);
     const cs = (args: string[]) => home.ok(args, { env });
     const status = async () => JSON.parse(await cs(["service", "status", "--json"]));
     try {
@@ -171,20 +178,12 @@ Deno.test({
   ignore: !(await haveCommand("systemd-socket-activate")),
   fn: async () => {
     const home = await TestHome.create({ claude: { command: "sh" } });
-    const state = `${home.dir}/fake-systemd`;
-    await Deno.mkdir(`${home.dir}/fakebin`);
-    await Deno.symlink(`${ROOT}test/fixtures/fake_systemctl.sh`, `${home.dir}/fakebin/systemctl`);
+    const systemd = await fakeSystemd(home);
     const a = home.dir;
     const b = `${home.dir}/b`;
     await Deno.mkdir(b, { mode: 0o700 });
     await Deno.writeTextFile(`${b}/config.jsonc`, '{ "claude": { "command": "sh" } }');
-    const env = (csHome: string) => ({
-      HOME: home.dir,
-      PATH: `${home.dir}/fakebin:${Deno.env.get("PATH")}`,
-      CLAUDE_SESSIONS_SERVICE_MANAGER: "systemd",
-      CLAUDE_SESSIONS_HOME: csHome,
-      FAKE_SYSTEMD_STATE: state,
-    });
+    const env = (csHome: string) => ({ ...systemd, CLAUDE_SESSIONS_HOME: csHome });
     const cs = (csHome: string, args: string[]) => home.ok(args, { env: env(csHome) });
     /** Who answers for `csHome`: its daemon's home, and whether it is the service's. */
     const serving = async (csHome: string) => {

@@ -248,14 +248,7 @@ Deno.test("compressing a dead daemon's plain archives while the resumed session 
     }
     // The daemon starts compressing while the resumed session writes and rotates.
     const compressing = compressArchives(dir, ID);
-    const settings = { ...defaultConfig().log, maxBytes: 2000, keep: 100 };
-    const w = new LogWriter({
-      dir,
-      id: ID,
-      settings: () => settings,
-      hold: () => () => {},
-      log: () => {},
-    });
+    const w = writer(dir, { maxBytes: 2000, keep: 100 });
     for (let i = 0; i < 40; i++) w.output(enc.encode(`NEW-${i}-${"x".repeat(300)}\n`));
     await w.close();
     await compressing;
