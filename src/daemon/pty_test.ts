@@ -116,3 +116,36 @@ Deno.test("pty: a busy main thread is not flooded; pause stops reading within th
   }
   await ended;
 });
+
+/** CPU time this process has used, in ms (Linux). */
+function cpuMs(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+Deno.test({
+  name: "pty: a PTY that hangs up while paused, with input waiting, is not polled in a loop",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const pty = Pty.open(80, 24);
+    const ended = new Promise<void>((resolve) => {
+      pty.startReading({ onData: () => {}, onEnd: () => resolve() });
+    });
+    pty.pause();
+    const child = spawn(pty, "exec sleep 1000");
+    // More input than the terminal holds: the rest waits for the reactor's word.
+    pty.write(new Uint8Array(256 * 1024).fill(120));
+    assert.ok(pty.queuedBytes > 0);
+    child.kill("SIGKILL");
+    await child.status;
+    pty.releaseSlave(); // the terminal hangs up
+    const before = cpuMs();
+    await new Promise((r) => setTimeout(r, 500));
+    const used = cpuMs() - before;
+    pty.resume();
+    await ended;
+    await pty.close();
+    assert.ok(used < 250, `${used} ms of CPU in 500 ms while idle`);
+  },
+});
