@@ -93,6 +93,16 @@ fail() {
   exit 1
 }
 
+# When Deno's output ($2) shows that a step ($1) needed the network and could
+# not reach it, stops with one line saying so (and what to do); else returns.
+fail_if_offline() {
+  local line url
+  line="$(printf '%s\n' "$2" | grep -m1 -E 'error sending request|Failed (loading|caching|fetching|downloading)|dns error|tcp connect error|invalid peer certificate|Connection refused' || true)"
+  [ -n "$line" ] || return 0
+  url="$(printf '%s\n' "$2" | grep -m1 -oE 'https?://[^ )"]+' || true)"
+  fail "$1 needs the network${url:+ ($url)}, which cannot be reached from here. Run ./install.sh --deps-only once while online (with this machine's proxy and certificate settings: HTTPS_PROXY, SSL_CERT_FILE, NODE_EXTRA_CA_CERTS…); after that, installing needs no network"
+}
+
 # --- Deno ------------------------------------------------------------------
 ensure_deno() {
   if command -v deno >/dev/null 2>&1; then
@@ -147,7 +157,11 @@ build() {
     fi
   fi
   step "Bundling for the launcher (deno bundle)"
-  (cd "$ROOT" && deno task -q bundle) || fail "deno bundle failed"
+  local bout
+  if ! bout="$(cd "$ROOT" && deno task -q bundle 2>&1)"; then
+    fail_if_offline "deno bundle (its esbuild comes from the npm registry)" "$bout"
+    fail "deno bundle failed: $(printf '%s\n' "$bout" | grep -m1 -i 'error' || printf '%s\n' "$bout" | tail -n1)"
+  fi
   local v
   v="$(deno run -A --quiet --no-config "$ROOT/dist/claude-sessions.js" --version)" ||
     fail "the bundle does not run: deno run dist/claude-sessions.js --version failed"
@@ -211,14 +225,14 @@ LAUNCHER
   fi
   "$BIN" --version >/dev/null || fail "$BIN does not run"
   note "$("$BIN" --version)"
-  case ":$PATH:" in
-  *":$BIN_DIR:"*) ;;
-  *)
-    step "Warning: $BIN_DIR is not on your PATH"
-    note "add it, e.g. in ~/.profile or your shell's rc file:"
-    note "  export PATH=\"$BIN_DIR:\$PATH\""
-    ;;
-  esac
+  # Not this script's PATH (it may have put ~/.local/bin there itself): what a
+  # new terminal's login shell finds. doctor's check asks one.
+  local path_check
+  if ! path_check="$("$BIN" doctor --only path 2>&1)"; then
+    step "Warning: a new terminal will not run this claude-sessions"
+    printf '%s\n' "$path_check" | grep -E '^(✗|[[:space:]]+fix:)' | sed -E 's/^✗ on PATH +//; s/^[[:space:]]+/  /' |
+      while IFS= read -r l; do note "$l"; done
+  fi
 }
 
 install_service() {
@@ -302,13 +316,38 @@ fi
 
 ensure_deno
 
-step "Caching dependencies"
-(cd "$ROOT" && deno install --frozen >/dev/null) || fail "could not cache dependencies (deno install)"
-(cd "$ROOT" && deno cache --frozen src/main.ts src/daemon/main.ts >/dev/null) ||
-  fail "could not cache dependencies (deno cache)"
+# Everything any later step needs from the network is fetched here, so that
+# after `--deps-only` building, installing and the tests run offline.
+cache_deps() {
+  step "Caching dependencies"
+  local out entries=()
+  if ! out="$(cd "$ROOT" && deno install --frozen 2>&1)"; then
+    fail_if_offline "Caching the npm packages (deno install)" "$out"
+    fail "could not cache dependencies (deno install): $(printf '%s\n' "$out" | tail -n1)"
+  fi
+  # Every entry point: the CLI, the daemon and its worker threads (loaded by
+  # URL, so not in the CLI's graph), and the tests and benchmarks.
+  while IFS= read -r f; do entries+=("$f"); done < <(cd "$ROOT" && find src test bench -name '*.ts' 2>/dev/null | sort)
+  if ! out="$(cd "$ROOT" && deno cache --frozen "${entries[@]}" 2>&1)"; then
+    fail_if_offline "Caching the modules (deno cache)" "$out"
+    fail "could not cache dependencies (deno cache): $(printf '%s\n' "$out" | grep -m1 -i error || printf '%s\n' "$out" | tail -n1)"
+  fi
+  # deno bundle runs esbuild, which Deno fetches from the npm registry on
+  # first use: bundle something small once, so the launcher fallback can be
+  # built offline.
+  local tmp
+  tmp="$(mktemp -d)"
+  if ! out="$(cd "$ROOT" && deno bundle --quiet --platform deno --output "$tmp/probe.js" src/version.ts 2>&1)"; then
+    rm -rf "$tmp"
+    fail_if_offline "Caching the bundler (deno bundle's esbuild)" "$out"
+    fail "deno bundle failed: $(printf '%s\n' "$out" | grep -m1 -i error || printf '%s\n' "$out" | tail -n1)"
+  fi
+  rm -rf "$tmp"
+}
 
+cache_deps
 if [ "$DEPS_ONLY" = 1 ]; then
-  step "Dependencies ready (--deps-only: stopping here)"
+  step "Dependencies ready (--deps-only: stopping here); building and installing now need no network"
   exit 0
 fi
 

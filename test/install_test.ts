@@ -41,12 +41,25 @@ class TempHome {
     this.env = env;
   }
 
-  static async create(extraEnv: Record<string, string> = {}): Promise<TempHome> {
+  /**
+   * `profile`: the HOME's ~/.profile puts ~/.local/bin on a login shell's
+   * PATH (as Debian's default one does), so a new terminal finds the program.
+   */
+  static async create(
+    extraEnv: Record<string, string> = {},
+    opts: { profile?: boolean } = {},
+  ): Promise<TempHome> {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cs-i-" });
     await Deno.mkdir(`${dir}/fakebin`);
     await Deno.writeTextFile(`${dir}/fakebin/claude`, '#!/bin/sh\necho "9.9.9 (Claude Code)"\n', {
       mode: 0o755,
     });
+    if (opts.profile ?? true) {
+      await Deno.writeTextFile(
+        `${dir}/.profile`,
+        'if [ -d "$HOME/.local/bin" ]; then PATH="$HOME/.local/bin:$PATH"; fi\n',
+      );
+    }
     const deno = Deno.execPath();
     const env: Record<string, string> = {
       HOME: dir,
@@ -55,9 +68,29 @@ class TempHome {
       }:/usr/bin:/bin`,
       DENO_DIR: denoDir,
       NO_COLOR: "1",
+      // The login shell doctor asks what a new terminal finds.
+      SHELL: "/bin/bash",
+      // The install needs no network: everything comes from the DENO_DIR that
+      // install.sh --deps-only primed. A dead proxy proves it (loopback stays direct).
+      HTTPS_PROXY: "http://127.0.0.1:9",
+      HTTP_PROXY: "http://127.0.0.1:9",
+      NO_PROXY: "127.0.0.1,localhost,::1",
       ...extraEnv,
     };
-    for (const k of ["DENORT_BIN", "TMPDIR", "LANG"]) {
+    // The machine's certificate settings, and what the environment of a
+    // build needs, pass through.
+    for (
+      const k of [
+        "DENORT_BIN",
+        "TMPDIR",
+        "LANG",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "NODE_EXTRA_CA_CERTS",
+        "DENO_CERT",
+        "DENO_TLS_CA_STORE",
+      ]
+    ) {
       const v = Deno.env.get(k);
       if (v !== undefined && env[k] === undefined) env[k] = v;
     }
@@ -348,6 +381,57 @@ Deno.test({
     } finally {
       await h.cleanup();
       await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "install.sh: Deno in ~/.local/bin, off the login PATH: the warning, and doctor's ✗ with the fix",
+  ...opts,
+  fn: async () => {
+    // No ~/.profile: a new login shell's PATH lacks ~/.local/bin, where Deno
+    // landed (install.sh puts it on its own PATH; a new terminal does not).
+    const h = await TempHome.create({}, { profile: false });
+    try {
+      await Deno.mkdir(`${h.dir}/.local/bin`, { recursive: true });
+      await Deno.symlink(Deno.execPath(), `${h.dir}/.local/bin/deno`);
+      const r = await h.install(["--launcher", "--no-service"]);
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, new RegExp(`^==> Deno found: deno `, "m"));
+      const fixLine = 'export PATH="$HOME/.local/bin:$PATH"';
+      assert.match(
+        r.out,
+        /^==> Warning: a new terminal will not run this claude-sessions$/m,
+        r.out,
+      );
+      assert.ok(
+        r.out.includes(
+          `    a new bash login shell does not find claude-sessions: ${h.dir}/.local/bin`,
+        ),
+        r.out,
+      );
+      assert.ok(
+        r.out.includes(`add this line to ~/.profile, then open a new terminal: ${fixLine}`),
+        r.out,
+      );
+      assert.doesNotMatch(r.out, /^==> Done/m);
+      assert.match(r.out, /^==> Installed as .*, but doctor found problems/m);
+      const doc = await h.run(h.bin, ["doctor", "--json"]);
+      assert.equal(doc.code, 1, doc.out);
+      const path = JSON.parse(doc.out).checks.find((c: { id: string }) => c.id === "path");
+      assert.equal(path.status, "fail", doc.out);
+      assert.equal(path.fix, `add this line to ~/.profile, then open a new terminal: ${fixLine}`);
+      // The fix, applied as printed, satisfies the check.
+      await Deno.writeTextFile(`${h.dir}/.profile`, `${fixLine}\n`, { append: true });
+      const again = await h.run(h.bin, ["doctor", "--only", "path"]);
+      assert.equal(again.code, 0, again.out);
+      assert.match(
+        again.out,
+        /^✓ on PATH +.*\.local\/bin\/claude-sessions \(as a new bash login shell/m,
+      );
+    } finally {
+      await h.cleanup();
     }
   },
 });

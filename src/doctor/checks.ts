@@ -15,6 +15,7 @@ import { connectOrStart } from "../cli/_client.ts";
 import { hookCommand } from "../hooks.ts";
 import { exists } from "../exists.ts";
 import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
+import { type LoginShellAnswer, loginShellFinds, profileLine, userShell } from "./login_shell.ts";
 
 /** Outcome of one check. */
 export interface CheckResult {
@@ -35,6 +36,8 @@ export interface DoctorContext {
   config(): Promise<LoadedConfig | ConfigError>;
   /** Service status (taken once, after the daemon check). */
   serviceStatus(): Promise<ServiceStatus>;
+  /** Asks a new login shell what it runs for a command (tests replace it). */
+  loginShell?: typeof loginShellFinds;
 }
 
 /** One check. */
@@ -81,37 +84,69 @@ export const programCheck: Check = {
   },
 };
 
-/** `claude-sessions` on PATH is this program. */
+/** `claude-sessions` on PATH is this program: as a new terminal's login shell finds it. */
 export const pathCheck: Check = {
   id: "path",
   title: "on PATH",
   async run(ctx) {
-    const found = await which("claude-sessions", ctx.env("PATH") ?? "");
     const kind = selfKind();
     const self = selfCommand()[0] ?? "";
+    const onPath = await which("claude-sessions", ctx.env("PATH") ?? "");
     if (kind === "source") {
-      return found
-        ? ok(`claude-sessions is ${found} (this run is from source)`)
+      return onPath
+        ? ok(`claude-sessions is ${onPath} (this run is from source)`)
         : skip("running from source; ./install.sh installs claude-sessions on PATH");
     }
-    const dir = self.slice(0, self.lastIndexOf("/"));
-    if (!found) {
-      return fail(
-        `${dir} is not on PATH`,
-        `add it, e.g. in ~/.profile or your shell's rc file: export PATH=${
-          shellQuote(dir)
-        }:"$PATH"`,
-      );
-    }
-    if ((await realPath(found)) !== (await realPath(self))) {
-      return fail(
-        `PATH finds ${found} before this one (${self})`,
-        `remove ${found}, or put ${dir} earlier on PATH`,
-      );
-    }
-    return ok(found);
+    const home = ctx.env("HOME") ?? "";
+    const shell = await userShell(ctx.env);
+    const login = await (ctx.loginShell ?? loginShellFinds)("claude-sessions", {
+      shell,
+      home,
+      env: ctx.env,
+    });
+    return await judgePath(self, home, login, onPath);
   },
 };
+
+/**
+ * The PATH verdict for the installed program `self`, from what a new login
+ * shell finds (`onPath`, this process's own PATH, only when the shell could
+ * not be asked).
+ */
+export async function judgePath(
+  self: string,
+  home: string,
+  login: LoginShellAnswer,
+  onPath: string | null,
+): Promise<CheckResult> {
+  const dir = self.slice(0, self.lastIndexOf("/"));
+  const shellName = login.shell.split("/").pop();
+  let found: string | null;
+  let who: string;
+  let note = "";
+  if ("error" in login) {
+    found = onPath;
+    who = "PATH";
+    note = ` (a login shell could not be asked: ${login.error})`;
+  } else {
+    found = login.found;
+    who = `a new ${shellName} login shell`;
+  }
+  if (!found) {
+    const { file, line } = await profileLine(login.shell, dir, home);
+    return fail(
+      `${who} does not find claude-sessions: ${dir} is not on its PATH${note}`,
+      `add this line to ${file}, then open a new terminal: ${line}`,
+    );
+  }
+  if ((await realPath(found)) !== (await realPath(self))) {
+    return fail(
+      `${who} finds ${found} before this one (${self})${note}`,
+      `remove ${found}, or put ${dir} earlier on PATH`,
+    );
+  }
+  return ok(`${found}${"error" in login ? note : ` (as a new ${shellName} login shell finds it)`}`);
+}
 
 /** Claude Code is found and answers `--version`. */
 export const claudeCheck: Check = {
