@@ -230,7 +230,7 @@ LAUNCHER
   local path_check
   if ! path_check="$("$BIN" doctor --only path 2>&1)"; then
     step "Warning: a new terminal will not run this claude-sessions"
-    printf '%s\n' "$path_check" | grep -E '^(✗|[[:space:]]+fix:)' | sed -E 's/^✗ on PATH +//; s/^[[:space:]]+/  /' |
+    printf '%s\n' "$path_check" | grep -E '^(✗|[[:space:]]+fix:)' | sed -E 's/^✗ on PATH +//; s/^[[:space:]]+//' |
       while IFS= read -r l; do note "$l"; done
   fi
 }

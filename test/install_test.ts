@@ -131,8 +131,9 @@ class TempHome {
   }
 
   /**
-   * Every file left under HOME, relative, except the stand-ins (fakebin/) and
-   * Deno's own cache (a service runs Deno without the test's DENO_DIR).
+   * Every file left under HOME, relative, except the stand-ins (fakebin/),
+   * the user's own ~/.profile, and Deno's own cache (a service runs Deno
+   * without the test's DENO_DIR).
    */
   async files(): Promise<string[]> {
     const out: string[] = [];
@@ -144,7 +145,9 @@ class TempHome {
       }
     };
     await walk(this.dir);
-    return out.filter((f) => !f.startsWith("fakebin/") && !f.startsWith(".cache/deno/")).sort();
+    return out.filter((f) =>
+      !f.startsWith("fakebin/") && f !== ".profile" && !f.startsWith(".cache/deno/")
+    ).sort();
   }
 
   async cleanup(): Promise<void> {
