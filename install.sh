@@ -123,7 +123,7 @@ ensure_deno() {
       # No permission for the global prefix: install under ~/.local instead.
       step "Global npm install not permitted; installing under ~/.local"
       npm install --global --prefix "$HOME/.local" --no-fund --no-audit "deno@${DENO_VERSION}" >/dev/null ||
-        fail "npm install of deno failed"
+        fail "installing Deno needs the npm registry (npm install deno@${DENO_VERSION}) and it failed (npm says why above); install Deno 2.9 yourself (https://deno.com), then re-run"
       export PATH="$HOME/.local/bin:$PATH"
     fi
   elif command -v curl >/dev/null 2>&1; then
