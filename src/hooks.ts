@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { SessionStatus } from "./protocol.ts";
+import type { SessionStatus, WaitingFor } from "./protocol.ts";
 
 /** The hook events registered, and what each means for the status. */
 export const HOOK_EVENTS = [
@@ -135,8 +135,12 @@ export interface HookMeaning {
   transcriptPath?: string;
   /** The last assistant message (Stop). */
   lastMessage?: string;
-  /** The error (StopFailure). */
-  lastError?: string;
+  /** The turn's error (StopFailure); null: the turn ended without one (Stop). */
+  lastError?: string | null;
+  /** The prompt Claude took (UserPromptSubmit). */
+  prompt?: string;
+  /** What Claude waits for (PermissionRequest, Notification). */
+  waitingFor?: WaitingFor;
   /** Why the session ended (SessionEnd). */
   endReason?: string;
   /** Notification type, tool name or similar, for the status history. */
@@ -164,44 +168,110 @@ export function interpretHook(payload: Record<string, unknown>): HookMeaning {
       out.status = "waiting_input";
       if (str("source")) out.detail = str("source");
       break;
-    case "UserPromptSubmit":
-      out.status = "running";
-      break;
     case "PreToolUse":
     case "PostToolUse":
     case "PostToolUseFailure":
       out.status = "running";
       if (str("tool_name")) out.detail = str("tool_name");
       break;
-    case "PermissionRequest":
+    case "PermissionRequest": {
       out.status = "waiting_permission";
-      if (str("tool_name")) out.detail = str("tool_name");
+      const tool = str("tool_name");
+      if (tool) out.detail = tool;
+      out.waitingFor = { kind: "permission" };
+      if (tool) out.waitingFor.tool = tool;
+      const input = summarizeToolInput(payload.tool_input);
+      if (input) out.waitingFor.input = input;
       break;
+    }
     case "Notification": {
       const type = str("notification_type");
       if (type) out.detail = type;
       if (type === "permission_prompt" || type === "elicitation_dialog") {
         out.status = "waiting_permission";
+        out.waitingFor = { kind: type === "permission_prompt" ? "permission" : "question" };
+        const message = str("message");
+        if (message) out.waitingFor.message = oneLine(message, 300);
       } else if (type === "idle_prompt") out.status = "waiting_input";
       break;
     }
+    case "UserPromptSubmit":
+      out.status = "running";
+      if (str("prompt") !== undefined) out.prompt = str("prompt");
+      break;
     case "Stop":
       out.status = "waiting_input";
+      out.lastError = null;
       if (str("last_assistant_message") !== undefined) {
         out.lastMessage = str("last_assistant_message");
       }
       break;
-    case "StopFailure": {
+    case "StopFailure":
       out.status = "waiting_input";
-      const err = payload.error;
-      out.lastError = typeof err === "string" ? err : err === undefined ? "" : JSON.stringify(err);
+      out.lastError = describeHookError(payload);
       break;
-    }
     case "SessionEnd":
       if (str("reason")) out.endReason = str("reason");
       break;
   }
   return out;
+}
+
+/** Text on one line, at most `max` characters. */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/**
+ * What a tool would do, as one line: the command of `Bash`, the path of a
+ * file tool, the URL of a fetch, the pattern of a search; else the input as
+ * JSON.
+ */
+export function summarizeToolInput(input: unknown): string | undefined {
+  if (typeof input !== "object" || input === null) return undefined;
+  const o = input as Record<string, unknown>;
+  for (const k of ["command", "file_path", "notebook_path", "path", "url", "pattern", "query"]) {
+    if (typeof o[k] === "string" && o[k] !== "") return oneLine(o[k] as string, 300);
+  }
+  const json = JSON.stringify(o);
+  return json === "{}" ? undefined : oneLine(json, 300);
+}
+
+/**
+ * A StopFailure's error as one line: Claude's message, then its kind and
+ * HTTP status when the payload has them (e.g. "Overloaded (overloaded_error,
+ * 529)").
+ */
+export function describeHookError(payload: Record<string, unknown>): string {
+  const parts: string[] = [];
+  let message: string | undefined;
+  const kinds: string[] = [];
+  const take = (v: unknown) => {
+    if (typeof v === "string" && v !== "") {
+      if (message === undefined && /\s/.test(v)) message = v;
+      else kinds.push(v);
+    } else if (typeof v === "number") kinds.push(String(v));
+  };
+  const err = payload.error;
+  if (typeof err === "object" && err !== null) {
+    const e = err as Record<string, unknown>;
+    if (typeof e.message === "string") message = e.message;
+    take(e.type);
+    take(e.error_type);
+    take(e.status);
+  } else {
+    take(err);
+  }
+  if (typeof payload.error_message === "string") message ??= payload.error_message;
+  if (typeof payload.message === "string") message ??= payload.message;
+  take(payload.error_type);
+  take(payload.status);
+  take(payload.status_code);
+  if (message) parts.push(oneLine(message, 500));
+  const uniq = [...new Set(kinds)].filter((k) => !message?.includes(k));
+  if (uniq.length > 0) parts.push(message ? `(${uniq.join(", ")})` : uniq.join(", "));
+  return parts.join(" ") || "the turn failed";
 }
 
 /**

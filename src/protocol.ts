@@ -119,8 +119,77 @@ export interface SessionRecord {
   transcriptPath: string | null;
   /** The last assistant message Claude reported (Stop hook), truncated. */
   lastMessage: string | null;
-  /** The last turn's error (StopFailure hook). */
+  /**
+   * The last turn's error (StopFailure hook): Claude's own message, with its
+   * kind (e.g. `rate_limit`, `server_error`) and HTTP status when known.
+   * Cleared by the next turn that ends normally.
+   */
   lastError: string | null;
+  /**
+   * What the session waits for while `waiting_permission` (or a Claude
+   * dialog): the tool and its command, a question, or the folder-trust
+   * dialog. Null otherwise.
+   */
+  waitingFor?: WaitingFor | null;
+  /** The signal `kill` (or a shutdown) sent that ended the program, when it did. */
+  killSignal?: string | null;
+}
+
+/** What a session waiting for the user waits for. */
+export interface WaitingFor {
+  /**
+   * `permission`: a tool awaits approval; `question`: Claude asks something
+   * (elicitation); `folder_trust`: Claude's "trust this folder?" dialog;
+   * `dialog`: another prompt of Claude's.
+   */
+  kind: "permission" | "question" | "folder_trust" | "dialog";
+  /** The tool awaiting approval (e.g. `Bash`). */
+  tool?: string;
+  /** What the tool would do, one line: a command, a file path, a URL. */
+  input?: string;
+  /** Claude's own words about it, when it gave some. */
+  message?: string;
+}
+
+/** The outcome of `send`: how the daemon knows the program got the text. */
+export interface SendResult {
+  /** Bytes written to the program. */
+  bytes: number;
+  /**
+   * `written`: bytes handed to the program (keys, `enter: false`, programs
+   * without hooks); `submitted`: Claude took the prompt (its
+   * UserPromptSubmit hook, or it started working on it); `accepted`: the
+   * text left Claude's input line without starting a turn (a command such as
+   * `/clear`), or the session ended on it (`/exit`).
+   */
+  delivery: "written" | "submitted" | "accepted";
+  /** Claude was busy: it queued the prompt and took it when its turn ended. */
+  queued?: boolean;
+  /** Extra Enter presses it took to submit the text (it sat in the input line). */
+  retries?: number;
+  /** With `wait`: how the turn ended. */
+  turn?: TurnResult;
+}
+
+/** How a turn that `send` waited for ended. */
+export interface TurnResult {
+  /** `reply`: Claude answered and waits for input; `permission`: it waits for approval; `exited`; `timeout`. */
+  outcome: "reply" | "permission" | "exited" | "timeout";
+  /** Claude's last message of the turn (`reply`). */
+  reply?: string | null;
+  /** What it waits for (`permission`). */
+  waitingFor?: WaitingFor | null;
+  /** The turn's error, when it ended in one. */
+  error?: string | null;
+  session: SessionRecord;
+}
+
+/** Pushed during a `send` that has to wait: Claude queued the prompt while busy. */
+export interface SendProgressPush {
+  type: "progress";
+  sub: RequestId;
+  state: "queued";
+  message: string;
 }
 
 /** A lifecycle event, as pushed to `events` subscribers. */
@@ -195,10 +264,25 @@ export interface Api {
   /**
    * Type text and/or named keys into a session. Text is sent as a bracketed
    * paste when the program enabled it; `enter` adds Enter after it.
+   *
+   * To a Claude session (hooks), text with `enter` is confirmed: the reply
+   * comes once Claude took the prompt (`delivery: "submitted"`), after at
+   * most two more Enter presses when the text sat in its input line; else the
+   * error `not_delivered`. Sent while Claude works, the prompt is queued by
+   * Claude: a `progress` push says so, and the reply waits until it is taken.
+   * With `wait`, the reply comes once the turn ended, with Claude's answer
+   * (`turn`). `timeoutMs` bounds the whole request.
    */
   send: {
-    params: { session: string; text?: string; keys?: string[]; enter?: boolean };
-    result: { bytes: number };
+    params: {
+      session: string;
+      text?: string;
+      keys?: string[];
+      enter?: boolean;
+      wait?: boolean;
+      timeoutMs?: number;
+    };
+    result: SendResult;
   };
   /** The session's screen as text (plain, or with SGR colours). */
   peek: {
@@ -215,7 +299,8 @@ export interface Api {
    * already is), it exits, or `timeoutMs` passes.
    */
   wait: {
-    params: { session: string; until: SessionStatus[]; timeoutMs?: number };
+    /** `next`: the status must change first (a status already held does not count). */
+    params: { session: string; until: SessionStatus[]; timeoutMs?: number; next?: boolean };
     result: { outcome: "reached" | "exited" | "timeout"; session: SessionRecord };
   };
 }
@@ -305,6 +390,10 @@ export type ErrorCode =
   | "spawn_failed"
   /** The daemon is shutting down. */
   | "shutting_down"
+  /** `send`: the program did not take the text (the message says what is left where). */
+  | "not_delivered"
+  /** The request's `timeoutMs` passed before it could be done. */
+  | "timeout"
   /** Anything unexpected; the daemon keeps running. */
   | "internal";
 

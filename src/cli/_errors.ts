@@ -1,12 +1,12 @@
 /**
  * Errors the CLI reports as one line on stderr, with a documented exit code:
- * 0 ok, 1 error, 2 usage, 124 timeout (`wait`).
+ * 0 ok, 1 error, 2 usage, 3 waiting for permission (`send --wait`), 124 timeout.
  *
  * @module
  */
 
 /** Exit codes. */
-export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, TIMEOUT: 124 } as const;
+export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, PERMISSION: 3, TIMEOUT: 124 } as const;
 
 /** A failure to report without a stack trace. */
 export class CliError extends Error {

@@ -5,12 +5,18 @@
  * @module
  */
 
-import type { Api, DaemonStatus, RequestType, SessionStatus } from "../protocol.ts";
+import type {
+  Api,
+  DaemonStatus,
+  RequestType,
+  SendProgressPush,
+  SessionStatus,
+} from "../protocol.ts";
 import { ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import type { Manager } from "./manager.ts";
 import type { Attachments } from "./attach.ts";
-import { encodeKey, KEY_NAMES } from "../keys.ts";
+import { deliver, type SendRequest } from "./send.ts";
 import type { Handler } from "./server.ts";
 import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./_validate.ts";
 
@@ -144,26 +150,21 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       return {};
     },
 
-    send: async (msg): Promise<Api["send"]["result"]> => {
+    send: async (msg, conn, id): Promise<Api["send"]["result"]> => {
       const s = m.resolve(str(msg, "session"));
+      const req: SendRequest = {
+        keys: optStrArray(msg, "keys") ?? [],
+        enter: optBool(msg, "enter") ?? false,
+        wait: optBool(msg, "wait") ?? false,
+      };
       const text = optStr(msg, "text");
-      const keys = optStrArray(msg, "keys") ?? [];
-      const enter = optBool(msg, "enter") ?? false;
-      // Claude reads input that arrives before its prompt is up as a paste
-      // (Enter would not submit it): wait until it is ready.
-      if (s.record.hooks && s.record.status === "starting") {
-        await untilStatusChanges(m, s.id, SEND_WAIT_MS);
-      }
-      if (!s.live || !s.screen) {
-        throw new ProtocolError("invalid_state", `session ${s.id} is not running`);
-      }
-      const bytes = composeInput(text, keys, enter, {
-        bracketedPaste: s.screen.bracketedPaste,
-        applicationCursor: s.screen.applicationCursorKeys,
+      if (text !== undefined) req.text = text;
+      const timeoutMs = optNum(msg, "timeoutMs", 0, 365 * 86400_000);
+      if (timeoutMs !== undefined) req.timeoutMs = timeoutMs;
+      return await deliver(m, s, req, (state, message) => {
+        const push: SendProgressPush = { type: "progress", sub: id, state, message };
+        conn.send(push);
       });
-      if (bytes.length === 0) throw new ProtocolError("bad_request", "nothing to send");
-      s.write(bytes);
-      return { bytes: bytes.length };
     },
 
     peek: async (msg): Promise<Api["peek"]["result"]> => {
@@ -199,8 +200,13 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         }
       }
       const timeoutMs = optNum(msg, "timeoutMs", 0, 365 * 86400_000);
+      const next = optBool(msg, "next") ?? false;
       const done = (outcome: Api["wait"]["result"]["outcome"]) => ({ outcome, session: s.record });
-      const outcome = until.includes(s.record.status) ? "reached" : !s.live ? "exited" : null;
+      const outcome = !s.live
+        ? (until.includes("exited") ? "reached" : "exited")
+        : !next && until.includes(s.record.status)
+        ? "reached"
+        : null;
       if (outcome) {
         // An exit is answered once its log is on disk (it may have just happened).
         return s.record.status === "exited"
@@ -216,6 +222,8 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         };
         const unsubscribe = m.subscribe((ev) => {
           if (ev.id !== s.id) return;
+          // With `next`, only a change counts (not e.g. a `started` event).
+          if (next && ev.event !== "status" && ev.event !== "exited") return;
           if (until.includes(ev.status)) finish("reached");
           else if (ev.status === "exited") finish("exited");
         });
@@ -237,59 +245,9 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
 
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** How long `send` waits for a starting Claude session to become ready. */
-const SEND_WAIT_MS = 60_000;
-
-/** Resolves at the session's next status change, or after `ms`. */
-function untilStatusChanges(m: Manager, id: string, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      unsubscribe();
-      clearTimeout(timer);
-      resolve();
-    };
-    const unsubscribe = m.subscribe((ev) => {
-      if (ev.id === id && ev.event === "status") done();
-    });
-    const timer = setTimeout(done, ms);
-  });
-}
-
 function decodeBase64(text: string): Uint8Array {
   if (text.length % 4 !== 0 || !BASE64_RE.test(text)) {
     throw new ProtocolError("bad_request", '"data" must be base64');
   }
   return new Uint8Array(Buffer.from(text, "base64"));
-}
-
-/**
- * The bytes `send` types: text (as a bracketed paste when the program enabled
- * it, so multi-line or long text is not taken for typed keys), then named
- * keys, then Enter.
- * @throws {ProtocolError} `bad_request` for an unknown key name
- */
-export function composeInput(
-  text: string | undefined,
-  keys: string[],
-  enter: boolean,
-  modes: { bracketedPaste: boolean; applicationCursor: boolean },
-): Uint8Array {
-  let out = "";
-  if (text !== undefined && text.length > 0) {
-    out += modes.bracketedPaste
-      ? `\x1b[200~${text.replaceAll("\x1b[201~", "")}\x1b[201~`
-      : text.replaceAll("\r\n", "\r").replaceAll("\n", "\r");
-  }
-  for (const k of keys) {
-    const enc = encodeKey(k, { applicationCursor: modes.applicationCursor });
-    if (enc === null) {
-      throw new ProtocolError(
-        "bad_request",
-        `unknown key "${k}" (keys: ${KEY_NAMES.join(", ")})`,
-      );
-    }
-    out += enc;
-  }
-  if (enter) out += "\r";
-  return new TextEncoder().encode(out);
 }

@@ -11,6 +11,7 @@ import type {
   SessionRecord,
   SessionStatus,
   StatusSource,
+  WaitingFor,
 } from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
 import { isAlive, ptyLaunchArgv, sessionMembers, sessionRemains } from "./_platform.ts";
@@ -27,6 +28,11 @@ const DRAIN_MS = 500;
 
 /** Longest `lastMessage` kept on a record. */
 export const LAST_MESSAGE_LIMIT = 4000;
+/**
+ * How long a Claude session that reported itself ready (e.g. SessionStart)
+ * may go without switching on bracketed paste before it is believed anyway.
+ */
+export const READY_GRACE_MS = 10_000;
 
 /** What a hook or Claude's state file says, at a point in time. */
 export interface Observation {
@@ -35,12 +41,22 @@ export interface Observation {
   at: number;
   /** The status it implies, if any. */
   status: SessionStatus | null;
+  /** The hook event (`SessionStart`, `UserPromptSubmit`, …); absent for the state file. */
+  event?: string;
   detail?: string;
   conversationId?: string;
   transcriptPath?: string;
   lastMessage?: string;
-  lastError?: string;
+  /** The turn's error; null: a turn ended without one. */
+  lastError?: string | null;
+  /** The prompt Claude took (UserPromptSubmit). */
+  prompt?: string;
+  /** What Claude waits for (with `waiting_permission`). */
+  waitingFor?: WaitingFor;
 }
+
+/** Listener for what a hook or the state file reported (after it was applied). */
+export type ObservationListener = (o: Observation) => void;
 
 /** Listener for bytes the program wrote. */
 export type OutputListener = (chunk: Uint8Array) => void;
@@ -103,7 +119,18 @@ export class Session {
   #runStartedAt = 0;
   /** Time of the observation that set the current status (ms). */
   #observedAt = 0;
+  /** Time of the report of the current `lastError` (ms). */
+  #errorAt = 0;
   #outputWaiters: (() => void)[] = [];
+  #observers = new Set<ObservationListener>();
+  /**
+   * A `waiting_input` report held back until the program can take input (a
+   * Claude session switches on bracketed paste once its prompt is up).
+   */
+  #parked: Observation | null = null;
+  #parkTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Claude's whole last message of this run (the record keeps it truncated). */
+  #lastReply: { text: string; at: number } | null = null;
   #finished: Promise<void> = Promise.resolve();
   #childExited: Promise<void> = Promise.resolve();
 
@@ -182,6 +209,34 @@ export class Session {
     if (this.#pty === pty && this.live) pty.resize(this.record.cols, this.record.rows);
   }
 
+  /** Subscribes to hook and state-file observations; returns the unsubscribe function. */
+  onObservation(fn: ObservationListener): () => void {
+    this.#observers.add(fn);
+    return () => this.#observers.delete(fn);
+  }
+
+  /** Claude's whole last message in this run (Stop hook), with when it was reported. */
+  get lastReply(): { text: string; at: number } | null {
+    return this.#lastReply;
+  }
+
+  /**
+   * Whether the program can take typed input now: for a Claude session, its
+   * prompt is up (it switched on bracketed paste, which it does once its input
+   * line is ready); any other program, while it runs.
+   */
+  get canType(): boolean {
+    if (!this.live || !this.#screen) return false;
+    return !this.record.hooks || this.#screen.bracketedPaste;
+  }
+
+  /** Resolves at the program's next output, or after `ms`. */
+  async nextOutput(ms: number): Promise<boolean> {
+    if (!this.#pty) return false;
+    return (await within(new Promise<void>((r) => this.#outputWaiters.push(r)), ms)) !==
+      TIMED_OUT;
+  }
+
   /** Subscribes to program output; returns the unsubscribe function. */
   onOutput(fn: OutputListener): () => void {
     this.#outputListeners.add(fn);
@@ -253,6 +308,8 @@ export class Session {
     this.#child = child;
     this.#runStartedAt = Date.now();
     this.#observedAt = 0;
+    this.#unpark();
+    this.#lastReply = null;
     // A listener may still be catching up from the previous run; only the
     // old screen's hold goes with it.
     this.hold("screen", false);
@@ -285,6 +342,7 @@ export class Session {
     pty.startReading({
       onData: (chunk) => {
         screen.feed(chunk);
+        if (this.#parked && screen.bracketedPaste) this.#applyParked("");
         if (this.#outputWaiters.length > 0) {
           for (const w of this.#outputWaiters.splice(0)) w();
         }
@@ -379,7 +437,7 @@ export class Session {
     let changed = false;
     const set = <K extends "conversationId" | "transcriptPath" | "lastMessage" | "lastError">(
       k: K,
-      v: string | undefined,
+      v: string | null | undefined,
     ) => {
       if (v === undefined || rec[k] === v) return;
       rec[k] = v;
@@ -388,12 +446,83 @@ export class Session {
     set("conversationId", o.conversationId);
     set("transcriptPath", o.transcriptPath);
     set("lastMessage", o.lastMessage?.slice(0, LAST_MESSAGE_LIMIT));
-    set("lastError", o.lastError);
+    if (o.lastMessage !== undefined && o.at >= (this.#lastReply?.at ?? 0)) {
+      this.#lastReply = { text: o.lastMessage, at: o.at };
+    }
+    // A turn that ended normally clears the error of an earlier one; a
+    // report older than the error does not.
+    if (o.lastError !== undefined && (o.lastError !== null || o.at >= this.#errorAt)) {
+      if (o.lastError !== null) this.#errorAt = o.at;
+      set("lastError", o.lastError);
+    }
+    if (o.waitingFor && rec.status === "waiting_permission" && o.at >= this.#observedAt - 1000) {
+      // Details of the current wait arriving after it began (a Notification after PermissionRequest).
+      rec.waitingFor = { ...(rec.waitingFor ?? {}), ...o.waitingFor };
+      changed = true;
+    }
     if (o.status && o.at >= this.#observedAt) {
-      this.#observedAt = o.at;
-      if (this.setStatus(o.status, o.source, o.detail)) return; // saved
+      if (o.status === "waiting_input" && rec.hooks && !this.canType) {
+        // Claude says it is ready before its prompt can take input (SessionStart
+        // fires before its input line is up): held until it can.
+        this.#park(o);
+      } else {
+        this.#observedAt = o.at;
+        if (this.#parked && this.#parked.at <= o.at) this.#unpark();
+        if (this.#applyStatus(o)) changed = false; // saved
+        else if (o.waitingFor) changed = true;
+      }
     }
     if (changed) this.#touch();
+    for (const fn of this.#observers) {
+      try {
+        fn(o);
+      } catch (e) {
+        this.#host.log(`session ${this.id}: observation listener failed: ${(e as Error).stack}`);
+      }
+    }
+  }
+
+  /** Sets the status an observation implies, with what it waits for. */
+  #applyStatus(o: Observation, note = ""): boolean {
+    const rec = this.record;
+    if (o.status === "waiting_permission") {
+      // The state file says "waiting" without details: keep a hook's.
+      if (o.waitingFor || rec.status !== "waiting_permission") {
+        rec.waitingFor = o.waitingFor ?? null;
+      }
+    } else {
+      rec.waitingFor = null;
+    }
+    return this.setStatus(o.status!, o.source, `${o.detail ?? ""}${note}` || undefined);
+  }
+
+  #park(o: Observation): void {
+    if (this.#parked && this.#parked.at > o.at) return;
+    this.#parked = o;
+    if (this.#parkTimer !== undefined) return;
+    this.#parkTimer = setTimeout(() => {
+      this.#parkTimer = undefined;
+      if (!this.#parked || !this.live) return;
+      this.#host.log(
+        `session ${this.id}: reported ready (${this.#parked.detail}) but did not switch on ` +
+          `bracketed paste within ${READY_GRACE_MS / 1000}s; taking its word for it`,
+      );
+      this.#applyParked(" (without bracketed paste)");
+    }, READY_GRACE_MS);
+  }
+
+  #unpark(): void {
+    this.#parked = null;
+    clearTimeout(this.#parkTimer);
+    this.#parkTimer = undefined;
+  }
+
+  #applyParked(note: string): void {
+    const o = this.#parked;
+    this.#unpark();
+    if (!o || !this.live || o.at < this.#observedAt) return;
+    this.#observedAt = o.at;
+    this.#applyStatus(o, note);
   }
 
   /**
@@ -427,6 +556,7 @@ export class Session {
     }
     rec.exitReason = "daemon_lost";
     rec.tty = null;
+    rec.waitingFor = null;
     this.setStatus("exited", "daemon", "daemon_lost");
   }
 
@@ -490,6 +620,8 @@ export class Session {
     rec.signal = status.signal ?? null;
     rec.exitReason = this.#killReason ?? "exited";
     rec.tty = null;
+    rec.waitingFor = null;
+    this.#unpark();
     const run = rec.runs[rec.runs.length - 1];
     if (run) {
       run.ended = at;

@@ -166,12 +166,15 @@ export class StatusWatcher {
       source: "hook",
       at: spooled.at,
       status: m.status,
+      event: m.event,
       detail: m.detail ? `${m.event}: ${m.detail}` : m.event,
     };
     if (m.conversationId) obs.conversationId = m.conversationId;
     if (m.transcriptPath) obs.transcriptPath = m.transcriptPath;
     if (m.lastMessage !== undefined) obs.lastMessage = m.lastMessage;
     if (m.lastError !== undefined) obs.lastError = m.lastError;
+    if (m.prompt !== undefined) obs.prompt = m.prompt;
+    if (m.waitingFor) obs.waitingFor = m.waitingFor;
     session.observe(obs);
   }
 }

@@ -84,7 +84,12 @@ Deno.test("judgePath: the login shell's answer decides; PATH only when it cannot
     assert.match(missing.fix!, /export PATH="\$HOME\/\.local\/bin:\$PATH"$/);
     const found = await judgePath(h.bin, h.home, { shell, found: h.bin }, null);
     assert.equal(found.status, "ok");
-    const other = await judgePath(h.bin, h.home, { shell, found: "/usr/bin/claude-sessions" }, null);
+    const other = await judgePath(
+      h.bin,
+      h.home,
+      { shell, found: "/usr/bin/claude-sessions" },
+      null,
+    );
     assert.equal(other.status, "fail");
     assert.match(other.detail, /finds \/usr\/bin\/claude-sessions before this one/);
     const unasked = await judgePath(h.bin, h.home, { shell, error: "hung" }, h.bin);

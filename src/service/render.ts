@@ -27,6 +27,11 @@ export interface RenderInput {
   socket: string;
   /** PATH the daemon runs with. */
   path: string;
+  /**
+   * More variables the daemon needs, e.g. the `DENO_DIR` holding the modules
+   * of a daemon run from a checkout.
+   */
+  env?: Record<string, string>;
 }
 
 /** One file to write. */
@@ -51,6 +56,7 @@ export function renderSystemdUnits(input: RenderInput): ServiceFile[] {
       `ExecStart=${execStart}`,
       `Environment=${envValue("CLAUDE_SESSIONS_HOME", input.home)}`,
       `Environment=${envValue("PATH", input.path)}`,
+      ...Object.entries(input.env ?? {}).map(([k, v]) => `Environment=${envValue(k, v)}`),
     ].join("\n"),
   );
   return [
@@ -68,6 +74,18 @@ export function renderLaunchdPlist(input: RenderInput): ServiceFile {
   );
   text = text.replaceAll("<string>__HOME__", () => `<string>${xmlEscape(input.home)}`);
   text = text.replaceAll("<string>__PATH__", () => `<string>${xmlEscape(input.path)}`);
+  const extra = Object.entries(input.env ?? {});
+  if (extra.length > 0) {
+    // After the PATH entry, in the same dict and indentation.
+    const re = /^([ \t]*)<key>PATH<\/key>\n[ \t]*<string>.*<\/string>$/m;
+    const m = re.exec(text);
+    if (!m) throw new Error("service template lacks the PATH entry");
+    const indent = m[1]!;
+    const more = extra.map(([k, v]) =>
+      `\n${indent}<key>${xmlEscape(k)}</key>\n${indent}<string>${xmlEscape(v)}</string>`
+    ).join("");
+    text = text.slice(0, m.index + m[0].length) + more + text.slice(m.index + m[0].length);
+  }
   return { name: `${LAUNCHD_LABEL}.plist`, text };
 }
 

@@ -163,3 +163,22 @@ Deno.test("launchd plist: rendered, it parses back to exactly the install's valu
   assert.deepEqual(p.KeepAlive, { SuccessfulExit: false });
   assert.doesNotMatch(f.text, /<string>__/);
 });
+
+Deno.test("a daemon run from a checkout gets its DENO_DIR in the service files", async () => {
+  const { daemonExtraEnv } = await import("./service.ts");
+  const env = (k: string) => (k === "DENO_DIR" ? "/ci/odd 100%/deno" : undefined);
+  assert.deepEqual(daemonExtraEnv("source", env), { DENO_DIR: "/ci/odd 100%/deno" });
+  // The binary and the launcher's bundle carry every module.
+  assert.deepEqual(daemonExtraEnv("binary", env), {});
+  assert.deepEqual(daemonExtraEnv("launcher", env), {});
+  assert.deepEqual(daemonExtraEnv("source", () => undefined), {});
+  const withEnv = { ...input, env: daemonExtraEnv("source", env) };
+  const [, service] = renderSystemdUnits(withEnv);
+  assert.match(service!.text, /^Environment="DENO_DIR=\/ci\/odd 100%%\/deno"$/m);
+  const p = plist.parse(renderLaunchdPlist(withEnv).text) as Dict;
+  assert.deepEqual(p.EnvironmentVariables, {
+    CLAUDE_SESSIONS_HOME: input.home,
+    PATH: input.path,
+    DENO_DIR: "/ci/odd 100%/deno",
+  });
+});

@@ -11,7 +11,7 @@
  */
 
 import { type Paths, paths as resolvePaths } from "../paths.ts";
-import { selfCommand } from "../self.ts";
+import { selfCommand, type SelfKind, selfKind } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import { Client, startDaemonBackground } from "../cli/_client.ts";
@@ -68,12 +68,21 @@ export class Service {
   readonly command: string[];
   /** PATH written into the service files. */
   readonly pathEnv: string;
+  /** More variables for the daemon (see {@linkcode daemonExtraEnv}). */
+  readonly extraEnv: Record<string, string>;
 
-  constructor(detected: Detected, paths: Paths, command: string[], pathEnv: string) {
+  constructor(
+    detected: Detected,
+    paths: Paths,
+    command: string[],
+    pathEnv: string,
+    extraEnv: Record<string, string> = {},
+  ) {
     this.detected = detected;
     this.paths = paths;
     this.command = command;
     this.pathEnv = pathEnv;
+    this.extraEnv = extraEnv;
   }
 
   /** The service of this machine, this home and this program. */
@@ -106,6 +115,7 @@ export class Service {
       p,
       selfCommand(),
       Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      daemonExtraEnv(selfKind(), (k) => Deno.env.get(k)),
     );
   }
 
@@ -123,6 +133,7 @@ export class Service {
       home: this.paths.home,
       socket: this.paths.socket,
       path: this.pathEnv,
+      env: this.extraEnv,
     }).map((f) => ({ ...f, path: `${b.dir}/${f.name}` }));
   }
 
@@ -395,6 +406,20 @@ export class ServiceError extends Error {
     this.name = "ServiceError";
     this.hint = hint;
   }
+}
+
+/**
+ * Variables a daemon under the service needs besides the home and PATH: run
+ * from a checkout, Deno loads the program's modules from `DENO_DIR`, which
+ * a service would not otherwise have (the binary and the launcher's bundle
+ * carry everything).
+ */
+export function daemonExtraEnv(
+  kind: SelfKind,
+  env: (k: string) => string | undefined,
+): Record<string, string> {
+  const denoDir = env("DENO_DIR");
+  return kind === "source" && denoDir ? { DENO_DIR: denoDir } : {};
 }
 
 /** Asks whatever answers on `socket` who it is (never starts a daemon). */
