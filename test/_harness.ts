@@ -336,16 +336,24 @@ export class RawClient {
     return await this.next((m) => m.type === "reply" && m.id === id);
   }
 
-  /** Next received message matching `pred` (removed from the queue). */
+  /** Next received message matching `pred` (removed from the queue); fails after `timeoutMs`. */
   async next(
     pred: (m: Record<string, unknown>) => boolean = () => true,
+    timeoutMs = 120_000,
   ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
     while (true) {
       const i = this.#queue.findIndex(pred);
       if (i !== -1) return this.#queue.splice(i, 1)[0]!;
       if (this.#ended) throw new Error("connection closed");
-      await new Promise<void>((r) => this.#waiters.push(r));
+      if (Date.now() >= deadline) throw new Error(`no matching message within ${timeoutMs} ms`);
+      await within(new Promise<void>((r) => this.#waiters.push(r)), deadline - Date.now());
     }
+  }
+
+  /** Whether a message matching `pred` has arrived (and is still queued). */
+  pending(pred: (m: Record<string, unknown>) => boolean): boolean {
+    return this.#queue.some(pred);
   }
 
   /** Whether the daemon closed the connection. */

@@ -87,21 +87,18 @@ Deno.test({
           ids.push((await cs(["new", t.work, "--size", "100x30"])).trim());
         }
         await Promise.all(ids.map(async (id, i) => {
-          const w = await c.request({
-            type: "wait",
+          const w = await c.request("wait", {
             session: id,
             until: ["waiting_input"],
             timeoutMs: 60_000,
           });
           assert.equal((w.result as { outcome: string }).outcome, "reached");
-          // Straight to the PTY, no send: the status alone must mean "you can type now".
-          const bytes = new TextEncoder().encode(`\x1b[200~raw prompt ${i}\x1b[201~`);
-          await c.request({
-            type: "input",
+          // At once, over the protocol: the status alone means "you can type now".
+          const sent = await c.request("send", {
             session: id,
-            data: btoa(String.fromCharCode(...bytes)),
+            text: `raw prompt ${i}`,
+            enter: true,
           });
-          const sent = await c.request({ type: "send", session: id, keys: ["Enter"] });
           assert.equal(sent.ok, true, JSON.stringify(sent));
         }));
         await Promise.all(ids.map((_, i) => turnWith(t, `raw prompt ${i}`)));

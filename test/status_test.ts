@@ -2,19 +2,23 @@
  * End-to-end, deterministic: the daemon's status pipeline fed by hand — hook
  * events spooled the way the hook command does it (the real command, or
  * files with chosen timestamps to force an arrival order), and Claude's state
- * file written directly. The program is a plain `sleep` with hooks enabled.
+ * file written directly. The program is a plain `sleep` with hooks enabled,
+ * that switches on bracketed paste as Claude does once its prompt is up.
  */
 
 import assert from "node:assert/strict";
-import { Fifo, PROBE, TestHome } from "./_harness.ts";
+import { Fifo, PROBE, ROOT, TestHome } from "./_harness.ts";
 import type { SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function setup() {
+/** The stand-in's script: its prompt is up at once (bracketed paste on). */
+const READY_PROGRAM = "printf '\\033[?2004h'; exec sleep 100000";
+
+async function setup(program = READY_PROGRAM) {
   const fakeHome = await Deno.makeTempDir({ prefix: "cs-user-" });
   const home = await TestHome.create({
-    claude: { command: "/bin/sh", args: ["-c", "exec sleep 100000"], hooks: true },
+    claude: { command: "/bin/sh", args: ["-c", program], hooks: true },
   });
   const daemon = await home.startDaemon();
   const env = { HOME: fakeHome };
@@ -75,7 +79,7 @@ Deno.test(
         await Deno.readTextFile(`${t.home.dir}/sessions/${t.id}/settings.json`),
       );
       const command = settings.hooks.SessionStart[0].hooks[0].command as string;
-      assert.deepEqual(t.rec.args, ["-c", "exec sleep 100000"]);
+      assert.deepEqual(t.rec.args, ["-c", READY_PROGRAM]);
       const child = new Deno.Command("/bin/sh", { args: ["-c", command], stdin: "piped" }).spawn();
       const w = child.stdin.getWriter();
       await w.write(new TextEncoder().encode(JSON.stringify({
@@ -249,26 +253,119 @@ Deno.test(
 );
 
 Deno.test(
-  "send to a Claude session that is still starting types once it is ready",
+  "ready means ready: SessionStart counts only once the program switched on bracketed paste",
+  opts,
+  async () => {
+    // The program's prompt comes up only when the test says so (a line on a FIFO).
+    const fifo = await Deno.makeTempDir({ prefix: "cs-ready-" });
+    await new Deno.Command("mkfifo", { args: [`${fifo}/go`] }).output();
+    const t = await setup(`read x < ${fifo}/go; printf '\\033[?2004h'; exec sleep 100000`);
+    try {
+      await spool(t.spool, t.id, nowNs(), { hook_event_name: "SessionStart", source: "startup" });
+      // Applied (the daemon consumed it), but Claude cannot take input yet.
+      assert.equal((await t.get()).status, "starting");
+      await Deno.writeTextFile(`${fifo}/go`, "go\n");
+      const rec = await t.wait("waiting_input");
+      assert.equal(rec.history.at(-1)!.detail, "SessionStart: startup");
+      // The prompt was up before the status said so: the log has the mode switch first.
+      const lines = (await t.home.ok(["logs", t.id, "--json"])).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      );
+      const on = lines.findIndex((l) =>
+        l.direction === "output" && atob(l.data).includes("\x1b[?2004h")
+      );
+      const ready = lines.findIndex((l) => l.direction === "event" && l.status === "waiting_input");
+      assert.ok(on !== -1 && ready > on, `2004h at line ${on}, waiting_input at line ${ready}`);
+    } finally {
+      await t.cleanup();
+      await Deno.remove(fifo, { recursive: true });
+    }
+  },
+);
+
+/** Resolves with the log's input lines once `n` of them were written. */
+async function inputLines(t: Awaited<ReturnType<typeof setup>>, n: number): Promise<string[]> {
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    const lines = (await t.home.ok(["logs", t.id, "--json", "--direction", "input"])).trim()
+      .split("\n").filter(Boolean).map((l) => atob(JSON.parse(l).data));
+    if (lines.join("").split("\r").length - 1 >= n) return lines;
+    if (Date.now() > deadline) throw new Error(`fewer than ${n} Enters: ${JSON.stringify(lines)}`);
+    // Woken by the next change of the log directory.
+    const w = Deno.watchFs(`${t.home.dir}/logs`);
+    await Promise.race([
+      (async () => {
+        for await (const _ of w) break;
+      })(),
+      new Promise((r) => setTimeout(r, 1000)),
+    ]);
+    w.close();
+  }
+}
+
+Deno.test(
+  "send to a starting Claude session types once it is ready, and returns once Claude took it",
   opts,
   async () => {
     const t = await setup();
     try {
       assert.equal((await t.get()).status, "starting");
-      const sending = t.home.ok(["send", t.id, "hello there"]);
+      const sending = t.home.cli(["send", t.id, "hello there"]);
       await spool(t.spool, t.id, nowNs(), { hook_event_name: "SessionStart", source: "startup" });
-      await sending;
+      // The text goes in as a paste, then Enter on its own.
+      const typed = await inputLines(t, 1);
+      assert.deepEqual(typed, ["\x1b[200~hello there\x1b[201~", "\r"]);
+      // Claude reports taking it: send returns 0.
+      await spool(t.spool, t.id, nowNs(), {
+        hook_event_name: "UserPromptSubmit",
+        prompt: "hello there",
+      });
+      const r = await sending;
+      assert.equal(r.code, 0, r.stderr);
       // In the log, the typed text comes after the status change.
       const lines = (await t.home.ok(["logs", t.id, "--json"])).trim().split("\n").map((l) =>
         JSON.parse(l)
       );
       const ready = lines.findIndex((l) => l.direction === "event" && l.status === "waiting_input");
-      const typed = lines.findIndex((l) => l.direction === "input");
-      assert.ok(ready !== -1 && typed !== -1, JSON.stringify(lines));
-      assert.ok(typed > ready, `input at line ${typed}, ready at line ${ready}`);
-      assert.equal(atob(lines[typed].data), "hello there\r");
+      const first = lines.findIndex((l) => l.direction === "input");
+      assert.ok(ready !== -1 && first > ready, `input at line ${first}, ready at line ${ready}`);
     } finally {
       await t.cleanup();
+    }
+  },
+);
+
+Deno.test(
+  "send to a Claude that never takes the prompt: Enter twice more, then exit 1 naming what is left",
+  opts,
+  async () => {
+    const fakeHome = await Deno.makeTempDir({ prefix: "cs-user-" });
+    const home = await TestHome.create({
+      claude: {
+        command: Deno.execPath(),
+        args: ["run", "-A", "--quiet", `${ROOT}test/fixtures/stuck_prompt.ts`],
+        hooks: true,
+      },
+    });
+    const daemon = await home.startDaemon();
+    try {
+      const id = (await home.ok(["new", home.dir], { env: { HOME: fakeHome } })).trim();
+      await spool(`${home.dir}/spool`, id, nowNs(), { hook_event_name: "SessionStart" });
+      await home.ok(["wait", id, "--until", "waiting_input", "--timeout", "30"]);
+      const r = await home.cli(["send", id, "please", "run", "the", "tests"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /Claude did not take the prompt: it is still in its input box \("please run the tests"\), after 3 presses of Enter/,
+      );
+      const input = await home.ok(["logs", id, "--direction", "input"]);
+      assert.equal(input, "\x1b[200~please run the tests\x1b[201~\r\r\r");
+      // Nothing else happened to the session.
+      assert.equal(JSON.parse(await home.ok(["ls", "--json"]))[0].status, "waiting_input");
+    } finally {
+      await daemon.stop();
+      await home.cleanup();
+      await Deno.remove(fakeHome, { recursive: true });
     }
   },
 );

@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Fifo, MAIN, PROBE, TestHome, TextSink } from "./_harness.ts";
+import { Fifo, MAIN, PROBE, RawClient, TestHome, TextSink } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -79,3 +79,52 @@ Deno.test("events streams lifecycle; wait reaches, times out, or sees the exit",
     await home.cleanup();
   }
 });
+
+Deno.test(
+  "wait --next: a status that already holds does not count; the next change does",
+  opts,
+  async () => {
+    const home = await TestHome.create({ claude: { command: PROBE } });
+    const daemon = await home.startDaemon();
+    const fifo = await Fifo.create(home.dir);
+    const c = await RawClient.connect(home.socket);
+    try {
+      const rep = fifo.read();
+      const id = (await home.ok(["new", home.dir], { env: { PROBE_FIFO: fifo.path } })).trim();
+      await rep;
+      await home.ok(["wait", id, "--until", "running", "--timeout", "20"]);
+      // Already running: a plain wait answers at once.
+      const now = await home.cli(["wait", id, "--until", "running"]);
+      assert.equal(now.code, 0);
+      // With next, the wait is registered (a later request on the same
+      // connection is answered first) and still pending.
+      await c.send({
+        id: "w",
+        type: "wait",
+        session: id,
+        until: ["running", "exited"],
+        next: true,
+      });
+      const got = await c.request("get", { session: id });
+      assert.equal(got.ok, true);
+      assert.equal(c.pending((m) => m.type === "reply" && m.id === "w"), false);
+      await home.ok(["kill", id]);
+      const w = await c.next((m) => m.type === "reply" && m.id === "w", 20_000);
+      assert.deepEqual(
+        [
+          (w.result as { outcome: string }).outcome,
+          (w.result as { session: { status: string } }).session.status,
+        ],
+        ["reached", "exited"],
+      );
+      // The CLI flag.
+      const cli = await home.cli(["wait", id, "--until", "exited", "--next", "--timeout", "5"]);
+      assert.equal(cli.code, 0, cli.stderr); // exited: nothing more can change
+    } finally {
+      c.close();
+      fifo.close();
+      await daemon.stop();
+      await home.cleanup();
+    }
+  },
+);

@@ -10,18 +10,21 @@ import { boolOpt, strOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { paths } from "../paths.ts";
-import { type SessionStatus, STATUSES } from "../protocol.ts";
+import { type Api, type SessionStatus, STATUSES } from "../protocol.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
   name: "wait",
-  usage: "wait ID --until STATUS[,STATUS…] [--timeout SECONDS] [--json]",
+  usage: "wait ID --until STATUS[,STATUS…] [--next] [--timeout SECONDS] [--json]",
   summary: "Wait until a session's status is one of STATUS.",
   details: `
 Statuses: ${STATUSES.join(", ")}.
-Exits 0 once reached (at once if it already holds), 124 on timeout, and 1
-if the session exits first (unless "exited" is one of the statuses). The
-daemon pushes status changes; nothing polls.`,
+Exits 0 once reached (at once if it already holds, unless --next), 124 on
+timeout, and 1 if the session exits first (unless "exited" is one of the
+statuses). With --next only a change counts: a status that already holds
+must change first (for a client that typed into the session itself; send
+returns only once Claude took the prompt, so after send a plain wait is
+enough). The daemon pushes status changes; nothing polls.`,
   options: {
     until: {
       type: "string",
@@ -35,6 +38,7 @@ daemon pushes status changes; nothing polls.`,
       arg: "SECONDS",
       description: "give up after this long (exit 124)",
     },
+    next: { type: "boolean", short: "n", description: "wait for the next change only" },
     json: { type: "boolean", description: "print the session record when done" },
   },
   positionals: { min: 1, max: 1, names: "ID" },
@@ -69,10 +73,8 @@ export async function run(args: Parsed): Promise<number> {
   const timeout = parseSeconds(strOpt(args, "timeout"), "wait");
   const client = await connectOrStart(paths());
   try {
-    const params: { session: string; until: SessionStatus[]; timeoutMs?: number } = {
-      session: args.positionals[0]!,
-      until,
-    };
+    const params: Api["wait"]["params"] = { session: args.positionals[0]!, until };
+    if (boolOpt(args, "next")) params.next = true;
     if (timeout !== undefined) params.timeoutMs = Math.round(timeout * 1000);
     const r = await client.request("wait", params);
     if (boolOpt(args, "json")) console.log(JSON.stringify(r.session, null, 2));

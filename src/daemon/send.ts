@@ -33,6 +33,8 @@ export const READY_WAIT_MS = 60_000;
 export const CONFIRM_MS = 3_000;
 /** Extra Enter presses for text left sitting in Claude's input box. */
 export const MAX_RETRIES = 2;
+/** How long the answer (Stop hook) may trail the end of a turn (state file). */
+const STOP_HOOK_GRACE_MS = 2_000;
 /** How long to wait for Claude to echo a paste before pressing Enter. */
 const ECHO_MS = 500;
 
@@ -344,6 +346,17 @@ async function untilTurnEnds(
     // The status must have been reached in this turn, not be left from before it.
     return outcome === "exited" || Date.parse(rec.statusSince) >= since - 100 ? outcome : undefined;
   }, deadline);
+  if (ended === "reply") {
+    // Claude's state file can tell of the turn's end before its Stop hook
+    // (which carries the answer) is applied: give the hook a moment. An
+    // interrupted turn (Esc) has none.
+    const endedHook = (o: Observation) =>
+      o.at >= since - 100 && (o.event === "Stop" || o.event === "StopFailure");
+    await watch.until(
+      () => (watch.observations.some(endedHook) ? true : undefined),
+      Math.min(deadline, Date.now() + STOP_HOOK_GRACE_MS),
+    );
+  }
   const rec = s.record;
   if (!ended) return { outcome: "timeout", session: rec };
   const out: TurnResult = { outcome: ended, session: rec };

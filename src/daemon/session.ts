@@ -342,7 +342,6 @@ export class Session {
     pty.startReading({
       onData: (chunk) => {
         screen.feed(chunk);
-        if (this.#parked && screen.bracketedPaste) this.#applyParked("");
         if (this.#outputWaiters.length > 0) {
           for (const w of this.#outputWaiters.splice(0)) w();
         }
@@ -353,6 +352,8 @@ export class Session {
             this.#host.log(`session ${rec.id}: output listener failed: ${(e as Error).stack}`);
           }
         }
+        // The output that made it ready is logged before the status change.
+        if (this.#parked && screen.bracketedPaste) this.#applyParked("");
       },
       onEnd: () => readerEnded(),
     });
