@@ -77,7 +77,7 @@ Deno.test(
       // kill ends the whole process group, background grandchild included.
       assert.ok(alive(Number(r.bg)));
       const killed = await home.ok(["kill", "probe"]);
-      assert.match(killed, /stopped .*\(probe\)/);
+      assert.match(killed, /^\w+ \(probe\): killed \(SIGHUP\)$/m);
       assert.equal(alive(Number(r.pid)), false);
       assert.equal(alive(Number(r.bg)), false);
       const after = JSON.parse(await home.ok(["ls", "--all", "--json"])) as SessionRecord[];

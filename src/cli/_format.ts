@@ -6,16 +6,7 @@
 
 import type { SessionRecord, SessionStatus } from "../protocol.ts";
 
-/** "5s", "3m", "2h", "4d" — the largest whole unit. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  return `${Math.floor(h / 24)}d`;
-}
+export { formatDuration } from "../session_view.ts";
 
 /** "1h 2m 3s" — precise, for uptime. */
 export function formatUptime(ms: number): string {

@@ -7,6 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import type { CommandSpec, Parsed } from "./_args.ts";
+import { exitSummary } from "../session_view.ts";
 import { boolOpt } from "./_args.ts";
 import { type Client, connectOrStart } from "./_client.ts";
 import { CliError, EXIT } from "./_errors.ts";
@@ -201,9 +202,5 @@ export async function attachTo(client: Client, ref: string, readOnly: boolean): 
 }
 
 function describeExit(s: SessionRecord): string {
-  const how = s.signal ? `signal ${s.signal}` : `code ${s.exitCode}`;
-  const who = s.name ? `${s.id} (${s.name})` : s.id;
-  if (s.exitReason === "daemon_stopped") return `${who} stopped: the daemon shut down`;
-  if (s.exitReason === "killed") return `${who} was stopped (${how})`;
-  return `${who} exited (${how})`;
+  return `${s.name ? `${s.id} (${s.name})` : s.id} ${exitSummary(s)}`;
 }

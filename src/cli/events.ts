@@ -5,6 +5,7 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
+import { exitSummary } from "../session_view.ts";
 import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { CliError } from "./_errors.ts";
@@ -35,10 +36,8 @@ export function describe(ev: SessionEvent): string {
     case "status":
       return `${time} ${who} ${ev.previous} -> ${ev.status}` +
         `${ev.source ? ` [${ev.source}${ev.detail ? `: ${ev.detail}` : ""}]` : ""}`;
-    case "exited": {
-      const how = ev.signal ? `signal ${ev.signal}` : `code ${ev.exitCode}`;
-      return `${time} ${who} exited (${how}, ${ev.exitReason})`;
-    }
+    case "exited":
+      return `${time} ${who} ${exitSummary(ev)}`;
     default:
       return `${time} ${who} ${ev.event}`;
   }

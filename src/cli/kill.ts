@@ -5,6 +5,7 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
+import { exitSummary } from "../session_view.ts";
 import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { paths } from "../paths.ts";
@@ -40,8 +41,7 @@ export async function run(args: Parsed): Promise<number> {
         done.push(r.value.session);
         if (!boolOpt(args, "json")) {
           const s = r.value.session;
-          const how = s.signal ? `signal ${s.signal}` : `code ${s.exitCode}`;
-          console.log(`stopped ${s.id}${s.name ? ` (${s.name})` : ""}: ${how}`);
+          console.log(`${s.id}${s.name ? ` (${s.name})` : ""}: ${exitSummary(s)}`);
         }
       } else {
         failed++;

@@ -5,6 +5,7 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
+import { statusSummary } from "../session_view.ts";
 import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { formatDuration, nameOf, paintStatus, table, tildify, useColor } from "./_format.ts";
@@ -52,13 +53,7 @@ export async function run(args: Parsed): Promise<number> {
   const color = useColor();
   const now = Date.now();
   const rows = sessions.map((s) => {
-    let status = `${s.status} ${formatDuration(now - Date.parse(s.statusSince))}`;
-    if (s.status === "exited") {
-      const how = s.signal ? s.signal : s.exitCode !== null ? `code ${s.exitCode}` : s.exitReason;
-      status = `exited (${how}) ${formatDuration(now - Date.parse(s.statusSince))}`;
-    } else if (s.runs.at(-1)?.resumed) {
-      status += " (resumed)";
-    }
+    const status = statusSummary(s, now);
     return [
       s.id.slice(0, shortLength),
       nameOf(s),

@@ -14,7 +14,7 @@ import { parseSeconds } from "./wait.ts";
 import { paths } from "../paths.ts";
 import { KEY_NAMES } from "../keys.ts";
 import type { Api, SendResult } from "../protocol.ts";
-import { describeWait } from "../session_view.ts";
+import { describeWait, exitSummary } from "../session_view.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -130,10 +130,7 @@ export async function run(args: Parsed): Promise<number> {
     case "exited": {
       if (r.delivery === "accepted") return EXIT.OK; // the text ended it (/exit)
       const s = turn.session;
-      throw new CliError(
-        `session ${s.id} exited (${s.signal ? `signal ${s.signal}` : `code ${s.exitCode}`}) ` +
-          "before the turn ended",
-      );
+      throw new CliError(`session ${s.id} ended before the turn did: ${exitSummary(s)}`);
     }
     case "timeout":
       throw new CliError(
