@@ -128,3 +128,41 @@ Deno.test(
     }
   },
 );
+
+Deno.test("events: Ctrl-C ends the stream with exit 0, as logs --follow does", opts, async () => {
+  const home = await TestHome.create({ claude: { command: PROBE } });
+  const daemon = await home.startDaemon();
+  const fifo = await Fifo.create(home.dir);
+  const events = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, "events", "--json"],
+    env: home.env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = new TextSink(events.stdout);
+  const err = new TextSink(events.stderr);
+  try {
+    // Streaming (so its Ctrl-C handler is in place): a new session shows up.
+    for (let i = 0;; i++) {
+      const r = fifo.read();
+      const id = (await home.ok(["new", home.dir], { env: { PROBE_FIFO: fifo.path } })).trim();
+      await r;
+      try {
+        await out.waitFor(new RegExp(`"id":"${id}"`), 2000);
+        break;
+      } catch (e) {
+        if (i === 10) throw e;
+      }
+    }
+    events.kill("SIGINT");
+    const st = await events.status;
+    await err.done;
+    assert.equal(st.code, 0, err.text);
+    assert.equal(err.text, "");
+  } finally {
+    fifo.close();
+    await daemon.stop();
+    await home.cleanup();
+  }
+});

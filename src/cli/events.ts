@@ -21,7 +21,7 @@ export const spec: CommandSpec = {
   details: `
 The daemon pushes each event as it happens. --json prints one JSON object
 per line: {event, at, id, name, status, previous, source, detail, …}.
-Exits 1 if the daemon goes away.`,
+Ctrl-C ends it (exit 0); exits 1 if the daemon goes away.`,
   options: {
     json: { type: "boolean", description: "one JSON object per line" },
   },
@@ -48,13 +48,27 @@ export async function run(args: Parsed): Promise<number> {
   const json = boolOpt(args, "json");
   const client = await connectOrStart(paths());
   const closed = new Promise<string>((r) => client.onClose(r));
-  const params: Record<string, unknown> = {};
-  if (args.positionals[0]) params.session = args.positionals[0];
-  const { reply } = client.stream("events", params, (msg) => {
-    const ev = msg.event as SessionEvent;
-    console.log(json ? JSON.stringify(ev) : describe(ev));
-  });
-  await reply;
-  const reason = await closed;
-  throw new CliError(`event stream ended: ${reason}`);
+  // Ctrl-C ends the stream normally (exit 0), as it does for logs --follow.
+  let interrupted = false;
+  const onInterrupt = () => {
+    interrupted = true;
+    client.close();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    const params: Record<string, unknown> = {};
+    if (args.positionals[0]) params.session = args.positionals[0];
+    const { reply } = client.stream("events", params, (msg) => {
+      const ev = msg.event as SessionEvent;
+      console.log(json ? JSON.stringify(ev) : describe(ev));
+    });
+    await reply.catch((e) => {
+      if (!interrupted) throw e;
+    });
+    const reason = await closed;
+    if (interrupted) return 0;
+    throw new CliError(`event stream ended: ${reason}`);
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
 }
