@@ -129,7 +129,19 @@ Deno.test("hook payloads map to statuses", () => {
   );
   assert.equal(
     interpretHook({ hook_event_name: "StopFailure", error: { type: "rate_limit" } }).lastError,
-    '{"type":"rate_limit"}',
+    "rate_limit",
+  );
+  // A turn that ends normally clears an earlier error.
+  assert.equal(interpretHook({ hook_event_name: "Stop" }).lastError, null);
+  const ask = interpretHook({
+    hook_event_name: "PermissionRequest",
+    tool_name: "Bash",
+    tool_input: { command: "touch  x\n&& ls", description: "make x" },
+  });
+  assert.deepEqual(ask.waitingFor, { kind: "permission", tool: "Bash", input: "touch x && ls" });
+  assert.equal(
+    interpretHook({ hook_event_name: "UserPromptSubmit", prompt: "fix it" }).prompt,
+    "fix it",
   );
 });
 
