@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type DaemonProcess, Fifo, TestHome } from "./_harness.ts";
+import { type DaemonProcess, Fifo, MAIN, TestHome, TextSink } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -73,6 +73,74 @@ Deno.test("peek after the exit shows the alternate screen the program left", opt
       Array.from({ length: 6 }, (_, i) => `after ${34 + i}`).join("\n"),
     );
   } finally {
+    await daemon.stop();
+    await home.cleanup();
+  }
+});
+
+Deno.test("logs --text, --grep, --follow: the lines as they were on the screen", opts, async () => {
+  const { home, daemon } = await drawing();
+  let follower: Deno.ChildProcess | null = null;
+  try {
+    // Following: what is on the screen is printed once the output pauses.
+    follower = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", MAIN, "logs", "draw", "--text", "--follow"],
+      env: home.env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const followed = new TextSink(follower.stdout);
+    const followErr = new TextSink(follower.stderr);
+    await followed.waitFor(/ECHO run the tests\nFRAME-GREEN\n/);
+    await home.ok(["send", "draw", "hello"]);
+    await exited(home, "draw");
+    await followed.waitFor(/got hello\nbye after alt\n/);
+    follower.kill("SIGINT");
+    assert.equal((await follower.status).code, 0);
+    await followErr.done;
+    follower = null;
+    assert.equal(followed.text, "ECHO run the tests\nFRAME-GREEN\ngot hello\nbye after alt\n");
+
+    // Every line that was on the screen, once, in order: the last frame too,
+    // although it was left in the same write that finished it.
+    const all = ["ECHO run the tests", "FRAME-GREEN", "got hello", "bye after alt"];
+    assert.equal(await home.ok(["logs", "draw", "--text"]), all.join("\n") + "\n");
+    // --strip-ansi only removes the escapes: the words run together.
+    assert.match(await home.ok(["logs", "draw", "--strip-ansi"]), /ECHOrunthetests/);
+    // --grep matches rendered lines, with or without --text.
+    assert.equal(await home.ok(["logs", "draw", "--grep", "the tests"]), "ECHO run the tests\n");
+    assert.equal(
+      await home.ok(["logs", "draw", "--text", "--grep", "^(got|bye)"]),
+      "got hello\nbye after alt\n",
+    );
+    const json = (await home.ok(["logs", "draw", "--text", "--json"])).trimEnd().split("\n")
+      .map((l) => JSON.parse(l) as { timestamp: string; text: string });
+    assert.deepEqual(json.map((l) => l.text), all);
+    assert.ok(json.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(l.timestamp)));
+    assert.equal(await home.ok(["logs", "draw", "--text", "--since", "2999-01-01"]), "");
+    // Typed lines of the input.
+    assert.equal(
+      await home.ok(["logs", "draw", "--direction", "input", "--grep", "hel"]),
+      "hello\n",
+    );
+    const bad = await home.cli(["logs", "draw", "--text", "--direction", "input"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--text .* cannot be used with --direction input/);
+
+    // A frame, then 40 lines scrolled through the normal screen: all of them.
+    await home.ok(["new", home.dir, "--name", "scroll", "--size", "40x6"], {
+      env: { MODE: "scroll" },
+    });
+    await exited(home, "scroll");
+    assert.deepEqual((await home.ok(["logs", "scroll", "--text"])).trimEnd().split("\n"), [
+      "OLD FRAME",
+      ...Array.from({ length: 40 }, (_, i) => `after ${i}`),
+    ]);
+  } finally {
+    follower?.kill("SIGKILL");
+    await follower?.status;
     await daemon.stop();
     await home.cleanup();
   }
