@@ -138,6 +138,11 @@ Deno.test("logs --text, --grep, --follow: the lines as they were on the screen",
       "OLD FRAME",
       ...Array.from({ length: 40 }, (_, i) => `after ${i}`),
     ]);
+
+    // Not Claude: no transcript.
+    const t = await home.cli(["transcript", "draw"]);
+    assert.equal(t.code, 1);
+    assert.match(t.stderr, /^claude-sessions: session [0-9A-Z]+ never reported a transcript\n/);
   } finally {
     follower?.kill("SIGKILL");
     await follower?.status;
