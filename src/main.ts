@@ -63,6 +63,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "print a session's output (or input) from its I/O log",
     load: () => import("./cli/logs.ts"),
   },
+  transcript: {
+    summary: "print a session's conversation from Claude's transcript",
+    load: () => import("./cli/transcript.ts"),
+  },
   replay: {
     summary: "play a session's output back with its timing",
     load: () => import("./cli/replay.ts"),

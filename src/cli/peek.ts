@@ -19,7 +19,10 @@ export const spec: CommandSpec = {
 Plain text by default (trailing blank lines dropped); --ansi keeps colours
 and attributes. --lines N prints the last N lines including scrollback
 instead of the visible screen. After a session exits, its last screen (and
-up to 1000 lines before it) can still be peeked until the daemon restarts.`,
+up to 1000 lines before it) can still be peeked until the daemon restarts:
+the screen the program last showed. A full-screen program that left its
+alternate screen on the way out (Claude Code does) shows that screen as it
+left it, then what it printed after (unless that was a screenful or more).`,
   options: {
     ansi: { type: "boolean", description: "keep colours (SGR escape sequences)" },
     lines: {

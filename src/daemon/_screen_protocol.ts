@@ -10,7 +10,15 @@ export type ToWorker =
   | { op: "feed"; sid: number; seq: number; chunk: Uint8Array }
   | { op: "resize"; sid: number; cols: number; rows: number }
   | { op: "snapshot"; sid: number; req: number }
-  | { op: "peek"; sid: number; req: number; ansi: boolean; lines: number | null }
+  | {
+    op: "peek";
+    sid: number;
+    req: number;
+    ansi: boolean;
+    lines: number | null;
+    /** The screen the program last showed (for a program that has ended). */
+    final?: boolean;
+  }
   | { op: "close"; sid: number };
 
 /** Worker -> main thread, in the order the worker handled things. */

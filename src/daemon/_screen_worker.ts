@@ -12,22 +12,19 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 
-// The package's "module" field names a file it does not ship, which bundlers
-// follow; import its CommonJS entry ("main") by path instead.
-// @ts-types="@xterm/headless/typings/xterm-headless.d.ts"
-import xterm from "@xterm/headless/lib-headless/xterm-headless.js";
 import { SerializeAddon } from "@xterm/addon-serialize";
-import type { Terminal as TerminalType } from "@xterm/headless";
+import { hasAltScreenMode, type IMarker, lineAnsi, lineText, Terminal } from "../xterm.ts";
 import { ModeTracker } from "./_modes.ts";
 import type { ToMain, ToWorker } from "./_screen_protocol.ts";
 
-// A CommonJS module: the class is a property of its default export.
-const { Terminal } = xterm as unknown as { Terminal: typeof TerminalType };
-
 interface Emulator {
-  term: TerminalType;
+  term: Terminal;
   serializer: SerializeAddon;
   modes: ModeTracker;
+  /** Where the program entered the alternate screen (the normal screen's cursor line). */
+  enteredAlt: IMarker | null;
+  /** The alternate screen as the program last left it, and where it had entered it. */
+  lastAlt: { plain: string[]; ansi: string[]; at: IMarker | null } | null;
 }
 
 const emulators = new Map<number, Emulator>();
@@ -57,7 +54,15 @@ function handle(msg: ToWorker): void {
     });
     const serializer = new SerializeAddon();
     term.loadAddon(serializer);
-    emulators.set(msg.sid, { term, serializer, modes: new ModeTracker() });
+    const em: Emulator = {
+      term,
+      serializer,
+      modes: new ModeTracker(),
+      enteredAlt: null,
+      lastAlt: null,
+    };
+    watchAltScreen(em);
+    emulators.set(msg.sid, em);
     return;
   }
   const em = emulators.get(msg.sid);
@@ -95,7 +100,7 @@ function handle(msg: ToWorker): void {
         return;
       }
       em.term.write("", () => {
-        post({ op: "peek", req: msg.req, text: peek(em, msg.ansi, msg.lines) });
+        post({ op: "peek", req: msg.req, text: peek(em, msg.ansi, msg.lines, msg.final ?? false) });
       });
       return;
     case "close":
@@ -107,30 +112,97 @@ function handle(msg: ToWorker): void {
   }
 }
 
-function peek(em: Emulator, ansi: boolean, lines: number | null): string {
+/**
+ * Keeps the alternate screen as the program leaves it (Claude Code draws
+ * there, and leaves it when it exits): `peek` of a session that has ended
+ * shows it (see {@linkcode lastScreen}).
+ */
+function watchAltScreen(em: Emulator): void {
+  const { term } = em;
+  term.parser.registerCsiHandler({ prefix: "?", final: "h" }, (params) => {
+    if (hasAltScreenMode(params) && term.buffer.active.type === "normal") {
+      em.enteredAlt?.dispose();
+      em.enteredAlt = term.registerMarker(0) ?? null;
+    }
+    return false; // the emulator switches
+  });
+  term.parser.registerCsiHandler({ prefix: "?", final: "l" }, (params) => {
+    const alt = term.buffer.active;
+    if (hasAltScreenMode(params) && alt.type === "alternate") {
+      const plain: string[] = [];
+      const ansi: string[] = [];
+      for (let y = 0; y < term.rows; y++) {
+        plain.push(lineText(alt, y));
+        ansi.push(lineAnsi(alt, y));
+      }
+      if (em.lastAlt?.at !== em.enteredAlt) em.lastAlt?.at?.dispose();
+      em.lastAlt = { plain, ansi, at: em.enteredAlt };
+      em.enteredAlt = null;
+    }
+    return false;
+  });
+  term.parser.registerEscHandler({ final: "c" }, () => {
+    // A full reset: the screens are cleared.
+    em.enteredAlt?.dispose();
+    em.lastAlt?.at?.dispose();
+    em.enteredAlt = null;
+    em.lastAlt = null;
+    return false;
+  });
+}
+
+/**
+ * The lines (plain or coloured) of the screen the program last showed, when
+ * that was the alternate screen and it left it before the end: what was on
+ * the normal screen before it entered the alternate screen, the alternate
+ * screen as it left it, then what it wrote after (Claude's "Resume this
+ * session with…"). Null when the alternate screen is active, or was never
+ * used, or the program wrote a screenful or more since it left it.
+ */
+function lastScreen(em: Emulator, ansi: boolean): string[] | null {
+  const { term, lastAlt } = em;
+  const normal = term.buffer.normal;
+  if (term.buffer.active.type !== "normal") return null;
+  if (!lastAlt || !lastAlt.at || lastAlt.at.isDisposed) return null;
+  const from = lastAlt.at.line;
+  let end = normal.length;
+  while (end > from && lineText(normal, end - 1) === "") end--;
+  if (end - from >= term.rows) return null;
+  let frameEnd = lastAlt.plain.length;
+  while (frameEnd > 0 && lastAlt.plain[frameEnd - 1] === "") frameEnd--;
+  const line = ansi ? lineAnsi : lineText;
+  const out: string[] = [];
+  for (let y = 0; y < from; y++) out.push(line(normal, y));
+  out.push(...(ansi ? lastAlt.ansi : lastAlt.plain).slice(0, frameEnd));
+  for (let y = from; y < end; y++) out.push(line(normal, y));
+  return out;
+}
+
+/**
+ * Text of the screen: the visible screen, or the last `lines` lines
+ * (scrollback included); with `final`, of the screen the program last
+ * showed (see {@linkcode lastScreen}).
+ */
+function peek(em: Emulator, ansi: boolean, lines: number | null, final: boolean): string {
+  const kept = final ? lastScreen(em, ansi) : null;
+  const plainKept = kept && ansi ? lastScreen(em, false)! : kept;
   const buf = em.term.buffer.active;
+  const count = kept ? kept.length : buf.length;
+  const plainAt = (y: number) => plainKept ? plainKept[y]! : lineText(buf, y);
+  const at = (y: number) => kept ? kept[y]! : ansi ? lineAnsi(buf, y) : lineText(buf, y);
   let start: number;
   let end: number; // exclusive
-  if (lines !== null) {
+  if (lines !== null || kept) {
     // Skip blank lines below the last written one before counting back.
-    end = buf.length;
-    while (end > 0 && (buf.getLine(end - 1)?.translateToString(true) ?? "") === "") end--;
-    start = Math.max(0, end - lines);
+    end = count;
+    while (end > 0 && plainAt(end - 1) === "") end--;
+    start = Math.max(0, end - (lines ?? em.term.rows));
   } else {
     start = buf.baseY;
     end = buf.baseY + em.term.rows;
   }
-  if (ansi) {
-    if (end <= start) return "";
-    const text = em.serializer.serialize({
-      range: { start, end: end - 1 },
-      excludeAltBuffer: true,
-      excludeModes: true,
-    });
-    return text.replace(/(\r\n)+$/, "") + "\x1b[0m";
-  }
   const out: string[] = [];
-  for (let y = start; y < end; y++) out.push(buf.getLine(y)?.translateToString(true) ?? "");
-  while (out.length > 0 && out[out.length - 1] === "") out.pop();
+  for (let y = start; y < end; y++) out.push(at(y));
+  while (out.length > 0 && plainAt(start + out.length - 1) === "") out.pop();
   return out.join("\n");
 }

@@ -30,6 +30,11 @@ export interface PeekOptions {
   ansi?: boolean;
   /** The last N lines (scrollback included) instead of the visible screen. */
   lines?: number;
+  /**
+   * The screen the program last showed, for a program that has ended: the
+   * alternate screen as it left it when it did so shortly before the end.
+   */
+  final?: boolean;
 }
 
 type Waiter = (msg: ToMain) => void;
@@ -223,6 +228,7 @@ export class Screen {
       req,
       ansi: opts.ansi ?? false,
       lines: opts.lines ?? null,
+      final: opts.final ?? false,
     }));
     return msg.op === "peek" ? msg.text : "";
   }

@@ -605,8 +605,8 @@ export class Session {
     const screen = this.#screen;
     if (screen) {
       this.#finalText = {
-        plain: (await screen.peek({ lines: 1000 })).split("\n"),
-        ansi: await screen.peek({ ansi: true }),
+        plain: (await screen.peek({ lines: 1000, final: true })).split("\n"),
+        ansi: await screen.peek({ ansi: true, final: true }),
       };
       screen.dispose();
       this.#screen = null;
