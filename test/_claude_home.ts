@@ -14,6 +14,48 @@
  * API-key or folder-trust dialog; the only network request at startup is
  * `HEAD /api/hello` to the mock.
  *
+ * Folder trust (claude 2.1.330, probe report on branch h11-research): a
+ * directory is trusted when `projects[<dir>].hasTrustDialogAccepted` is true
+ * for the directory itself or any parent (`/` included; keys are exact
+ * strings: `<dir>/` with a trailing slash does not count; the cwd is the
+ * real path, so a symlinked cwd matches its target's entry). Inside a git
+ * repository only the directories from the cwd up to the repository root
+ * count, and accepting the dialog records the root. `$HOME` itself: the
+ * dialog's answer is not recorded (one session only), but a `projects[$HOME]`
+ * entry written by hand counts, for its subdirectories too. So to get the
+ * dialog in a test, run claude in a directory outside `cwd` and
+ * `trustedDirs` (and not under them). The dialog (no hook fires, no state
+ * file is written, no API request is made until it is answered; it turns on
+ * bracketed paste `\x1b[?2004h` and focus reporting, but neither the
+ * alternate screen nor mouse tracking) reads:
+ *
+ * ```text
+ *  Accessing workspace:
+ *
+ *  /path/to/dir
+ *
+ *  Quick safety check: Is this a project you created or one you trust? (Like your own code, a
+ *  well-known open source project, or work from your team). If not, take a moment to review what's in
+ *  this folder first.
+ *
+ *  Claude Code'll be able to read, edit, and execute files here.
+ *
+ *  Security guide
+ *
+ *  ❯ No, exit
+ *    Yes, I trust this folder
+ *
+ *  Enter to confirm · Esc to cancel
+ * ```
+ *
+ * The cursor starts on "No, exit": Enter exits with code 1 (and so does a
+ * pasted prompt followed by Enter), Esc exits with code 0, both printing
+ * "Claude Code didn't start because this folder isn't trusted.". Down or Up
+ * (they wrap) then Enter accepts; `1`, `2`, `y`, Tab and pasted text do
+ * nothing. After accepting: bracketed paste off, then `SessionStart`
+ * (`startup`), then the normal start-up (bracketed paste on, alternate
+ * screen, the prompt).
+ *
  * @module
  */
 

@@ -35,6 +35,55 @@
  *   in `--permission-mode default`; use e.g. `touch x` to get a prompt. In the
  *   default "auto" mode no prompt appears at all: start claude with
  *   `--permission-mode default`.
+ * - In "auto" mode a tool call that needs auto mode's server-side check (the
+ *   `Agent` tool, for one) cannot get it through the mock: claude shows an
+ *   "Auto mode can't check actions in this session" dialog (state file
+ *   `waiting` / `dialog open`, `Notification` `agent_needs_input` ~6 s later).
+ *   Use `--permission-mode default` for such tests.
+ *
+ * Scripting replies: {@linkcode MockApi.defaultReply} may be a function of the
+ * request ({@linkcode ReplyFn}); {@linkcode scriptedReply} is one that answers
+ * `ECHO <text>`, `RUN: <cmd>` (Bash) and `AGENT: <task>` (a background
+ * subagent) prompts, tool results, subagent requests, task notifications and
+ * compaction requests. Recognise request kinds with
+ * {@linkcode isSubagentRequest}, {@linkcode isCompactionRequest},
+ * {@linkcode taskNotifications}, {@linkcode lastUserTexts} and
+ * {@linkcode lastToolResults}.
+ *
+ * Also observed with claude 2.1.330 (probe report on branch h11-research):
+ * - **Subagents.** The `Agent` tool (input `description`, `prompt`, optional
+ *   `subagent_type` (default `general-purpose`; `fork` forks the
+ *   conversation), `model`, `effort`, `isolation`; no `run_in_background`)
+ *   always runs the agent in the background: its `tool_result` says "Async
+ *   agent launched successfully" at once and the main turn goes on (and
+ *   usually ends: `Stop` with `background_tasks: [{id, type: "subagent",
+ *   status: "running", description, agent_type}]`). The subagent's requests
+ *   are main requests too (they carry tools), told apart by the header
+ *   `x-claude-code-agent-id: <agent id>` and `cc_is_subagent=true` in the
+ *   billing line of `system`; their first user text is the Agent `prompt`.
+ *   Hooks: `PreToolUse`(Agent) → `SubagentStart` {agent_id, agent_type} →
+ *   `PostToolUse`(Agent, `tool_response.status: "async_launched"`,
+ *   `agentId`) → `Stop` … then, when the subagent ends, `SubagentStop`
+ *   {agent_id, agent_type, agent_transcript_path, last_assistant_message}
+ *   and claude starts a turn on its own: `UserPromptSubmit` whose `prompt`
+ *   is the `<task-notification>…</task-notification>` text, a main request
+ *   whose last user message holds it inside a `<system-reminder>` block (so
+ *   {@linkcode userTexts} skips it: use {@linkcode taskNotifications}), then
+ *   `Stop` with `background_tasks: []`. Claude's state file stays `busy`
+ *   while a background agent runs, even when the prompt is idle.
+ * - **Compaction.** `/compact` sends a main request (tools included, so it
+ *   takes a queued reply) whose last user text asks to "create a detailed
+ *   summary of the conversation so far" ({@linkcode isCompactionRequest});
+ *   a reply without a `<summary>` block makes claude ask a second time.
+ *   Hooks: `PreCompact` (trigger `manual`), `SubagentStop` (agent_type ""),
+ *   `SessionStart` (source `compact`), `PostCompact` (`compact_summary`). No
+ *   `UserPromptSubmit`, no `Stop`.
+ * - **Prompts typed while a reply is in progress** are queued (screen:
+ *   `❯ <text>` and `⎿  Queued · ctrl+x ctrl+s to send now`); each fires
+ *   `UserPromptSubmit` when it is queued, not when it is taken. After the
+ *   turn's `Stop`, all queued prompts go in ONE next request: one user
+ *   message with one text block each (`["queued one\n", "queued two"]`), and
+ *   no further `UserPromptSubmit`.
  *
  * @module
  */
@@ -143,9 +192,29 @@ export interface ToolUseReply extends StreamOptions {
 }
 
 /**
- * An HTTP error reply. Claude 2.1.330 retried both a 400 (immediately) and
- * 529s (after ~0.6 s, ~1.2 s, ...), taking the next queued reply each time, so
- * enqueue several errors in a row to make a turn fail.
+ * An HTTP error reply. Claude retries, taking the next queued reply each
+ * time, so enqueue several errors in a row to make a turn fail. Observed with
+ * claude 2.1.330 (each retry is a new request; `x-stainless-retry-count`
+ * stays 0):
+ * - 400 `invalid_request_error`: 8 requests within ~0.3 s, whatever
+ *   `CLAUDE_CODE_MAX_RETRIES` says; `StopFailure` `error: "unknown"`.
+ * - 500 `api_error`, 529 `overloaded_error`, 401 `authentication_error`,
+ *   429 `rate_limit_error`: 1 + 10 requests with back-off (~0.6, 1.2, 2.2,
+ *   4.3, 8.5, 17, 34, 36, 37, 35 s: the turn fails after ~3 minutes). Set
+ *   `CLAUDE_CODE_MAX_RETRIES=N` in claude's environment for 1 + N requests
+ *   (N=2: fails ~2–3 s after the prompt). `StopFailure` `error`:
+ *   `server_error` (500 and 529 alike), `authentication_failed` (401),
+ *   `rate_limit` (429).
+ * - A failed turn fires `StopFailure` only (never `Stop`):
+ *   `{"hook_event_name":"StopFailure","error":"server_error",
+ *   "last_assistant_message":"API Error: 500 <message>. This is a server-side
+ *   issue, …","prompt_id":…,"effort":{…}}` plus the common fields. The screen
+ *   shows `● API Error: 500 <message>…` and, for retryable errors, the
+ *   input placeholder `Resend your message to try again` (401: `Please run
+ *   /login · API Error: 401 <message>` and `Once fixed, resend your
+ *   message`); during back-off `✻ <message> · retrying in 2s · attempt 3/10`.
+ *   The next successful turn fires `UserPromptSubmit` then `Stop` as usual.
+ * Use {@linkcode MockApi.clearQueue} to drop errors a turn did not consume.
  */
 export interface ErrorReply {
   type: "error";
@@ -161,12 +230,29 @@ export type MockReply = string | TextReply | ToolUseReply | ErrorReply;
 /** A reply after shorthand expansion. */
 export type NormalizedReply = TextReply | ToolUseReply | ErrorReply;
 
+/** What a {@linkcode ReplyFn} sees of a main request. */
+export interface ReplyContext {
+  /** The request's seq (as in {@linkcode MockRequest.seq}). */
+  seq: number;
+  path: string;
+  /** Lower-cased request headers. */
+  headers: Record<string, string>;
+  body: MessagesRequestBody;
+}
+
+/**
+ * Chooses the reply to a main request when the queue is empty. If it throws,
+ * the request gets a 400 `invalid_request_error` carrying the message (claude
+ * shows it as `API Error: 400 …`), and the message is logged to stderr.
+ */
+export type ReplyFn = (req: ReplyContext) => MockReply;
+
 /** Options for {@linkcode startMockApi}. */
 export interface MockApiOptions {
   /** Port to listen on (default 0 = any free port). Always binds 127.0.0.1. */
   port?: number;
-  /** Reply for main requests when the queue is empty (default: text "Mock reply."). */
-  defaultReply?: MockReply;
+  /** Reply for main requests when the queue is empty, or a function choosing it (default: text "Mock reply."). */
+  defaultReply?: MockReply | ReplyFn;
   /** Reply text for side requests (default "Mock side reply"; JSON-schema requests get `{"title": "Mock session"}`). */
   sideReplyText?: string;
   /** Called for every HTTP request received (e.g. `(r) => console.error(r.method, r.path)`). */
@@ -189,8 +275,10 @@ export interface MockApi {
   readonly queued: number;
   /** Queue replies for the next main requests (FIFO). */
   enqueue(...replies: MockReply[]): void;
-  /** Reply used for main requests when the queue is empty. */
-  defaultReply: MockReply;
+  /** Drops every queued reply (e.g. errors a failed turn did not consume); returns how many. */
+  clearQueue(): number;
+  /** Reply used for main requests when the queue is empty, or a function choosing it (see {@linkcode scriptedReply}). */
+  defaultReply: MockReply | ReplyFn;
   /**
    * Resolves with the first request (already received, or arriving later)
    * matching `predicate`; rejects after `timeoutMs` (default 15000) or on close.
@@ -269,6 +357,205 @@ export function toolResults(
   return out;
 }
 
+/** The last `user` message of a request (claude may put a `system` message after it). */
+function lastUserMessage(body: MessagesRequestBody): RequestMessage | undefined {
+  const msgs = body.messages ?? [];
+  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i]!.role === "user") return msgs[i];
+  return undefined;
+}
+
+function blocksOf(m: RequestMessage): ContentBlock[] {
+  return typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content;
+}
+
+/**
+ * The user-typed texts of the request's last user message (no
+ * `<system-reminder>` blocks): `["the prompt"]` for a plain turn; one entry
+ * per prompt when claude merged prompts queued during the previous turn
+ * (`["queued one\n", "queued two"]`); `[]` when the message holds only tool
+ * results or a task notification. For a subagent's request, the Agent
+ * tool's `prompt`.
+ */
+export function lastUserTexts(body: MessagesRequestBody): string[] {
+  const m = lastUserMessage(body);
+  if (!m) return [];
+  return blocksOf(m)
+    .filter((b) => b.type === "text" && typeof b.text === "string")
+    .map((b) => b.text as string)
+    .filter((t) => !t.trimStart().startsWith("<system-reminder>"));
+}
+
+/** A tool result of the last user message, with the name of the tool that produced it. */
+export interface LastToolResult {
+  toolUseId: string;
+  /** The `name` of the matching `tool_use` block (e.g. `"Bash"`, `"Agent"`), or `""` if not found. */
+  name: string;
+  text: string;
+  isError: boolean;
+}
+
+/** The `tool_result` blocks of the request's last user message (the results claude sends back this turn). */
+export function lastToolResults(body: MessagesRequestBody): LastToolResult[] {
+  const m = lastUserMessage(body);
+  if (!m || typeof m.content === "string") return [];
+  const ids = new Set(
+    m.content.filter((b) => b.type === "tool_result").map((b) => String(b.tool_use_id ?? "")),
+  );
+  if (ids.size === 0) return [];
+  const names = new Map<string, string>();
+  for (const msg of body.messages ?? []) {
+    if (msg.role !== "assistant" || typeof msg.content === "string") continue;
+    for (const b of msg.content) {
+      if (b.type === "tool_use" && typeof b.id === "string") names.set(b.id, String(b.name ?? ""));
+    }
+  }
+  return toolResults({ messages: [m] }).map((r) => ({ ...r, name: names.get(r.toolUseId) ?? "" }));
+}
+
+/** A background task's completion, as claude reports it to the model. */
+export interface TaskNotification {
+  /** The agent id (as in `SubagentStart`'s `agent_id`). */
+  taskId: string;
+  toolUseId: string;
+  /** E.g. `"completed"`. */
+  status: string;
+  /** E.g. `Agent "Probe agent task" finished`. */
+  summary: string;
+  /** The subagent's final text. */
+  result: string;
+}
+
+/**
+ * The `<task-notification>` blocks of the request's last user message. When a
+ * background subagent finishes, claude starts a turn by itself whose user
+ * message is a `<system-reminder>` holding `<task-notification><task-id>…
+ * </task-id><tool-use-id>…</tool-use-id><output-file>…</output-file><status>
+ * completed</status><summary>Agent "…" finished</summary><note>…</note>
+ * <result>…</result><usage>…</usage></task-notification>`.
+ */
+export function taskNotifications(body: MessagesRequestBody): TaskNotification[] {
+  const m = lastUserMessage(body);
+  if (!m) return [];
+  const out: TaskNotification[] = [];
+  const tag = (text: string, name: string) =>
+    new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(text)?.[1] ?? "";
+  for (const b of blocksOf(m)) {
+    if (b.type !== "text" || typeof b.text !== "string") continue;
+    for (const n of b.text.matchAll(/<task-notification>([\s\S]*?)<\/task-notification>/g)) {
+      const t = n[1]!;
+      out.push({
+        taskId: tag(t, "task-id"),
+        toolUseId: tag(t, "tool-use-id"),
+        status: tag(t, "status"),
+        summary: tag(t, "summary"),
+        result: tag(t, "result"),
+      });
+    }
+  }
+  return out;
+}
+
+/** Text of a request's `system` field. */
+function systemText(body: MessagesRequestBody): string {
+  const s = body.system;
+  if (typeof s === "string") return s;
+  return (s ?? []).map((b) => (typeof b.text === "string" ? b.text : "")).join("\n");
+}
+
+/**
+ * The subagent id of a request made by a subagent (header
+ * `x-claude-code-agent-id`), or null for the main conversation's requests.
+ */
+export function subagentId(req: { headers: Record<string, string> }): string | null {
+  return req.headers["x-claude-code-agent-id"] ?? null;
+}
+
+/**
+ * Whether a request comes from a subagent rather than the main conversation:
+ * it has the `x-claude-code-agent-id` header, or `cc_is_subagent=true` in the
+ * billing line of its `system` (claude 2.1.330 sends both).
+ */
+export function isSubagentRequest(
+  req: { headers: Record<string, string>; body: MessagesRequestBody },
+): boolean {
+  return subagentId(req) !== null || /\bcc_is_subagent=true\b/.test(systemText(req.body));
+}
+
+/** Whether a request is claude's `/compact` (or auto-compact) summary request. */
+export function isCompactionRequest(body: MessagesRequestBody): boolean {
+  return lastUserTexts(body).some((t) =>
+    t.includes("create a detailed summary of the conversation so far")
+  );
+}
+
+/** Options for {@linkcode scriptedReply}. */
+export interface ScriptedReplyOptions {
+  /** Reply to anything no rule matches (default: text "Mock reply."). */
+  fallback?: MockReply;
+}
+
+/**
+ * A {@linkcode ReplyFn} driven by the prompts themselves, so a test can
+ * script a conversation by what it types. Rules, first match wins:
+ *
+ * 1. a compaction request: a text with `<analysis>` and `<summary>` blocks;
+ * 2. the last user text (see {@linkcode lastUserTexts}; when queued prompts
+ *    were merged, the last of them), trimmed, is
+ *    - `ECHO <text>`: the text reply `<text>`;
+ *    - `RUN: <cmd>`: a `Bash` tool_use `{command: <cmd>, description: "Mock command"}`;
+ *    - `AGENT: <task>`: an `Agent` tool_use `{description: "Mock agent task",
+ *      prompt: <task>}`, which starts a background subagent. Its requests
+ *      follow these same rules with `<task>` as their prompt, so
+ *      `AGENT: ECHO done` makes the subagent answer `done`;
+ * 3. tool results came back: `Agent started in the background.` for the
+ *    Agent tool, else `<tool name> result: <output>` (`(no output)` when
+ *    empty), one line per result;
+ * 4. a task notification: `Agent finished: <result>`;
+ * 5. otherwise `fallback`.
+ *
+ * Combine with your own function for the rest, e.g. to hold subagents:
+ * `api.defaultReply = (r) => isSubagentRequest(r) ? { type: "text", text: "x", gate } : scripted(r)`.
+ */
+export function scriptedReply(opts: ScriptedReplyOptions = {}): ReplyFn {
+  const fallback = opts.fallback ?? "Mock reply.";
+  return (req) => {
+    const body = req.body;
+    if (isCompactionRequest(body)) {
+      return "<analysis>Mock analysis.</analysis>\n<summary>Mock summary of the conversation.</summary>";
+    }
+    const text = (lastUserTexts(body).at(-1) ?? "").trim();
+    const echo = /^ECHO\s([\s\S]*)$/.exec(text);
+    if (echo) return echo[1]!;
+    const run = /^RUN:\s*([\s\S]+)$/.exec(text);
+    if (run) {
+      return {
+        type: "tool_use",
+        name: "Bash",
+        input: { command: run[1]!, description: "Mock command" },
+      };
+    }
+    const agent = /^AGENT:\s*([\s\S]+)$/.exec(text);
+    if (agent) {
+      return {
+        type: "tool_use",
+        name: "Agent",
+        input: { description: "Mock agent task", prompt: agent[1]! },
+      };
+    }
+    const results = lastToolResults(body);
+    if (results.length > 0) {
+      return results.map((r) =>
+        r.name === "Agent"
+          ? "Agent started in the background."
+          : `${r.name || "Tool"} result: ${r.text.trim() || "(no output)"}`
+      ).join("\n");
+    }
+    const notes = taskNotifications(body);
+    if (notes.length > 0) return notes.map((n) => `Agent finished: ${n.result.trim()}`).join("\n");
+    return fallback;
+  };
+}
+
 function normalize(reply: MockReply): NormalizedReply {
   return typeof reply === "string" ? { type: "text", text: reply } : reply;
 }
@@ -308,7 +595,7 @@ export async function startMockApi(opts: MockApiOptions = {}): Promise<MockApi> 
   let seq = 0;
   let msgCounter = 0;
   let closed = false;
-  let defaultReply: MockReply = opts.defaultReply ?? "Mock reply.";
+  let defaultReply: MockReply | ReplyFn = opts.defaultReply ?? "Mock reply.";
   const sideReplyText = opts.sideReplyText ?? "Mock side reply";
 
   const notify = (req: MockRequest) => {
@@ -471,6 +758,17 @@ export async function startMockApi(opts: MockApiOptions = {}): Promise<MockApi> 
     };
   }
 
+  function chooseDefault(ctx: ReplyContext): NormalizedReply {
+    if (typeof defaultReply !== "function") return normalize(defaultReply);
+    try {
+      return normalize(defaultReply(ctx));
+    } catch (e) {
+      const message = `mock defaultReply threw: ${e instanceof Error ? e.message : String(e)}`;
+      console.error(message);
+      return { type: "error", status: 400, errorType: "invalid_request_error", message };
+    }
+  }
+
   function sideReply(body: MessagesRequestBody): NormalizedReply {
     const fmt = body.output_config?.format;
     if (fmt?.type === "json_schema") {
@@ -495,7 +793,8 @@ export async function startMockApi(opts: MockApiOptions = {}): Promise<MockApi> 
     }
     const kind: RequestKind = isMain(body) ? "main" : "side";
     const reply: NormalizedReply = kind === "main"
-      ? (queue.shift() ?? normalize(defaultReply))
+      ? (queue.shift() ??
+        chooseDefault({ seq: raw.seq, path: raw.path, headers: raw.headers, body }))
       : sideReply(body);
     let settle!: (s: FinishState) => void;
     const finished = new Promise<FinishState>((r) => (settle = r));
@@ -662,11 +961,14 @@ export async function startMockApi(opts: MockApiOptions = {}): Promise<MockApi> 
     get defaultReply() {
       return defaultReply;
     },
-    set defaultReply(r: MockReply) {
+    set defaultReply(r: MockReply | ReplyFn) {
       defaultReply = r;
     },
     enqueue(...replies: MockReply[]) {
       for (const r of replies) queue.push(normalize(r));
+    },
+    clearQueue() {
+      return queue.splice(0).length;
     },
     waitForRequest(predicate, timeoutMs = 15000) {
       const found = requests.find(predicate);
