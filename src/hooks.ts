@@ -29,6 +29,8 @@ export const HOOK_EVENTS = [
   "Notification",
   "Stop",
   "StopFailure",
+  "SubagentStart",
+  "SubagentStop",
   "SessionEnd",
 ] as const;
 
@@ -141,6 +143,10 @@ export interface HookMeaning {
   prompt?: string;
   /** What Claude waits for (PermissionRequest, Notification). */
   waitingFor?: WaitingFor;
+  /** Background agents still running when a turn ended (Stop's `background_tasks`). */
+  backgroundTasks?: number;
+  /** The turn the event belongs to (`prompt_id`). */
+  promptId?: string;
   /** Why the session ended (SessionEnd). */
   endReason?: string;
   /** Notification type, tool name or similar, for the status history. */
@@ -163,6 +169,7 @@ export function interpretHook(payload: Record<string, unknown>): HookMeaning {
   if (conv) out.conversationId = conv;
   const transcript = str("transcript_path");
   if (transcript) out.transcriptPath = transcript;
+  if (str("prompt_id")) out.promptId = str("prompt_id");
   switch (event) {
     case "SessionStart":
       out.status = "waiting_input";
@@ -199,16 +206,29 @@ export function interpretHook(payload: Record<string, unknown>): HookMeaning {
       out.status = "running";
       if (str("prompt") !== undefined) out.prompt = str("prompt");
       break;
-    case "Stop":
-      out.status = "waiting_input";
+    case "Stop": {
+      // A turn that ends with background agents still running is not the
+      // end of the work: Claude starts a turn of its own when they finish.
+      const bg = runningTasks(payload.background_tasks);
+      out.backgroundTasks = bg;
+      out.status = bg > 0 ? "running" : "waiting_input";
+      if (bg > 0) out.detail = `${bg} background agent${bg === 1 ? "" : "s"}`;
       out.lastError = null;
       if (str("last_assistant_message") !== undefined) {
         out.lastMessage = str("last_assistant_message");
       }
       break;
+    }
     case "StopFailure":
       out.status = "waiting_input";
       out.lastError = describeHookError(payload);
+      break;
+    case "SubagentStart":
+      out.status = "running";
+      if (str("agent_type")) out.detail = str("agent_type");
+      break;
+    case "SubagentStop":
+      if (str("agent_type") !== undefined) out.detail = str("agent_type") || "agent";
       break;
     case "SessionEnd":
       if (str("reason")) out.endReason = str("reason");
@@ -238,40 +258,43 @@ export function summarizeToolInput(input: unknown): string | undefined {
   return json === "{}" ? undefined : oneLine(json, 300);
 }
 
+/** How many entries of a Stop's `background_tasks` are still running. */
+function runningTasks(tasks: unknown): number {
+  if (!Array.isArray(tasks)) return 0;
+  return tasks.filter((t) =>
+    typeof t === "object" && t !== null && (t as Record<string, unknown>).status === "running"
+  ).length;
+}
+
 /**
- * A StopFailure's error as one line: Claude's message, then its kind and
- * HTTP status when the payload has them (e.g. "Overloaded (overloaded_error,
- * 529)").
+ * A StopFailure's error as one line: Claude's own words about it (its
+ * `last_assistant_message`, e.g. "API Error: 529 Overloaded…"), then the kind
+ * Claude files it under (`error`: `server_error`, `rate_limit`,
+ * `authentication_failed`, …).
  */
 export function describeHookError(payload: Record<string, unknown>): string {
-  const parts: string[] = [];
-  let message: string | undefined;
-  const kinds: string[] = [];
-  const take = (v: unknown) => {
-    if (typeof v === "string" && v !== "") {
-      if (message === undefined && /\s/.test(v)) message = v;
-      else kinds.push(v);
-    } else if (typeof v === "number") kinds.push(String(v));
-  };
   const err = payload.error;
+  let kind = typeof err === "string" ? err : "";
+  let message = typeof payload.last_assistant_message === "string"
+    ? payload.last_assistant_message
+    : "";
   if (typeof err === "object" && err !== null) {
     const e = err as Record<string, unknown>;
-    if (typeof e.message === "string") message = e.message;
-    take(e.type);
-    take(e.error_type);
-    take(e.status);
-  } else {
-    take(err);
+    if (typeof e.type === "string") kind = e.type;
+    if (!message && typeof e.message === "string") message = e.message;
   }
-  if (typeof payload.error_message === "string") message ??= payload.error_message;
-  if (typeof payload.message === "string") message ??= payload.message;
-  take(payload.error_type);
-  take(payload.status);
-  take(payload.status_code);
-  if (message) parts.push(oneLine(message, 500));
-  const uniq = [...new Set(kinds)].filter((k) => !message?.includes(k));
-  if (uniq.length > 0) parts.push(message ? `(${uniq.join(", ")})` : uniq.join(", "));
-  return parts.join(" ") || "the turn failed";
+  message = oneLine(message, 300);
+  if (!message) return kind || "the turn failed";
+  return kind && !message.includes(kind) ? `${message} (${kind})` : message;
+}
+
+/** What Claude's state file says. */
+export interface ClaudeStateMeaning {
+  status: SessionStatus;
+  at: number;
+  conversationId?: string;
+  detail?: string;
+  waitingFor?: WaitingFor;
 }
 
 /**
@@ -281,7 +304,7 @@ export function describeHookError(payload: Record<string, unknown>): string {
  */
 export function interpretClaudeState(
   state: Record<string, unknown>,
-): { status: SessionStatus; at: number; conversationId?: string; detail?: string } | null {
+): ClaudeStateMeaning | null {
   const s = state.status;
   const status: SessionStatus | null = s === "busy"
     ? "running"
@@ -296,12 +319,16 @@ export function interpretClaudeState(
     : typeof state.updatedAt === "number"
     ? state.updatedAt
     : Date.now();
-  const out: { status: SessionStatus; at: number; conversationId?: string; detail?: string } = {
-    status,
-    at,
-  };
+  const out: ClaudeStateMeaning = { status, at };
   if (typeof state.sessionId === "string") out.conversationId = state.sessionId;
   if (typeof state.waitingFor === "string") out.detail = state.waitingFor;
+  if (status === "waiting_permission") {
+    // "permission prompt", or "dialog open" (/model, /help, …: no tool asks).
+    const what = typeof state.waitingFor === "string" ? state.waitingFor : "";
+    out.waitingFor = what === "permission prompt"
+      ? { kind: "permission" }
+      : { kind: "dialog", ...(what ? { message: what } : {}) };
+  }
   return out;
 }
 

@@ -42,8 +42,11 @@ export const STATUSES: readonly SessionStatus[] = [
   "exited",
 ];
 
-/** Which signal established a status (most trusted first). */
-export type StatusSource = "process" | "hook" | "claude_state" | "daemon";
+/**
+ * Which signal established a status (most trusted first). `screen`: only
+ * Claude's folder-trust dialog, which no hook or state file reports.
+ */
+export type StatusSource = "process" | "hook" | "claude_state" | "screen" | "daemon";
 
 /** Why a session's process is no longer running. */
 export type ExitReason =
@@ -131,8 +134,8 @@ export interface SessionRecord {
    * dialog. Null otherwise.
    */
   waitingFor?: WaitingFor | null;
-  /** The signal `kill` (or a shutdown) sent that ended the program, when it did. */
-  killSignal?: string | null;
+  /** Claude's background agents still running (they keep the session `running`). */
+  backgroundTasks?: number;
 }
 
 /** What a session waiting for the user waits for. */
@@ -173,8 +176,12 @@ export interface SendResult {
 
 /** How a turn that `send` waited for ended. */
 export interface TurnResult {
-  /** `reply`: Claude answered and waits for input; `permission`: it waits for approval; `exited`; `timeout`. */
-  outcome: "reply" | "permission" | "exited" | "timeout";
+  /**
+   * `reply`: Claude answered and waits for input (`error` set when the turn
+   * failed); `permission`: it waits for approval or a dialog; `interrupted`:
+   * the turn was cut short (Esc) without an answer; `exited`; `timeout`.
+   */
+  outcome: "reply" | "permission" | "interrupted" | "exited" | "timeout";
   /** Claude's last message of the turn (`reply`). */
   reply?: string | null;
   /** What it waits for (`permission`). */
@@ -218,8 +225,11 @@ export interface SessionEvent {
 export interface Api {
   /** Daemon facts and session counts. */
   status: { params: Record<never, never>; result: DaemonStatus };
-  /** Start a session. */
-  new: { params: NewParams; result: { session: SessionRecord } };
+  /**
+   * Start a session. `notices`: what the user should know up front (e.g.
+   * Claude will first ask whether to trust the directory).
+   */
+  new: { params: NewParams; result: { session: SessionRecord; notices?: string[] } };
   /** List sessions. */
   ls: {
     params: { all?: boolean };

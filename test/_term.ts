@@ -10,7 +10,7 @@
 import { Pty } from "../src/daemon/pty.ts";
 import { ptyLaunchArgv } from "../src/daemon/_platform.ts";
 import { Screen } from "../src/daemon/screen.ts";
-import { within } from "../src/async.ts";
+import { TIMED_OUT, within } from "../src/async.ts";
 import { MAIN } from "./_harness.ts";
 
 /** A command running on a test-owned terminal. */
@@ -163,8 +163,12 @@ export class TermClient {
   }
 
   /** Waits for the command to end, then closes the terminal. */
-  async close(): Promise<Deno.CommandStatus> {
-    const st = await this.exited;
+  async close(timeoutMs = 30_000): Promise<Deno.CommandStatus> {
+    const st = await within(this.exited, timeoutMs);
+    if (st === TIMED_OUT) {
+      await this.kill();
+      throw new Error(`the command did not end within ${timeoutMs} ms (killed it)`);
+    }
     await this.pty.close();
     this.screen.dispose();
     return st;
@@ -175,7 +179,9 @@ export class TermClient {
     try {
       this.child.kill("SIGKILL");
     } catch { /* gone */ }
-    await this.close();
+    await this.exited;
+    await this.pty.close();
+    this.screen.dispose();
   }
 
   #wake(): void {

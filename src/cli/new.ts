@@ -113,7 +113,8 @@ export async function run(args: Parsed): Promise<number> {
       params.cols = size.cols;
       params.rows = size.rows;
     }
-    const { session } = await client.request("new", params);
+    const { session, notices } = await client.request("new", params);
+    for (const n of notices ?? []) console.error(`claude-sessions: note: ${n}`);
     return await reportStarted(client, session, args);
   } finally {
     client.close();

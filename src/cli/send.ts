@@ -132,6 +132,8 @@ export async function run(args: Parsed): Promise<number> {
       const s = turn.session;
       throw new CliError(`session ${s.id} ended before the turn did: ${exitSummary(s)}`);
     }
+    case "interrupted":
+      throw new CliError(`the turn was interrupted before Claude answered`);
     case "timeout":
       throw new CliError(
         `timed out after ${timeout}s waiting for the turn to end; ${turn.session.id} is ${turn.session.status}`,

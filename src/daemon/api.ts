@@ -73,7 +73,8 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const sessionId = optStr(msg, "sessionId");
       if (sessionId !== undefined) params.sessionId = sessionId;
       const s = await m.create(params);
-      return { session: s.record };
+      const notices = await m.noticesFor(s);
+      return notices.length > 0 ? { session: s.record, notices } : { session: s.record };
     },
 
     resume: async (msg): Promise<Api["resume"]["result"]> => {

@@ -19,6 +19,7 @@ import { hookCommand, hookSettings, mergeSettings, wantsHooks } from "../hooks.t
 import { sessionDir } from "../paths.ts";
 import { exists } from "../exists.ts";
 import { SessionLogs } from "./session_logs.ts";
+import { claudeTrusts } from "./claude_trust.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -331,6 +332,25 @@ export class Manager {
       if (!this.#sessions.has(id)) await Deno.remove(dir, { recursive: true }).catch(() => {});
       throw e;
     }
+  }
+
+  /** What a user starting `s` should know up front. */
+  async noticesFor(s: Session): Promise<string[]> {
+    if (!s.record.hooks) return [];
+    let env: Record<string, string>;
+    try {
+      env = JSON.parse(await Deno.readTextFile(`${sessionDir(this.#paths, s.id)}/env.json`));
+    } catch (e) {
+      this.#log(`session ${s.id}: cannot read its environment: ${(e as Error).message}`);
+      return [];
+    }
+    if ((await claudeTrusts(s.record.cwd, env)) !== false) return [];
+    const ref = s.record.name ?? s.id;
+    return [
+      `Claude has not been told to trust ${s.record.cwd}: it asks first, and the session waits ` +
+      `(waiting_permission, "folder trust") until someone answers: claude-sessions attach ${ref}, ` +
+      `or trust it with: claude-sessions send ${ref} --keys Down Enter`,
+    ];
   }
 
   /**

@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { SendResult, SessionEvent, SessionStatus, TurnResult } from "../protocol.ts";
+import type { SendResult, SessionEvent, TurnResult } from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
 import type { Manager } from "./manager.ts";
 import type { Observation, Session } from "./session.ts";
@@ -73,14 +73,25 @@ class Watch {
     }));
   }
 
-  /** Re-checks `test` at every observation or event until it answers, or `deadline` (ms). */
-  async until<T>(test: () => T | undefined, deadline: number): Promise<T | undefined> {
+  /**
+   * Re-checks `test` at every observation or event until it answers, or
+   * `deadline` (ms); also every `recheckMs` when given (for a condition that
+   * turns true with time).
+   */
+  async until<T>(
+    test: () => T | undefined,
+    deadline: number,
+    recheckMs = Infinity,
+  ): Promise<T | undefined> {
     while (true) {
       const r = test();
       if (r !== undefined) return r;
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
-      await within(new Promise<void>((w) => (this.#wake = w)), Math.min(left, 2 ** 31 - 1));
+      await within(
+        new Promise<void>((w) => (this.#wake = w)),
+        Math.min(left, recheckMs, 2 ** 31 - 1),
+      );
       this.#wake = null;
     }
   }
@@ -127,7 +138,8 @@ export async function deliver(
       if (req.wait) out.turn = await untilTurnEnds(s, watch, since, deadline);
       return out;
     }
-    const busy = s.record.status === "running";
+    // In a turn, Claude queues what is typed (background agents alone do not count).
+    const busy = s.turnInProgress;
     // The paste (and any keys), then Enter on its own once Claude has echoed
     // it: an Enter in the same read as the text is taken as part of a paste.
     const body = composeInput(text, req.keys, false, modes());
@@ -146,7 +158,7 @@ export async function deliver(
     if (req.wait) {
       out.turn = confirmed.delivery === "submitted"
         ? await untilTurnEnds(s, watch, confirmed.at, deadline)
-        : turnNow(s, confirmed.at);
+        : turnNow(s, sentAt);
     }
     return out;
   } finally {
@@ -179,7 +191,8 @@ function refuseDialog(s: Session): void {
     throw new ProtocolError(
       "invalid_state",
       `Claude is asking whether to trust the folder ${s.record.cwd}; nothing was typed. ` +
-        `Answer it first: claude-sessions attach ${ref} (or send ${ref} --keys Enter to trust it)`,
+        `Answer it first: claude-sessions attach ${ref}, or trust it with: ` +
+        `claude-sessions send ${ref} --keys Down Enter (Enter alone picks "No, exit")`,
     );
   }
   throw new ProtocolError(
@@ -191,20 +204,32 @@ function refuseDialog(s: Session): void {
 
 interface Confirmed {
   delivery: "submitted" | "accepted";
-  /** When Claude took it (ms): its turn began then. */
+  /** When Claude started on it (ms): its turn began then. */
   at: number;
   queued: boolean;
   retries: number;
 }
 
-/** Whether a UserPromptSubmit's prompt is (or, merged with other queued ones, holds) `text`. */
+/**
+ * Whether a UserPromptSubmit's prompt is `text` (Claude may wrap a long or
+ * multi-line paste, e.g. in `<pasted_content>` marks).
+ */
 function samePrompt(prompt: string | undefined, text: string): boolean {
-  if (prompt === undefined) return true;
-  const p = squash(prompt);
-  const t = squash(text);
-  return p === t || p.includes(t) || (p.length > 0 && t.includes(p));
+  return prompt === undefined || squash(prompt).includes(squash(text));
 }
 
+const ENDS_TURN = new Set(["Stop", "StopFailure"]);
+
+/**
+ * Waits until Claude confirms it took `text` (typed at `sentAt`): its
+ * UserPromptSubmit with this prompt, or its starting to work (the state
+ * file), or — for a command, which fires no hook — the session restarting
+ * its conversation (`/clear`, `/compact`), opening a dialog (`/model`) or
+ * ending (`/exit`), or the text leaving the input line. Claude fires
+ * UserPromptSubmit also for a prompt it queues behind the turn in progress:
+ * then the prompt counts as taken once that turn ends (Claude takes its
+ * queue at once then).
+ */
 async function confirm(
   s: Session,
   watch: Watch,
@@ -215,32 +240,46 @@ async function confirm(
   progress: ProgressFn,
   pressEnter: () => void,
 ): Promise<Confirmed> {
-  let seenObs = 0;
-  let seenEv = 0;
-  let queued = false;
+  let queuedAt: number | null = null;
   let retries = 0;
+  const command = text.trimStart().startsWith("/");
+  const mk = (delivery: Confirmed["delivery"], at: number): Confirmed => ({
+    delivery,
+    at,
+    queued: queuedAt !== null,
+    retries,
+  });
   const taken = (): Confirmed | undefined => {
-    const mk = (delivery: Confirmed["delivery"], at: number): Confirmed => ({
-      delivery,
-      at,
-      queued,
-      retries,
-    });
-    for (; seenObs < watch.observations.length; seenObs++) {
-      const o = watch.observations[seenObs]!;
+    for (const o of watch.observations) {
       if (o.at < sentAt - 100) continue;
-      if (o.event === "UserPromptSubmit" && samePrompt(o.prompt, text)) {
-        return mk("submitted", o.at);
+      if (queuedAt !== null) {
+        // The turn it waited behind ended: Claude takes its queue now.
+        if (o.at > queuedAt && o.event && ENDS_TURN.has(o.event)) return mk("submitted", o.at);
+        continue;
       }
-      if (o.event === "SessionStart" && /clear/.test(o.detail ?? "")) return mk("accepted", o.at);
+      if (o.event === "UserPromptSubmit" && samePrompt(o.prompt, text)) {
+        if (!o.queued) return mk("submitted", o.at);
+        queuedAt = o.at;
+        progress(
+          "queued",
+          "Claude is busy: it queued the prompt, and will take it when its current turn ends",
+        );
+        continue;
+      }
+      if (o.event === "SessionStart" && /clear|compact/.test(o.detail ?? "")) {
+        return mk("accepted", o.at);
+      }
     }
-    for (; seenEv < watch.events.length; seenEv++) {
-      const ev = watch.events[seenEv]!;
+    for (const ev of watch.events) {
       const at = Date.parse(ev.at);
       if (ev.event === "exited" || ev.status === "exited") return mk("accepted", at);
-      // Claude started working on it (its state file can beat the hook).
-      if (!busy && !queued && ev.event === "status" && ev.status === "running") {
-        return mk("submitted", at);
+      if (queuedAt !== null || at < sentAt - 100 || ev.event !== "status") continue;
+      // Claude started working on it (its state file can beat the hook); not
+      // for a command, which can show busy for a moment (/clear does).
+      if (!busy && !command && ev.status === "running") return mk("submitted", at);
+      // A command that opened a dialog (/model, /help…).
+      if (ev.status === "waiting_permission" && s.record.waitingFor?.kind === "dialog") {
+        return mk("accepted", at);
       }
     }
     if (!s.live) return mk("accepted", Date.now());
@@ -249,20 +288,18 @@ async function confirm(
   let emptyLooks = 0;
   let lastEnter = Date.now();
   while (true) {
-    const until = queued ? deadline : Math.min(deadline, lastEnter + CONFIRM_MS);
+    const until = queuedAt !== null ? deadline : Math.min(deadline, lastEnter + CONFIRM_MS);
     const got = await watch.until(taken, until);
     if (got) return got;
     if (Date.now() >= deadline) {
       throw new ProtocolError(
         "timeout",
-        queued
+        queuedAt !== null
           ? "timed out: Claude is busy and still holds the prompt in its queue"
           : "timed out before Claude confirmed that it took the prompt",
       );
     }
-    if (queued) continue; // woken by a status change: the turn may have ended
-    const screen = await s.peek({}).catch(() => "");
-    const box = claudeInputBox(screen);
+    const box = claudeInputBox(await s.peek({}).catch(() => ""));
     if (box !== null && boxShows(box, text)) {
       if (retries >= MAX_RETRIES) {
         throw new ProtocolError(
@@ -276,19 +313,10 @@ async function confirm(
       lastEnter = Date.now();
       continue;
     }
-    if (s.record.status === "running") {
-      // Out of the input line while Claude works: it queued the prompt.
-      queued = true;
-      progress(
-        "queued",
-        "Claude is busy: it queued the prompt, and will take it when its current turn ends",
-      );
-      continue;
-    }
     emptyLooks++;
     if (box === "" && emptyLooks >= 2) {
-      // It left the input line and no turn began: a command (e.g. /help) took it.
-      return { delivery: "accepted", at: Date.now(), queued, retries };
+      // It left the input line and no turn began: a command took it.
+      return mk("accepted", Date.now());
     }
     if (box === null && emptyLooks >= 2) {
       throw new ProtocolError(
@@ -308,20 +336,15 @@ function clip(text: string): string {
 /** The state of a turn that did not start (a command, an exit): what holds now. */
 function turnNow(s: Session, since: number): TurnResult {
   const rec = s.record;
-  const out: TurnResult = { outcome: turnOutcome(rec.status) ?? "reply", session: rec };
-  if (out.outcome === "reply") out.reply = replySince(s, since);
-  if (out.outcome === "permission") out.waitingFor = rec.waitingFor ?? null;
-  return out;
-}
-
-function turnOutcome(status: SessionStatus): TurnResult["outcome"] | undefined {
-  return status === "exited"
+  const outcome: TurnResult["outcome"] = rec.status === "exited"
     ? "exited"
-    : status === "waiting_permission"
+    : rec.status === "waiting_permission"
     ? "permission"
-    : status === "waiting_input"
-    ? "reply"
-    : undefined;
+    : "reply";
+  const out: TurnResult = { outcome, session: rec };
+  if (outcome === "reply") out.reply = replySince(s, since);
+  if (outcome === "permission") out.waitingFor = rec.waitingFor ?? null;
+  return out;
 }
 
 function replySince(s: Session, since: number): string | null {
@@ -330,8 +353,11 @@ function replySince(s: Session, since: number): string | null {
 }
 
 /**
- * Waits for the end of the turn begun at `since` (ms): Claude waits for input
- * or for permission again, or the session ended. `timeout` at `deadline`.
+ * Waits for the end of the turn begun at `since` (ms): its Stop or
+ * StopFailure hook with no background agent left running (Claude ends a
+ * turn, then starts one of its own when its agents finish); Claude waiting
+ * for a permission or a dialog; an interruption (Esc: the state file says
+ * idle, and no Stop follows); or the session's end. `timeout` at `deadline`.
  */
 async function untilTurnEnds(
   s: Session,
@@ -339,24 +365,40 @@ async function untilTurnEnds(
   since: number,
   deadline: number,
 ): Promise<TurnResult> {
-  const ended = await watch.until(() => {
-    const rec = s.record;
-    const outcome = turnOutcome(rec.status);
-    if (!outcome) return undefined;
-    // The status must have been reached in this turn, not be left from before it.
-    return outcome === "exited" || Date.parse(rec.statusSince) >= since - 100 ? outcome : undefined;
-  }, deadline);
-  if (ended === "reply") {
-    // Claude's state file can tell of the turn's end before its Stop hook
-    // (which carries the answer) is applied: give the hook a moment. An
-    // interrupted turn (Esc) has none.
-    const endedHook = (o: Observation) =>
-      o.at >= since - 100 && (o.event === "Stop" || o.event === "StopFailure");
-    await watch.until(
-      () => (watch.observations.some(endedHook) ? true : undefined),
-      Math.min(deadline, Date.now() + STOP_HOOK_GRACE_MS),
-    );
-  }
+  let idleAt: number | null = null;
+  let permAt: number | null = null;
+  const ended = await watch.until(
+    (): TurnResult["outcome"] | undefined => {
+      const rec = s.record;
+      if (!s.live) return "exited";
+      for (const o of watch.observations) {
+        if (o.at > since && o.event && ENDS_TURN.has(o.event) && !(o.backgroundTasks ?? 0)) {
+          return "reply";
+        }
+      }
+      if (rec.status === "waiting_permission" && Date.parse(rec.statusSince) >= since - 100) {
+        // The state file can tell of a permission prompt before the hook that
+        // says which tool and command: give the hook a moment.
+        permAt ??= Date.now();
+        const told = rec.waitingFor?.kind !== "permission" || rec.waitingFor.tool !== undefined;
+        if (told || Date.now() - permAt >= STOP_HOOK_GRACE_MS) return "permission";
+      } else {
+        permAt = null;
+      }
+      // Idle again without a Stop: interrupted (Esc) — unless the Stop hook
+      // (which carries the answer) is only late, or Claude goes on working
+      // (it takes its queue right after a turn ends); both get a moment.
+      const last = watch.events.findLast((ev) =>
+        ev.event === "status" && Date.parse(ev.at) >= since - 100
+      );
+      if (last?.status !== "waiting_input") idleAt = null;
+      else idleAt ??= Date.now();
+      if (idleAt !== null && Date.now() - idleAt >= STOP_HOOK_GRACE_MS) return "interrupted";
+      return undefined;
+    },
+    deadline,
+    STOP_HOOK_GRACE_MS,
+  );
   const rec = s.record;
   if (!ended) return { outcome: "timeout", session: rec };
   const out: TurnResult = { outcome: ended, session: rec };

@@ -18,6 +18,7 @@ import { isAlive, ptyLaunchArgv, sessionMembers, sessionRemains } from "./_platf
 import { Pty } from "./pty.ts";
 import { type PeekOptions, Screen } from "./screen.ts";
 import { TIMED_OUT, within } from "../async.ts";
+import { showsTrustDialog } from "./claude_trust.ts";
 
 /** How many status changes a record keeps. */
 export const HISTORY_LIMIT = 50;
@@ -33,6 +34,12 @@ export const LAST_MESSAGE_LIMIT = 4000;
  * may go without switching on bracketed paste before it is believed anyway.
  */
 export const READY_GRACE_MS = 10_000;
+/**
+ * How long Claude's state file may say "idle" after a turn that ended with
+ * background agents running, without Claude starting the turn of its own
+ * that follows them, before it is believed.
+ */
+export const FOLLOW_UP_GRACE_MS = 10_000;
 
 /** What a hook or Claude's state file says, at a point in time. */
 export interface Observation {
@@ -53,6 +60,16 @@ export interface Observation {
   prompt?: string;
   /** What Claude waits for (with `waiting_permission`). */
   waitingFor?: WaitingFor;
+  /** Background agents still running when a turn ended (Stop). */
+  backgroundTasks?: number;
+  /** The turn it belongs to (Claude's `prompt_id`). */
+  promptId?: string;
+  /**
+   * Set by the session on a UserPromptSubmit: the prompt was queued behind
+   * the turn in progress (Claude fires the hook when it queues it, with that
+   * turn's `prompt_id`), not started as a turn of its own.
+   */
+  queued?: boolean;
 }
 
 /** Listener for what a hook or the state file reported (after it was applied). */
@@ -131,6 +148,22 @@ export class Session {
   #parkTimer: ReturnType<typeof setTimeout> | undefined;
   /** Claude's whole last message of this run (the record keeps it truncated). */
   #lastReply: { text: string; at: number } | null = null;
+  /**
+   * The `prompt_id` of Claude's turn in progress ("" when its id is unknown),
+   * or null while its prompt is idle (also while background agents run).
+   */
+  #openTurn: string | null = null;
+  /**
+   * A turn ended with background agents running: Claude will start a turn of
+   * its own when they finish, so its state file's "idle" in between is not
+   * the end of the work (held back, see {@linkcode FOLLOW_UP_GRACE_MS}).
+   */
+  #followUp = false;
+  #deferredIdle: Observation | null = null;
+  #deferTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Claude reported this run's start (SessionStart): it is past any folder-trust dialog. */
+  #started = false;
+  #trustCheck: ReturnType<typeof setTimeout> | undefined;
   #finished: Promise<void> = Promise.resolve();
   #childExited: Promise<void> = Promise.resolve();
 
@@ -213,6 +246,15 @@ export class Session {
   onObservation(fn: ObservationListener): () => void {
     this.#observers.add(fn);
     return () => this.#observers.delete(fn);
+  }
+
+  /**
+   * Whether Claude is in a turn (working on a prompt) — not the same as the
+   * status `running`, which also holds while background agents run behind
+   * an idle prompt. Text typed during a turn is queued by Claude.
+   */
+  get turnInProgress(): boolean {
+    return this.#openTurn !== null;
   }
 
   /** Claude's whole last message in this run (Stop hook), with when it was reported. */
@@ -310,6 +352,10 @@ export class Session {
     this.#observedAt = 0;
     this.#unpark();
     this.#lastReply = null;
+    this.#openTurn = null;
+    this.#started = false;
+    this.#followUp = false;
+    this.#dropDeferredIdle();
     // A listener may still be catching up from the previous run; only the
     // old screen's hold goes with it.
     this.hold("screen", false);
@@ -354,6 +400,11 @@ export class Session {
         }
         // The output that made it ready is logged before the status change.
         if (this.#parked && screen.bracketedPaste) this.#applyParked("");
+        // Claude's folder-trust dialog takes input (bracketed paste on) before
+        // any hook: the one wait that only the screen tells of.
+        if (rec.hooks && !this.#started && rec.status === "starting" && screen.bracketedPaste) {
+          this.#checkTrustSoon();
+        }
       },
       onEnd: () => readerEnded(),
     });
@@ -434,6 +485,15 @@ export class Session {
    */
   observe(o: Observation): void {
     if (!this.live || o.at < this.#runStartedAt - 1000) return;
+    this.#trackTurn(o);
+    if (o.source === "hook") this.#dropDeferredIdle();
+    if (o.event === "Stop" || o.event === "StopFailure") {
+      this.#followUp = (o.backgroundTasks ?? 0) > 0;
+    }
+    if (o.source === "claude_state" && o.status === "waiting_input" && this.#followUp) {
+      this.#deferIdle(o);
+      return;
+    }
     const rec = this.record;
     let changed = false;
     const set = <K extends "conversationId" | "transcriptPath" | "lastMessage" | "lastError">(
@@ -446,6 +506,13 @@ export class Session {
     };
     set("conversationId", o.conversationId);
     set("transcriptPath", o.transcriptPath);
+    const tasks = o.event === "SubagentStop"
+      ? Math.max(0, (rec.backgroundTasks ?? 0) - 1)
+      : o.backgroundTasks;
+    if (tasks !== undefined && (rec.backgroundTasks ?? 0) !== tasks) {
+      rec.backgroundTasks = tasks;
+      changed = true;
+    }
     set("lastMessage", o.lastMessage?.slice(0, LAST_MESSAGE_LIMIT));
     if (o.lastMessage !== undefined && o.at >= (this.#lastReply?.at ?? 0)) {
       this.#lastReply = { text: o.lastMessage, at: o.at };
@@ -456,7 +523,10 @@ export class Session {
       if (o.lastError !== null) this.#errorAt = o.at;
       set("lastError", o.lastError);
     }
-    if (o.waitingFor && rec.status === "waiting_permission" && o.at >= this.#observedAt - 1000) {
+    if (
+      o.waitingFor && o.source === "hook" && rec.status === "waiting_permission" &&
+      o.at >= this.#observedAt - 1000
+    ) {
       // Details of the current wait arriving after it began (a Notification after PermissionRequest).
       rec.waitingFor = { ...(rec.waitingFor ?? {}), ...o.waitingFor };
       changed = true;
@@ -483,18 +553,88 @@ export class Session {
     }
   }
 
+  /** Follows which turn Claude is in (see {@linkcode Session.turnInProgress}). */
+  #trackTurn(o: Observation): void {
+    const id = o.promptId ?? "";
+    switch (o.event) {
+      case "UserPromptSubmit":
+        // A prompt submitted during a turn carries that turn's id: queued.
+        if (this.#openTurn !== null && o.promptId !== undefined && this.#openTurn === id) {
+          o.queued = true;
+        } else {
+          this.#openTurn = id;
+        }
+        break;
+      case "PreToolUse":
+      case "PostToolUse":
+      case "PostToolUseFailure":
+      case "PermissionRequest":
+        // A turn Claude took from its queue (no UserPromptSubmit for it).
+        if (this.#openTurn === null || (o.promptId !== undefined && this.#openTurn !== id)) {
+          this.#openTurn = id;
+        }
+        break;
+      case "SessionStart":
+        this.#started = true;
+        this.#openTurn = null;
+        break;
+      case "Stop":
+      case "StopFailure":
+        this.#openTurn = null;
+        break;
+      default:
+        // Claude's state file: idle ends a turn (also one interrupted with Esc).
+        if (o.source === "claude_state" && o.status === "waiting_input") this.#openTurn = null;
+    }
+  }
+
   /** Sets the status an observation implies, with what it waits for. */
   #applyStatus(o: Observation, note = ""): boolean {
     const rec = this.record;
     if (o.status === "waiting_permission") {
-      // The state file says "waiting" without details: keep a hook's.
-      if (o.waitingFor || rec.status !== "waiting_permission") {
-        rec.waitingFor = o.waitingFor ?? null;
-      }
+      // The state file says only "permission prompt": keep a hook's details.
+      const keep = o.source === "claude_state" && rec.status === "waiting_permission" &&
+        rec.waitingFor;
+      if (!keep) rec.waitingFor = o.waitingFor ?? null;
     } else {
       rec.waitingFor = null;
     }
     return this.setStatus(o.status!, o.source, `${o.detail ?? ""}${note}` || undefined);
+  }
+
+  /** Holds back a state-file "idle" between background agents' end and Claude's own turn. */
+  #deferIdle(o: Observation): void {
+    if (this.#deferredIdle && this.#deferredIdle.at > o.at) return;
+    this.#deferredIdle = o;
+    clearTimeout(this.#deferTimer);
+    this.#deferTimer = setTimeout(() => {
+      const idle = this.#deferredIdle;
+      this.#dropDeferredIdle();
+      if (!idle || !this.live) return;
+      // No turn of Claude's own came: the work is over after all.
+      this.#followUp = false;
+      this.observe(idle);
+    }, FOLLOW_UP_GRACE_MS);
+  }
+
+  #dropDeferredIdle(): void {
+    this.#deferredIdle = null;
+    clearTimeout(this.#deferTimer);
+    this.#deferTimer = undefined;
+  }
+
+  /** Looks at the screen once output pauses (at most every 150 ms) for the folder-trust dialog. */
+  #checkTrustSoon(): void {
+    if (this.#trustCheck !== undefined) return;
+    this.#trustCheck = setTimeout(async () => {
+      const screen = this.#screen;
+      const text = screen ? await screen.peek({}).catch(() => "") : "";
+      this.#trustCheck = undefined;
+      const rec = this.record;
+      if (this.#started || rec.status !== "starting" || !showsTrustDialog(text)) return;
+      rec.waitingFor = { kind: "folder_trust", message: `trust the folder ${rec.cwd}?` };
+      this.setStatus("waiting_permission", "screen", "folder trust");
+    }, 150);
   }
 
   #park(o: Observation): void {
@@ -623,6 +763,8 @@ export class Session {
     rec.tty = null;
     rec.waitingFor = null;
     this.#unpark();
+    this.#dropDeferredIdle();
+    clearTimeout(this.#trustCheck);
     const run = rec.runs[rec.runs.length - 1];
     if (run) {
       run.ended = at;

@@ -175,6 +175,8 @@ export class StatusWatcher {
     if (m.lastError !== undefined) obs.lastError = m.lastError;
     if (m.prompt !== undefined) obs.prompt = m.prompt;
     if (m.waitingFor) obs.waitingFor = m.waitingFor;
+    if (m.backgroundTasks !== undefined) obs.backgroundTasks = m.backgroundTasks;
+    if (m.promptId) obs.promptId = m.promptId;
     session.observe(obs);
   }
 }
@@ -249,6 +251,7 @@ class StateDir {
       detail: m.detail ? `state: ${m.detail}` : "state",
     };
     if (m.conversationId) obs.conversationId = m.conversationId;
+    if (m.waitingFor) obs.waitingFor = m.waitingFor;
     session.observe(obs);
   }
 }
