@@ -305,6 +305,11 @@ export type ErrorCode =
   | "spawn_failed"
   /** The daemon is shutting down. */
   | "shutting_down"
+  /**
+   * The connection is not from the daemon's own user (its peer credentials
+   * say so): the daemon sends this one reply (id null) and closes it.
+   */
+  | "forbidden"
   /** Anything unexpected; the daemon keeps running. */
   | "internal";
 

@@ -17,6 +17,7 @@ import type { Paths } from "../paths.ts";
 import { selfCommand } from "../self.ts";
 import { CliError } from "./_errors.ts";
 import { TIMED_OUT, within } from "../async.ts";
+import { checkHomePath, OwnershipError, prepareHome } from "../ownership.ts";
 
 /** Largest message the CLI accepts from the daemon (screens and record lists can be big). */
 const MAX_INCOMING = 256 * 1024 * 1024;
@@ -89,6 +90,15 @@ export class Client {
     }
     const messages = readMessages(conn)[Symbol.asyncIterator]();
     const first = await messages.next();
+    if (!first.done && first.value.type === "reply" && first.value.ok === false) {
+      // Refused before the greeting (`forbidden`: we are not the daemon's user).
+      conn.close();
+      const err = first.value.error as { code?: string; message?: string } | undefined;
+      throw new DaemonError(
+        err?.code ?? "internal",
+        `${socket}: ${err?.message ?? "the daemon refused the connection"}`,
+      );
+    }
     if (first.done || first.value.type !== "hello") {
       conn.close();
       throw new NoDaemonError(socket, "no greeting; is this a claude-sessions socket?");
@@ -251,7 +261,13 @@ async function* readMessages(conn: Deno.UnixConn): AsyncGenerator<Record<string,
  * @throws {CliError} with the daemon's own error when it fails to start
  */
 export async function startDaemonBackground(p: Paths): Promise<{ pid: number }> {
-  await Deno.mkdir(p.home, { recursive: true, mode: 0o700 });
+  // Before anything is created or written in it (daemon.log included).
+  try {
+    await prepareHome(p);
+  } catch (e) {
+    if (e instanceof OwnershipError) throw new CliError(`cannot start a daemon: ${e.message}`);
+    throw e;
+  }
   // Keep the daemon's log from growing without bound: one previous generation.
   try {
     if ((await Deno.stat(p.daemonLog)).size > 4 * 1024 * 1024) {
@@ -318,6 +334,13 @@ export async function connectOrStart(p: Paths): Promise<Client> {
     return await Client.connect(p.socket);
   } catch (e) {
     if (!(e instanceof NoDaemonError)) throw e;
+  }
+  // No daemon will be started, by the service or by us, in a home that is not ours.
+  try {
+    await checkHomePath(p.home);
+  } catch (e) {
+    if (e instanceof OwnershipError) throw new CliError(`cannot start a daemon: ${e.message}`);
+    throw e;
   }
   try {
     const { Service } = await import("../service/service.ts");

@@ -19,6 +19,7 @@ import { hookCommand, hookSettings, mergeSettings, wantsHooks } from "../hooks.t
 import { sessionDir } from "../paths.ts";
 import { exists } from "../exists.ts";
 import { SessionLogs } from "./session_logs.ts";
+import { OwnershipError, readOwnTextFile } from "../ownership.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -355,8 +356,9 @@ export class Manager {
     await this.reloadConfig(true);
     let env: Record<string, string> | undefined;
     try {
-      env = JSON.parse(await Deno.readTextFile(`${sessionDir(this.#paths, s.id)}/env.json`));
-    } catch {
+      env = JSON.parse(await readOwnTextFile(`${sessionDir(this.#paths, s.id)}/env.json`));
+    } catch (e) {
+      if (e instanceof OwnershipError) throw new ProtocolError("invalid_state", e.message);
       env = fallbackEnv ? sessionEnv(fallbackEnv, s.id, this.#paths.home) : undefined;
     }
     if (!env) {
