@@ -6,7 +6,7 @@
  */
 
 import type { Api, DaemonStatus, RequestType, SessionStatus } from "../protocol.ts";
-import { ProtocolError, STATUSES } from "../protocol.ts";
+import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import type { Manager } from "./manager.ts";
 import type { Attachments } from "./attach.ts";
@@ -145,8 +145,17 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
     },
 
     send: async (msg): Promise<Api["send"]["result"]> => {
-      const s = m.resolve(str(msg, "session"));
       const text = optStr(msg, "text");
+      if (text !== undefined && text.length > MAX_SEND_TEXT_BYTES / 3) {
+        const bytes = new TextEncoder().encode(text).length;
+        if (bytes > MAX_SEND_TEXT_BYTES) {
+          throw new ProtocolError(
+            "too_large",
+            `text too long to send: ${bytes} bytes; send takes at most ${MAX_SEND_TEXT_BYTES}`,
+          );
+        }
+      }
+      const s = m.resolve(str(msg, "session"));
       const keys = optStrArray(msg, "keys") ?? [];
       const enter = optBool(msg, "enter") ?? false;
       // Claude reads input that arrives before its prompt is up as a paste

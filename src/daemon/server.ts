@@ -21,6 +21,7 @@ import {
   encodeMessage,
   errorReply,
   type Hello,
+  leadingId,
   LineDecoder,
   MAX_MESSAGE_BYTES,
   okReply,
@@ -273,8 +274,9 @@ export class Server {
       for await (const chunk of link.readable) {
         for (const frame of decoder.push(chunk)) {
           if (frame.kind === "oversized") {
+            // Answered under the request's id when the line starts with it.
             conn.send(errorReply(
-              null,
+              leadingId(frame.head),
               "too_large",
               `message too large (over ${MAX_MESSAGE_BYTES} bytes); discarded up to the next newline`,
             ));
