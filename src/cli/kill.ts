@@ -8,6 +8,7 @@ import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 import type { SessionRecord } from "../protocol.ts";
 
 /** Command interface. */
@@ -41,11 +42,13 @@ export async function run(args: Parsed): Promise<number> {
         if (!boolOpt(args, "json")) {
           const s = r.value.session;
           const how = s.signal ? `signal ${s.signal}` : `code ${s.exitCode}`;
-          console.log(`stopped ${s.id}${s.name ? ` (${s.name})` : ""}: ${how}`);
+          console.log(printable(`stopped ${s.id}${s.name ? ` (${s.name})` : ""}: ${how}`));
         }
       } else {
         failed++;
-        console.error(`claude-sessions: ${args.positionals[i]}: ${(r.reason as Error).message}`);
+        console.error(
+          printable(`claude-sessions: ${args.positionals[i]}: ${(r.reason as Error).message}`),
+        );
       }
     });
   } finally {

@@ -12,6 +12,7 @@ import { AnsiStripper, stripAnsi } from "./_ansi.ts";
 import { findLog, Output, OutputClosed, parseSince } from "./_session_log.ts";
 import { decodeData, isData } from "../log_format.ts";
 import { readLog } from "../log_reader.ts";
+import { printable } from "../printable.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -98,7 +99,7 @@ export async function run(args: Parsed): Promise<number> {
       const r of readLog(target.dir, target.id, {
         follow,
         signal: stop.signal,
-        onNotice: (msg) => console.error(`claude-sessions: ${msg}`),
+        onNotice: (msg) => console.error(printable(`claude-sessions: ${msg}`)),
       })
     ) {
       const entry = r.line;
