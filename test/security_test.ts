@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Fifo, haveCommand, MAIN, RawClient, startActivator, TestHome } from "./_harness.ts";
+import { activateDaemon, Fifo, haveCommand, MAIN, RawClient, TestHome } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const NOBODY = 65534;
@@ -164,16 +164,7 @@ Deno.test({
   fn: async () => {
     const home = await TestHome.create();
     const scratch = await nobodyDir();
-    const env = Object.fromEntries(
-      ["HOME", "PATH", "CLAUDE_SESSIONS_HOME", "DENO_DIR", "NO_COLOR"]
-        .filter((k) => home.env[k] !== undefined)
-        .map((k) => [k, home.env[k]!]),
-    );
-    const act = await startActivator(
-      home.socket,
-      [Deno.execPath(), "run", "-A", "--quiet", MAIN, "daemon", "--foreground"],
-      env,
-    );
+    const act = await activateDaemon(home);
     try {
       assert.equal(JSON.parse(await home.ok(["status", "--json"])).socketActivated, true);
       await Deno.chmod(home.dir, 0o711);
