@@ -235,7 +235,11 @@ export class Server {
     try {
       uid = peerUid(socketFd(socket));
     } catch (e) {
-      this.#refuse(link, "its peer's credentials cannot be read", (e as Error).message);
+      this.#refuse(
+        link,
+        "its peer's credentials cannot be read",
+        `refused a connection: its peer's credentials cannot be read (${(e as Error).message})`,
+      );
       return;
     }
     if (uid !== this.#ownerUid) {
@@ -252,7 +256,7 @@ export class Server {
 
   /** Tells a client why it is not served (one error reply, id null), then closes. */
   #refuse(link: Link, why: string, logLine: string): void {
-    this.#log(logLine.startsWith("refused") ? logLine : `refused a connection: ${logLine}`);
+    this.#log(logLine);
     const message = `this daemon refused the connection: ${why}; ` +
       `it serves only its own user (uid ${this.#ownerUid})`;
     link.abortWith(encodeMessage(errorReply(null, "forbidden", message)), 2000);
