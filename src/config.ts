@@ -15,6 +15,7 @@ import {
   printParseErrorCode,
 } from "jsonc-parser";
 import { parseDetachKey } from "./keys.ts";
+import { OwnershipError, readOwnTextFile } from "./ownership.ts";
 
 /** The effective configuration (defaults merged with the file). */
 export interface Config {
@@ -166,8 +167,10 @@ export interface LoadedConfig {
 }
 
 /**
- * Reads and validates `path`. A missing file yields the defaults.
- * @throws {ConfigError} on a syntax error or a wrongly typed value
+ * Reads and validates `path`. A missing file yields the defaults. The file
+ * (or what a symbolic link there points to) must be a regular file owned by
+ * this user: it says what program the daemon runs.
+ * @throws {ConfigError} on a syntax error or a wrongly typed value, or a file of another user's
  */
 export async function loadConfig(path: string): Promise<LoadedConfig> {
   let text: string;
@@ -175,11 +178,12 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   try {
     const stat = await Deno.stat(path);
     mtime = stat.mtime?.getTime() ?? 0;
-    text = await Deno.readTextFile(path);
+    text = await readOwnTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       return { config: defaultConfig(), warnings: [], mtime: null };
     }
+    if (e instanceof OwnershipError) throw new ConfigError(e.message);
     throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
   }
   return { ...parseConfig(text, path), mtime };

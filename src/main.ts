@@ -12,6 +12,7 @@ import { VERSION } from "./version.ts";
 import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
 import { CliError, EXIT, UsageError } from "./cli/_errors.ts";
 import { claimLauncher } from "./self.ts";
+import { printable } from "./printable.ts";
 
 /** What each command module exports. */
 export interface CommandModule {
@@ -165,12 +166,13 @@ if (import.meta.main) {
     code = await main(Deno.args);
   } catch (e) {
     if (e instanceof CliError) {
-      console.error(`claude-sessions: ${e.message}`);
-      if (e.hint) console.error(`  ${e.hint}`);
+      // Messages may echo what was typed, or names from the daemon.
+      console.error(`claude-sessions: ${printable(e.message)}`);
+      if (e.hint) console.error(`  ${printable(e.hint)}`);
       code = e.exitCode;
     } else {
       const err = e as Error;
-      console.error(`claude-sessions: internal error: ${err?.message ?? err}`);
+      console.error(`claude-sessions: internal error: ${printable(String(err?.message ?? err))}`);
       if (Deno.env.get("CLAUDE_SESSIONS_DEBUG")) console.error(err?.stack);
       code = EXIT.ERROR;
     }

@@ -19,6 +19,13 @@ export { PROTOCOL_VERSION };
 /** Largest accepted message line, in bytes, not counting the newline. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
+/**
+ * Largest `send` text, in UTF-8 bytes. Larger text is refused (`too_large`),
+ * not typed: a paste of megabytes is of no use to Claude. (The request, as
+ * JSON, must also fit in {@linkcode MAX_MESSAGE_BYTES}.)
+ */
+export const MAX_SEND_TEXT_BYTES = 512 * 1024;
+
 /** A request id chosen by the client, echoed in the reply. */
 export type RequestId = number | string;
 
@@ -380,7 +387,11 @@ export interface Hello {
 export type ErrorCode =
   /** The line was not valid JSON, or not a JSON object. */
   | "bad_json"
-  /** The line exceeded {@linkcode MAX_MESSAGE_BYTES}. */
+  /**
+   * The line exceeded {@linkcode MAX_MESSAGE_BYTES} (the reply echoes the
+   * request's id when the line starts with it, else its id is null), or a
+   * `send` text exceeded {@linkcode MAX_SEND_TEXT_BYTES}.
+   */
   | "too_large"
   /** The `type` is not a known request. */
   | "unknown_type"
@@ -404,6 +415,11 @@ export type ErrorCode =
   | "not_delivered"
   /** The request's `timeoutMs` passed before it could be done. */
   | "timeout"
+  /**
+   * The connection is not from the daemon's own user (its peer credentials
+   * say so): the daemon sends this one reply (id null) and closes it.
+   */
+  | "forbidden"
   /** Anything unexpected; the daemon keeps running. */
   | "internal";
 
@@ -438,8 +454,16 @@ export type ServerMessage = Hello | Reply;
 // ---------------------------------------------------------------------------
 // Framing
 
-/** One decoded frame: a complete line, or notice that a line was too long. */
-export type Frame = { kind: "line"; text: string } | { kind: "oversized"; bytes: number };
+/**
+ * One decoded frame: a complete line, or notice that a line was too long
+ * (with its first bytes, at most {@linkcode OVERSIZED_HEAD_BYTES}, as text).
+ */
+export type Frame =
+  | { kind: "line"; text: string }
+  | { kind: "oversized"; bytes: number; head: string };
+
+/** How much of a too-long line an oversized frame keeps (enough to read a leading id). */
+export const OVERSIZED_HEAD_BYTES = 256;
 
 const NL = 0x0a;
 
@@ -470,7 +494,7 @@ export class LineDecoder {
       if (this.#skipping) {
         if (nl !== -1) this.#skipping = false;
       } else if (this.#size + piece.length > this.#max) {
-        out.push({ kind: "oversized", bytes: this.#size + piece.length });
+        out.push({ kind: "oversized", bytes: this.#size + piece.length, head: this.#head(piece) });
         this.#parts = [];
         this.#size = 0;
         this.#skipping = nl === -1;
@@ -491,6 +515,19 @@ export class LineDecoder {
   /** Bytes of an unfinished line held so far. */
   get pending(): number {
     return this.#size;
+  }
+
+  /** The first bytes of the line held so far plus `more`, decoded. */
+  #head(more: Uint8Array): string {
+    const head = new Uint8Array(OVERSIZED_HEAD_BYTES);
+    let at = 0;
+    for (const p of [...this.#parts, more]) {
+      if (at === head.length) break;
+      const n = Math.min(p.length, head.length - at);
+      head.set(p.subarray(0, n), at);
+      at += n;
+    }
+    return new TextDecoder("utf-8", { fatal: false }).decode(head.subarray(0, at));
   }
 
   #take(last: Uint8Array): string {
@@ -522,6 +559,23 @@ export function encodeMessage(message: unknown): Uint8Array {
 /** Builds an error reply. */
 export function errorReply(id: RequestId | null, code: ErrorCode, message: string): ErrReply {
   return { type: "reply", id, ok: false, error: { code, message } };
+}
+
+/**
+ * The id of a request from the first bytes of its line, when the line starts
+ * with it (`{"id":7,…`), else null. For answering a line too long to parse.
+ */
+export function leadingId(head: string): RequestId | null {
+  const m = /^\s*\{\s*"id"\s*:\s*(-?\d{1,16}|"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*")\s*[,}]/.exec(
+    head,
+  );
+  if (!m) return null;
+  try {
+    const id = JSON.parse(m[1]!);
+    return typeof id === "number" || typeof id === "string" ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Builds a success reply. */

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { encodeMessage, errorReply, LineDecoder, okReply } from "./protocol.ts";
+import {
+  encodeMessage,
+  errorReply,
+  leadingId,
+  LineDecoder,
+  okReply,
+  OVERSIZED_HEAD_BYTES,
+} from "./protocol.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -25,14 +32,39 @@ Deno.test("LineDecoder refuses an oversized line once and resynchronises", () =>
     ...d.push(enc("more junk")),
     ...d.push(enc("tail\nok\n")),
   ];
-  assert.deepEqual(frames, [{ kind: "oversized", bytes: 13 }, { kind: "line", text: "ok" }]);
+  assert.deepEqual(frames, [{ kind: "oversized", bytes: 13, head: "0123456789abc" }, {
+    kind: "line",
+    text: "ok",
+  }]);
   // Oversized within one chunk that also holds its newline.
   assert.deepEqual(d.push(enc("x".repeat(20) + "\nfine\n")), [
-    { kind: "oversized", bytes: 20 },
+    { kind: "oversized", bytes: 20, head: "x".repeat(20) },
     { kind: "line", text: "fine" },
   ]);
   // Exactly the limit is accepted.
   assert.deepEqual(d.push(enc("y".repeat(10) + "\n")), [{ kind: "line", text: "y".repeat(10) }]);
+});
+
+Deno.test("an oversized frame keeps the line's first bytes, across chunks", () => {
+  const d = new LineDecoder(300);
+  assert.deepEqual(d.push(enc('{"id":7,')), []);
+  const [f] = d.push(enc(`"pad":"${"p".repeat(400)}"}\n`));
+  assert.equal(f?.kind, "oversized");
+  const head = (f as { head: string }).head;
+  assert.equal(head.length, OVERSIZED_HEAD_BYTES);
+  assert.ok(head.startsWith('{"id":7,"pad":"ppp'));
+  assert.equal(leadingId(head), 7);
+});
+
+Deno.test("leadingId reads an id only where a line starts with it", () => {
+  assert.equal(leadingId('{"id":12,"type":"x"'), 12);
+  assert.equal(leadingId(' { "id" : "a\\"b" , "type"'), 'a"b');
+  assert.equal(leadingId('{"id":"q"}'), "q");
+  assert.equal(leadingId('{"type":"x","id":3'), null);
+  assert.equal(leadingId('{"id":{"a":1},'), null);
+  assert.equal(leadingId('{"id":"unterminated'), null);
+  assert.equal(leadingId('{"id":12'), null); // cut off: 123 maybe
+  assert.equal(leadingId("not json"), null);
 });
 
 Deno.test("LineDecoder does not keep a reference to the caller's buffer", () => {

@@ -460,6 +460,23 @@ export async function startActivator(
 }
 
 /**
+ * {@linkcode startActivator} on `home`'s socket, set to exec this checkout's
+ * daemon (with the home's environment) on the first connection.
+ */
+export function activateDaemon(home: TestHome): Promise<Activator> {
+  const env = Object.fromEntries(
+    ["HOME", "PATH", "CLAUDE_SESSIONS_HOME", "DENO_DIR", "NO_COLOR"]
+      .filter((k) => home.env[k] !== undefined)
+      .map((k) => [k, home.env[k]!]),
+  );
+  return startActivator(
+    home.socket,
+    [Deno.execPath(), "run", "-A", "--quiet", MAIN, "daemon", "--foreground"],
+    env,
+  );
+}
+
+/**
  * A stand-in daemon of another version on a socket, for upgrade tests: it
  * greets like the real one, answers `status` (with `live` live sessions) and
  * `shutdown` (then closes its connections and removes the socket).

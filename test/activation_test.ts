@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { haveCommand, MAIN, startActivator, TestHome } from "./_harness.ts";
+import { activateDaemon, haveCommand, TestHome } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -16,16 +16,7 @@ Deno.test({
   fn: async () => {
     const home = await TestHome.create();
     await Deno.chmod(home.dir, 0o700);
-    const env = Object.fromEntries(
-      ["HOME", "PATH", "CLAUDE_SESSIONS_HOME", "DENO_DIR", "NO_COLOR"]
-        .filter((k) => home.env[k] !== undefined)
-        .map((k) => [k, home.env[k]!]),
-    );
-    const act = await startActivator(
-      home.socket,
-      [Deno.execPath(), "run", "-A", "--quiet", MAIN, "daemon", "--foreground"],
-      env,
-    );
+    const act = await activateDaemon(home);
     const activator = act.child;
     const stderr = act.stderr;
     try {

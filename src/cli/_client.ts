@@ -10,6 +10,7 @@ import {
   type Api,
   type Hello,
   LineDecoder,
+  MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   type RequestType,
 } from "../protocol.ts";
@@ -17,6 +18,8 @@ import type { Paths } from "../paths.ts";
 import { selfCommand } from "../self.ts";
 import { CliError } from "./_errors.ts";
 import { TIMED_OUT, within } from "../async.ts";
+import { formatBytes } from "../bytes.ts";
+import { checkHomePath, OwnershipError, prepareHome } from "../ownership.ts";
 
 /** Largest message the CLI accepts from the daemon (screens and record lists can be big). */
 const MAX_INCOMING = 256 * 1024 * 1024;
@@ -89,6 +92,15 @@ export class Client {
     }
     const messages = readMessages(conn)[Symbol.asyncIterator]();
     const first = await messages.next();
+    if (!first.done && first.value.type === "reply" && first.value.ok === false) {
+      // Refused before the greeting (`forbidden`: we are not the daemon's user).
+      conn.close();
+      const err = first.value.error as { code?: string; message?: string } | undefined;
+      throw new DaemonError(
+        err?.code ?? "internal",
+        `${socket}: ${err?.message ?? "the daemon refused the connection"}`,
+      );
+    }
     if (first.done || first.value.type !== "hello") {
       conn.close();
       throw new NoDaemonError(socket, "no greeting; is this a claude-sessions socket?");
@@ -164,8 +176,19 @@ export class Client {
     const reply = new Promise<unknown>((resolve, reject) =>
       this.#pending.set(id, { resolve, reject })
     );
+    // The id first: a daemon that cannot read a too-long line still answers under it.
+    const msg: Record<string, unknown> = { id, type, ...params };
+    msg.id = id;
+    msg.type = type;
+    const line = this.#encoder.encode(JSON.stringify(msg) + "\n");
+    if (line.length - 1 > MAX_MESSAGE_BYTES) {
+      this.#pending.delete(id);
+      throw new CliError(
+        `the ${type} request is too large to send: ${formatBytes(line.length - 1)} as JSON; ` +
+          `the daemon takes at most ${formatBytes(MAX_MESSAGE_BYTES)} per message`,
+      );
+    }
     if (onPush) this.#subs.set(id, onPush);
-    const line = this.#encoder.encode(JSON.stringify({ ...params, id, type }) + "\n");
     try {
       await this.#writer.write(line);
     } catch (e) {
@@ -182,7 +205,20 @@ export class Client {
         const next = await messages.next();
         if (next.done) break;
         const msg = next.value;
-        if (msg.type === "reply" && typeof msg.id === "number") {
+        if (msg.type === "reply" && msg.id === null && msg.ok === false) {
+          // A line the daemon could not read (it names no request): every
+          // request still waiting may be the one, and none will get a reply.
+          const err = msg.error as { code?: string; message?: string } | undefined;
+          const e = new DaemonError(
+            err?.code ?? "internal",
+            `the daemon could not read a request: ${err?.message ?? "unknown error"}`,
+          );
+          for (const [pid, p] of this.#pending) {
+            this.#subs.delete(pid);
+            p.reject(e);
+          }
+          this.#pending.clear();
+        } else if (msg.type === "reply" && typeof msg.id === "number") {
           const p = this.#pending.get(msg.id);
           if (!p) continue;
           this.#pending.delete(msg.id);
@@ -251,7 +287,13 @@ async function* readMessages(conn: Deno.UnixConn): AsyncGenerator<Record<string,
  * @throws {CliError} with the daemon's own error when it fails to start
  */
 export async function startDaemonBackground(p: Paths): Promise<{ pid: number }> {
-  await Deno.mkdir(p.home, { recursive: true, mode: 0o700 });
+  // Before anything is created or written in it (daemon.log included).
+  try {
+    await prepareHome(p);
+  } catch (e) {
+    if (e instanceof OwnershipError) throw new CliError(`cannot start a daemon: ${e.message}`);
+    throw e;
+  }
   // Keep the daemon's log from growing without bound: one previous generation.
   try {
     if ((await Deno.stat(p.daemonLog)).size > 4 * 1024 * 1024) {
@@ -318,6 +360,13 @@ export async function connectOrStart(p: Paths): Promise<Client> {
     return await Client.connect(p.socket);
   } catch (e) {
     if (!(e instanceof NoDaemonError)) throw e;
+  }
+  // No daemon will be started, by the service or by us, in a home that is not ours.
+  try {
+    await checkHomePath(p.home);
+  } catch (e) {
+    if (e instanceof OwnershipError) throw new CliError(`cannot start a daemon: ${e.message}`);
+    throw e;
   }
   try {
     const { Service } = await import("../service/service.ts");

@@ -13,6 +13,7 @@ import { type Client, connectOrStart } from "./_client.ts";
 import { CliError, EXIT } from "./_errors.ts";
 import { AltScreenGuard, DetachDetector } from "./_terminal.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 import { parseDetachKey } from "../keys.ts";
 import { RESET_MODES } from "../daemon/_modes.ts";
 import type { SessionRecord } from "../protocol.ts";
@@ -197,7 +198,7 @@ export async function attachTo(client: Client, ref: string, readOnly: boolean): 
   }
   await restore();
   client.close();
-  console.error(result.text);
+  console.error(printable(result.text));
   return result.code;
 }
 

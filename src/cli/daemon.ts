@@ -9,6 +9,7 @@ import { boolOpt } from "./_args.ts";
 import { Client, NoDaemonError, startDaemonBackground } from "./_client.ts";
 import { CliError } from "./_errors.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -52,12 +53,12 @@ export async function run(args: Parsed): Promise<number> {
   try {
     const c = await Client.connect(p.socket);
     c.close();
-    console.log(`a daemon is already running (pid ${c.hello.pid}, ${p.socket})`);
+    console.log(printable(`a daemon is already running (pid ${c.hello.pid}, ${p.socket})`));
     return 0;
   } catch (e) {
     if (!(e instanceof NoDaemonError)) throw e;
   }
   const { pid } = await startDaemonBackground(p);
-  console.log(`daemon started (pid ${pid}, ${p.socket})`);
+  console.log(printable(`daemon started (pid ${pid}, ${p.socket})`));
   return 0;
 }

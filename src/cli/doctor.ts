@@ -11,6 +11,7 @@ import { paths } from "../paths.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config.ts";
 import { type CheckReport, CHECKS, type DoctorContext, runChecks } from "../doctor/checks.ts";
 import { Service, type ServiceStatus } from "../service/service.ts";
+import { printable } from "../printable.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -83,8 +84,8 @@ export function formatReports(reports: CheckReport[]): string {
   const w = Math.max(...reports.map((r) => r.title.length));
   const lines: string[] = [];
   for (const r of reports) {
-    lines.push(`${MARK[r.status]} ${r.title.padEnd(w)}  ${r.detail}`);
-    if (r.status === "fail" && r.fix) lines.push(`  ${" ".repeat(w)}  fix: ${r.fix}`);
+    lines.push(`${MARK[r.status]} ${r.title.padEnd(w)}  ${printable(r.detail)}`);
+    if (r.status === "fail" && r.fix) lines.push(`  ${" ".repeat(w)}  fix: ${printable(r.fix)}`);
   }
   return lines.join("\n");
 }

@@ -10,6 +10,7 @@ import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { CliError } from "./_errors.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 import type { SessionEvent } from "../protocol.ts";
 
 /** Command interface. */
@@ -28,8 +29,12 @@ Ctrl-C ends it (exit 0); exits 1 if the daemon goes away.`,
   positionals: { min: 0, max: 1, names: "ID" },
 };
 
-/** One human-readable line for an event. */
+/** One human-readable line for an event (control characters escaped). */
 export function describe(ev: SessionEvent): string {
+  return printable(describeRaw(ev));
+}
+
+function describeRaw(ev: SessionEvent): string {
   const who = `${ev.id}${ev.name ? ` (${ev.name})` : ""}`;
   const time = ev.at.slice(11, 23);
   switch (ev.event) {

@@ -9,6 +9,7 @@ import { exitSummary } from "../session_view.ts";
 import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 import type { SessionRecord } from "../protocol.ts";
 
 /** Command interface. */
@@ -41,11 +42,13 @@ export async function run(args: Parsed): Promise<number> {
         done.push(r.value.session);
         if (!boolOpt(args, "json")) {
           const s = r.value.session;
-          console.log(`${s.id}${s.name ? ` (${s.name})` : ""}: ${exitSummary(s)}`);
+          console.log(printable(`${s.id}${s.name ? ` (${s.name})` : ""}: ${exitSummary(s)}`));
         }
       } else {
         failed++;
-        console.error(`claude-sessions: ${args.positionals[i]}: ${(r.reason as Error).message}`);
+        console.error(
+          printable(`claude-sessions: ${args.positionals[i]}: ${(r.reason as Error).message}`),
+        );
       }
     });
   } finally {

@@ -13,6 +13,7 @@ import { findLog, type LogTarget, Output, OutputClosed, parseSince } from "./_se
 import { ScreenText } from "./_screen_text.ts";
 import { decodeData, isData } from "../log_format.ts";
 import { type ReadLine, readLog } from "../log_reader.ts";
+import { printable } from "../printable.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -105,7 +106,7 @@ export async function run(args: Parsed): Promise<number> {
   const lines = readLog(target.dir, target.id, {
     follow,
     signal: stop.signal,
-    onNotice: (msg) => console.error(`claude-sessions: ${msg}`),
+    onNotice: (msg) => console.error(printable(`claude-sessions: ${msg}`)),
   });
   try {
     if (rendered) await printText(lines, target, { since, grep, json, follow, out });

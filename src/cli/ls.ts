@@ -10,6 +10,7 @@ import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { formatDuration, nameOf, paintStatus, table, tildify, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -54,12 +55,13 @@ export async function run(args: Parsed): Promise<number> {
   const now = Date.now();
   const rows = sessions.map((s) => {
     const status = statusSummary(s, now);
+    // A directory or name may hold control characters: shown escaped.
     return [
       s.id.slice(0, shortLength),
-      nameOf(s),
-      paintStatus(status, s.status, color),
+      printable(nameOf(s)),
+      paintStatus(printable(status), s.status, color),
       formatDuration(now - Date.parse(s.created)),
-      tildify(s.cwd),
+      printable(tildify(s.cwd)),
     ];
   });
   console.log(table(["ID", "NAME", "STATUS", "AGE", "DIR"], rows));

@@ -8,6 +8,7 @@ import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -42,7 +43,7 @@ export async function run(args: Parsed): Promise<number> {
         console.log(`removed ${id}`);
       } catch (e) {
         failed++;
-        console.error(`claude-sessions: ${ref}: ${(e as Error).message}`);
+        console.error(printable(`claude-sessions: ${ref}: ${(e as Error).message}`));
       }
     }
   } finally {

@@ -11,6 +11,8 @@ import { boolOpt, strOpt } from "./_args.ts";
 import { connectOrStart, DaemonError } from "./_client.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { parseSeconds } from "./wait.ts";
+import { MAX_SEND_TEXT_BYTES } from "../protocol.ts";
+import { concatBytes, formatBytes } from "../bytes.ts";
 import { paths } from "../paths.ts";
 import { KEY_NAMES } from "../keys.ts";
 import type { Api, SendResult } from "../protocol.ts";
@@ -26,6 +28,7 @@ export const spec: CommandSpec = {
 TEXT words are joined with spaces; "-" reads the text from stdin. It is typed
 as a bracketed paste when the program asked for that (Claude Code does), so
 long or multi-line prompts arrive whole, then Enter — unless --no-enter.
+The text may be up to 512 KiB; longer text is refused and nothing is typed.
 
 To a Claude session, send returns only once Claude took the prompt (its
 UserPromptSubmit hook, or it started working on it). A starting session is
@@ -69,9 +72,38 @@ Everything sent is recorded in the session's log as input.`,
   positionals: { min: 2, max: Infinity, names: "ID and TEXT (or keys)" },
 };
 
+/** The limit, for messages. */
+const LIMIT = `${formatBytes(MAX_SEND_TEXT_BYTES)} (${MAX_SEND_TEXT_BYTES} bytes)`;
+const TOO_LONG_HINT = "save it to a file and ask the session to read that file instead";
+
+/**
+ * Reads stdin, up to {@linkcode MAX_SEND_TEXT_BYTES}: more is refused at once,
+ * without reading the rest.
+ * @throws {CliError} when stdin holds more
+ */
 async function readStdin(): Promise<string> {
-  const text = await new Response(Deno.stdin.readable).text();
-  return text.replace(/\n$/, "");
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const reader = Deno.stdin.readable.getReader();
+  try {
+    while (true) {
+      const r = await reader.read();
+      if (r.done) break;
+      size += r.value.length;
+      // One byte over is allowed for the trailing newline that is dropped.
+      if (size > MAX_SEND_TEXT_BYTES + 1) {
+        throw new CliError(
+          `the text on stdin is too long to send: over ${LIMIT}, the most send takes`,
+          1,
+          TOO_LONG_HINT,
+        );
+      }
+      parts.push(r.value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return new TextDecoder().decode(concatBytes(parts)).replace(/\n$/, "");
 }
 
 /** Runs the command. */
@@ -85,6 +117,14 @@ export async function run(args: Parsed): Promise<number> {
     params.keys = rest;
   } else {
     const text = rest.length === 1 && rest[0] === "-" ? await readStdin() : rest.join(" ");
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes > MAX_SEND_TEXT_BYTES) {
+      throw new CliError(
+        `the text is too long to send: ${formatBytes(bytes)}; send takes at most ${LIMIT}`,
+        1,
+        TOO_LONG_HINT,
+      );
+    }
     if (text.length === 0 && boolOpt(args, "no-enter")) {
       throw new UsageError("nothing to send", "send");
     }

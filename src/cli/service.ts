@@ -9,6 +9,7 @@ import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
 import { CliError, UsageError } from "./_errors.ts";
 import { Service, ServiceError, type ServiceStatus } from "../service/service.ts";
+import { printable } from "../printable.ts";
 
 const ACTIONS = ["install", "uninstall", "status", "restart"] as const;
 type Action = typeof ACTIONS[number];
@@ -56,7 +57,7 @@ export async function run(args: Parsed): Promise<number> {
     throw new UsageError("--json goes with: service status", "service");
   }
   const service = await Service.forThisMachine();
-  const say = (line: string) => console.log(line);
+  const say = (line: string) => console.log(printable(line));
   try {
     switch (action) {
       case "install":
@@ -71,7 +72,7 @@ export async function run(args: Parsed): Promise<number> {
       case "status": {
         const st = await service.status();
         if (boolOpt(args, "json")) console.log(JSON.stringify(st, null, 2));
-        else console.log(formatStatus(st));
+        else console.log(formatStatus(st).split("\n").map(printable).join("\n"));
         return 0;
       }
     }

@@ -9,6 +9,7 @@ import { boolOpt } from "./_args.ts";
 import { Client } from "./_client.ts";
 import { formatUptime } from "./_format.ts";
 import { paths } from "../paths.ts";
+import { printable } from "../printable.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -52,6 +53,6 @@ export async function run(args: Parsed): Promise<number> {
     ],
   ];
   for (const w of st.configWarnings) lines.push(["config", w]);
-  for (const [k, v] of lines) console.log(`${k!.padEnd(9)} ${v}`);
+  for (const [k, v] of lines) console.log(`${k!.padEnd(9)} ${printable(v!)}`);
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
- * A client connection as the server sees it, whatever accepted it: a
- * `Deno.Conn` from `Deno.listen`, or a `node:net` socket from an inherited
- * (socket-activated) listener. Outgoing bytes are queued, never awaited by
+ * A client connection as the server sees it: a `node:net` socket accepted on
+ * the daemon's own listening socket or on one inherited through socket
+ * activation. Outgoing bytes are queued, never awaited by
  * the sender, and the queue's size is visible so a slow client can be dropped
  * instead of stalling anyone.
  *
@@ -9,7 +9,6 @@
  */
 
 import type { Socket } from "node:net";
-import { concatBytes } from "../bytes.ts";
 
 /** A byte stream to one client. */
 export interface Link {
@@ -31,103 +30,6 @@ export interface Link {
    */
   abortWith(last: Uint8Array, timeoutMs: number): void;
   readonly isClosed: boolean;
-}
-
-/** A {@linkcode Link} over a `Deno.Conn`. */
-export class DenoLink implements Link {
-  #conn: Deno.Conn;
-  #queue: Uint8Array[] = [];
-  #buffered = 0;
-  #pumping = false;
-  #closed = false;
-  #written = 0;
-  #drainWaiters: (() => void)[] = [];
-
-  /** @param conn an accepted connection */
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-
-  get readable(): AsyncIterable<Uint8Array> {
-    return this.#conn.readable;
-  }
-
-  get buffered(): number {
-    return this.#buffered;
-  }
-
-  get written(): number {
-    return this.#written;
-  }
-
-  get isClosed(): boolean {
-    return this.#closed;
-  }
-
-  send(bytes: Uint8Array): void {
-    if (this.#closed) return;
-    this.#queue.push(bytes);
-    this.#buffered += bytes.length;
-    if (!this.#pumping) void this.#pump();
-  }
-
-  drained(): Promise<void> {
-    if (this.#buffered === 0 || this.#closed) return Promise.resolve();
-    return new Promise((r) => this.#drainWaiters.push(r));
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue = [];
-    this.#buffered = 0;
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
-    this.#wakeDrain();
-  }
-
-  abortWith(last: Uint8Array, timeoutMs: number): void {
-    if (this.#closed) return;
-    for (const q of this.#queue) this.#buffered -= q.length;
-    this.#queue = [];
-    this.send(last);
-    const timer = setTimeout(() => this.close(), timeoutMs);
-    void this.drained().then(() => {
-      clearTimeout(timer);
-      this.close();
-    });
-  }
-
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const parts = this.#queue;
-        this.#queue = [];
-        const data = parts.length === 1 ? parts[0]! : concatBytes(parts);
-        let off = 0;
-        while (off < data.length) {
-          const n = await this.#conn.write(data.subarray(off));
-          off += n;
-          this.#buffered -= n;
-          this.#written += n;
-        }
-      }
-    } catch {
-      this.close();
-    } finally {
-      this.#pumping = false;
-      this.#wakeDrain();
-    }
-  }
-
-  #wakeDrain(): void {
-    if (this.#buffered !== 0 && !this.#closed) return;
-    const w = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const fn of w) fn();
-  }
 }
 
 /** A {@linkcode Link} over a `node:net` socket. */

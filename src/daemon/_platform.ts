@@ -38,6 +38,8 @@ const SYMBOLS = {
   // sd_notify(3) over a unix datagram socket (systemd Type=notify).
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
   errno: {
     name: IS_MAC ? "__error" : "__errno_location",
     parameters: [],
@@ -51,6 +53,58 @@ let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   if (!lib) lib = Deno.dlopen(IS_MAC ? "libSystem.B.dylib" : "libc.so.6", SYMBOLS);
   return lib.symbols;
+}
+
+const LINUX_PEER = {
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+} as const;
+const MAC_PEER = {
+  getpeereid: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+} as const;
+
+let linuxPeer: Deno.DynamicLibrary<typeof LINUX_PEER> | null = null;
+let macPeer: Deno.DynamicLibrary<typeof MAC_PEER> | null = null;
+
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+/**
+ * The user id of the process at the other end of a connected unix socket
+ * (`fd`): SO_PEERCRED on Linux, getpeereid(3) on macOS. The kernel records it
+ * when the peer connects; the peer cannot forge it.
+ * @throws {Error} when the kernel does not say (not a unix socket, bad fd)
+ */
+export function peerUid(fd: number): number {
+  if (!Number.isInteger(fd) || fd < 0) throw new Error(`no file descriptor (${fd})`);
+  if (IS_MAC) {
+    macPeer ??= Deno.dlopen("libSystem.B.dylib", MAC_PEER);
+    const uid = new Uint32Array(1);
+    const gid = new Uint32Array(1);
+    const r = macPeer.symbols.getpeereid(
+      fd,
+      new Uint8Array(uid.buffer),
+      new Uint8Array(gid.buffer),
+    );
+    if (r !== 0) throw new Error(`getpeereid failed (errno ${errno()})`);
+    return uid[0]!;
+  }
+  linuxPeer ??= Deno.dlopen("libc.so.6", LINUX_PEER);
+  // struct ucred { pid_t pid; uid_t uid; gid_t gid; }; (uid_t)-1 is no user:
+  // left there, the kernel wrote nothing.
+  const cred = new Uint32Array(3).fill(0xffffffff);
+  const len = new Uint32Array([12]);
+  const r = linuxPeer.symbols.getsockopt(
+    fd,
+    SOL_SOCKET,
+    SO_PEERCRED,
+    new Uint8Array(cred.buffer),
+    new Uint8Array(len.buffer),
+  );
+  if (r !== 0) throw new Error(`getsockopt(SO_PEERCRED) failed (errno ${errno()})`);
+  if (len[0] !== 12 || cred[1] === 0xffffffff) {
+    throw new Error("getsockopt(SO_PEERCRED) gave no uid");
+  }
+  return cred[1]!;
 }
 
 /** The calling thread's errno, read right after a failed synchronous call. */
@@ -77,6 +131,48 @@ export function wakePipe(): [read: number, write: number] {
     s.fcntl(fd, F_SETFL, s.fcntl(fd, F_GETFL, 0) | nonblock);
   }
   return [fds[0]!, fds[1]!];
+}
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+
+/**
+ * A unix stream socket bound to `path` and listening, as a close-on-exec fd
+ * (for `node:net`'s `listen({ fd })`, which then never unlinks the path: the
+ * daemon removes its socket itself, and only while it is still its own).
+ * @throws {Error} naming the failing call and errno
+ */
+export function listenUnix(path: string, backlog = 511): number {
+  const s = libc();
+  const name = new TextEncoder().encode(path);
+  const max = IS_MAC ? 104 : 108;
+  if (name.length >= max) throw new Error(`socket path too long (${name.length} bytes)`);
+  // struct sockaddr_un: Linux { u16 family; char path[108] },
+  // macOS { u8 len; u8 family; char path[104] }.
+  const addr = new Uint8Array(2 + max);
+  if (IS_MAC) {
+    addr[0] = addr.length;
+    addr[1] = AF_UNIX;
+  } else {
+    new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+  }
+  addr.set(name, 2);
+  const fd = s.socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) throw new Error(`socket failed (errno ${errno()})`);
+  s.fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (s.bind(fd, addr, addr.length) !== 0) {
+    const e = errno();
+    s.close(fd);
+    throw new Error(
+      e === (IS_MAC ? 48 : 98) ? "address already in use" : `bind failed (errno ${e})`,
+    );
+  }
+  if (s.listen(fd, backlog) !== 0) {
+    const e = errno();
+    s.close(fd);
+    throw new Error(`listen failed (errno ${e})`);
+  }
+  return fd;
 }
 
 /** Sets the window size of a PTY (master fd). */

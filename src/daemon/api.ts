@@ -12,7 +12,7 @@ import type {
   SendProgressPush,
   SessionStatus,
 } from "../protocol.ts";
-import { ProtocolError, STATUSES } from "../protocol.ts";
+import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import type { Manager } from "./manager.ts";
 import type { Attachments } from "./attach.ts";
@@ -152,13 +152,22 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
     },
 
     send: async (msg, conn, id): Promise<Api["send"]["result"]> => {
+      const text = optStr(msg, "text");
+      if (text !== undefined && text.length > MAX_SEND_TEXT_BYTES / 3) {
+        const bytes = new TextEncoder().encode(text).length;
+        if (bytes > MAX_SEND_TEXT_BYTES) {
+          throw new ProtocolError(
+            "too_large",
+            `text too long to send: ${bytes} bytes; send takes at most ${MAX_SEND_TEXT_BYTES}`,
+          );
+        }
+      }
       const s = m.resolve(str(msg, "session"));
       const req: SendRequest = {
         keys: optStrArray(msg, "keys") ?? [],
         enter: optBool(msg, "enter") ?? false,
         wait: optBool(msg, "wait") ?? false,
       };
-      const text = optStr(msg, "text");
       if (text !== undefined) req.text = text;
       const timeoutMs = optNum(msg, "timeoutMs", 0, 365 * 86400_000);
       if (timeoutMs !== undefined) req.timeoutMs = timeoutMs;

@@ -21,6 +21,7 @@ import { Attachments } from "./attach.ts";
 import { StatusWatcher } from "./status.ts";
 import { IS_MAC } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
+import { OwnershipError, prepareHome } from "../ownership.ts";
 
 /** Exit status of a daemon that could not start. */
 export class DaemonStartError extends Error {
@@ -35,13 +36,17 @@ export function daemonLog(msg: string): void {
   console.error(`${new Date().toISOString()} ${msg}`);
 }
 
-/** Creates the home and its directories, mode 0700 (tightening a looser home). */
+/**
+ * Creates the home and its directories, mode 0700 (tightening a looser
+ * home), after checking that they are this user's (see `ownership.ts`).
+ * @throws {DaemonStartError} when the home or something in it is another user's
+ */
 export async function ensureHome(p: Paths): Promise<void> {
-  await Deno.mkdir(p.home, { recursive: true, mode: 0o700 });
-  const st = await Deno.stat(p.home);
-  if (st.mode !== null && (st.mode & 0o077) !== 0) {
-    await Deno.chmod(p.home, 0o700);
-    daemonLog(`tightened permissions of ${p.home} to 0700`);
+  try {
+    await prepareHome(p, daemonLog);
+  } catch (e) {
+    if (e instanceof OwnershipError) throw new DaemonStartError(e.message);
+    throw e;
   }
   for (const dir of [p.sessionsDir, p.logsDir]) {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });

@@ -20,6 +20,7 @@ import { sessionDir } from "../paths.ts";
 import { exists } from "../exists.ts";
 import { SessionLogs } from "./session_logs.ts";
 import { claudeTrusts } from "./claude_trust.ts";
+import { OwnershipError, readOwnTextFile } from "../ownership.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,6 +52,8 @@ export class Manager {
   /** Stops following Claude's state file, per session. */
   #unwatch = new Map<string, () => void>();
   readonly #logs: SessionLogs;
+  /** Names, conversations and sessions claimed by a `new` or `resume` still starting. */
+  readonly #claims = new Set<string>();
 
   constructor(
     paths: Paths,
@@ -221,11 +224,22 @@ export class Manager {
   }
 
   /**
-   * Creates and starts a session.
+   * Creates and starts a session. Its name and conversation are claimed as
+   * the request arrives, so of two requests for the same one, the second
+   * gets `conflict` however their starts interleave.
    * @throws {ProtocolError} on bad parameters, a name conflict, a config error or a failed start
    */
   async create(params: NewParams): Promise<Session> {
     if (this.#shuttingDown) throw new ProtocolError("shutting_down", "the daemon is shutting down");
+    const release = this.#claim(params.name ?? null, params.resume ?? params.sessionId ?? null);
+    try {
+      return await this.#create(params);
+    } finally {
+      release();
+    }
+  }
+
+  async #create(params: NewParams): Promise<Session> {
     const cwd = await checkDir(params.cwd);
     const name = params.name ?? null;
     if (name !== null) {
@@ -362,6 +376,23 @@ export class Manager {
   async resume(ref: string, fallbackEnv?: Record<string, string>, auto = false): Promise<Session> {
     if (this.#shuttingDown) throw new ProtocolError("shutting_down", "the daemon is shutting down");
     const s = this.resolve(ref);
+    // Claimed before the first await: a second resume of it, or a `new` for
+    // its conversation or name, waits for nothing and gets an error.
+    const release = s.live || !s.record.conversationId
+      ? () => {}
+      : this.#claim(s.record.name, s.record.conversationId, s.id);
+    try {
+      return await this.#resume(s, fallbackEnv, auto);
+    } finally {
+      release();
+    }
+  }
+
+  async #resume(
+    s: Session,
+    fallbackEnv: Record<string, string> | undefined,
+    auto: boolean,
+  ): Promise<Session> {
     const rec = s.record;
     if (s.live) throw new ProtocolError("invalid_state", `session ${s.id} is still running`);
     if (!rec.conversationId) {
@@ -375,8 +406,9 @@ export class Manager {
     await this.reloadConfig(true);
     let env: Record<string, string> | undefined;
     try {
-      env = JSON.parse(await Deno.readTextFile(`${sessionDir(this.#paths, s.id)}/env.json`));
-    } catch {
+      env = JSON.parse(await readOwnTextFile(`${sessionDir(this.#paths, s.id)}/env.json`));
+    } catch (e) {
+      if (e instanceof OwnershipError) throw new ProtocolError("invalid_state", e.message);
       env = fallbackEnv ? sessionEnv(fallbackEnv, s.id, this.#paths.home) : undefined;
     }
     if (!env) {
@@ -477,6 +509,51 @@ export class Manager {
     });
     out.push("--settings", path);
     return out;
+  }
+
+  /**
+   * Claims, synchronously, what a starting session will hold — its name, its
+   * conversation, and (for resume) the session itself — until `release`.
+   * @throws {ProtocolError} `conflict` when a live or starting session holds one
+   */
+  #claim(name: string | null, conversationId: string | null, session?: string): () => void {
+    const keys: string[] = [];
+    if (session !== undefined) {
+      if (this.#claims.has(`session:${session}`)) {
+        throw new ProtocolError("invalid_state", `session ${session} is already being resumed`);
+      }
+      keys.push(`session:${session}`);
+    }
+    if (name !== null) {
+      const taken = this.sessions.find((s) => s.live && s.id !== session && s.record.name === name);
+      if (taken) {
+        throw new ProtocolError(
+          "conflict",
+          `the name "${name}" is taken by live session ${taken.id}`,
+        );
+      }
+      if (this.#claims.has(`name:${name}`)) {
+        throw new ProtocolError(
+          "conflict",
+          `the name "${name}" is taken by a session that is starting`,
+        );
+      }
+      keys.push(`name:${name}`);
+    }
+    if (conversationId !== null) {
+      this.#checkConversationFree(conversationId, session);
+      if (this.#claims.has(`conversation:${conversationId}`)) {
+        throw new ProtocolError(
+          "conflict",
+          `conversation ${conversationId} is being opened by a session that is starting`,
+        );
+      }
+      keys.push(`conversation:${conversationId}`);
+    }
+    for (const k of keys) this.#claims.add(k);
+    return () => {
+      for (const k of keys) this.#claims.delete(k);
+    };
   }
 
   #checkConversationFree(conversationId: string, except?: string): void {

@@ -3,6 +3,11 @@
  * one inherited through systemd socket activation), greets them, decodes
  * newline-delimited JSON requests and dispatches them to the API handlers.
  *
+ * Only the daemon's own user is served: every connection's peer credentials
+ * (which the kernel records at connect time) are checked before anything is
+ * sent or read, and another user's connection gets one `forbidden` reply and
+ * is closed. This does not rely on the socket's or the home's file modes.
+ *
  * Every request gets exactly one reply. A bad line (invalid JSON, too long,
  * unknown type) gets an error reply and the connection stays usable. A client
  * that does not read what it is sent is disconnected once its backlog passes
@@ -16,6 +21,7 @@ import {
   encodeMessage,
   errorReply,
   type Hello,
+  leadingId,
   LineDecoder,
   MAX_MESSAGE_BYTES,
   okReply,
@@ -26,7 +32,9 @@ import {
 } from "../protocol.ts";
 import { VERSION } from "../version.ts";
 import { within } from "../async.ts";
-import { DenoLink, type Link, NodeLink } from "./_link.ts";
+import { type Link, NodeLink } from "./_link.ts";
+import { listenUnix, peerUid } from "./_platform.ts";
+import { userLabel } from "../ownership.ts";
 
 /** Unread bytes a client may accumulate before it is dropped. */
 export const MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -146,7 +154,6 @@ export class Server {
   #handlers: Map<string, Handler>;
   #log: (msg: string) => void;
   #connections = new Set<Connection>();
-  #denoListener: Deno.Listener | null = null;
   #nodeServer: net.Server | null = null;
   #serial = 0;
   #closing = false;
@@ -156,9 +163,18 @@ export class Server {
   /** Resolves once the server has stopped accepting. */
   readonly stopped: Promise<void>;
 
-  constructor(handlers: Map<string, Handler>, log: (msg: string) => void) {
+  /** The only user id served. */
+  readonly #ownerUid: number;
+
+  /** @param ownerUid the user served (default: the daemon's own) */
+  constructor(
+    handlers: Map<string, Handler>,
+    log: (msg: string) => void,
+    ownerUid: number = Deno.uid() ?? -1,
+  ) {
     this.#handlers = handlers;
     this.#log = log;
+    this.#ownerUid = ownerUid;
     this.stopped = new Promise((r) => (this.#done = r));
     this.#open = new Promise((r) => (this.#opened = r));
   }
@@ -182,16 +198,14 @@ export class Server {
    * @throws when the socket cannot be bound or the inherited fd cannot be used
    */
   async listen(where: Listen): Promise<void> {
-    if (where.kind === "path") {
-      this.#denoListener = Deno.listen({ transport: "unix", path: where.path });
-      void this.#acceptDeno(this.#denoListener);
-      return;
-    }
-    const server = net.createServer((socket) => this.#serve(new NodeLink(socket)));
+    // Both kinds accept through node:net, whose sockets expose the OS fd
+    // that the peer check needs (a Deno.Conn does not).
+    const fd = where.kind === "path" ? listenUnix(where.path) : where.fd;
+    const server = net.createServer((socket) => this.#accept(socket));
     this.#nodeServer = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ fd: where.fd }, () => {
+      server.listen({ fd }, () => {
         server.off("error", reject);
         resolve();
       });
@@ -203,9 +217,6 @@ export class Server {
   stopAccepting(): void {
     if (this.#closing) return;
     this.#closing = true;
-    try {
-      this.#denoListener?.close();
-    } catch { /* closed */ }
     this.#nodeServer?.close();
     this.#done();
   }
@@ -217,14 +228,38 @@ export class Server {
     for (const c of all) c.close();
   }
 
-  async #acceptDeno(listener: Deno.Listener): Promise<void> {
+  /** Serves a new connection if its peer is the owner; else refuses it. */
+  #accept(socket: net.Socket): void {
+    const link = new NodeLink(socket);
+    let uid: number;
     try {
-      for await (const conn of listener) {
-        this.#serve(new DenoLink(conn));
-      }
+      uid = peerUid(socketFd(socket));
     } catch (e) {
-      if (!this.#closing) this.#log(`accept failed: ${(e as Error).message}`);
+      this.#refuse(
+        link,
+        "its peer's credentials cannot be read",
+        `refused a connection: its peer's credentials cannot be read (${(e as Error).message})`,
+      );
+      return;
     }
+    if (uid !== this.#ownerUid) {
+      this.#refuse(
+        link,
+        `it is from uid ${uid}`,
+        `refused a connection from ${userLabel(uid)}: ` +
+          `this daemon serves only its own user, ${userLabel(this.#ownerUid)}`,
+      );
+      return;
+    }
+    void this.#serve(link);
+  }
+
+  /** Tells a client why it is not served (one error reply, id null), then closes. */
+  #refuse(link: Link, why: string, logLine: string): void {
+    this.#log(logLine);
+    const message = `this daemon refused the connection: ${why}; ` +
+      `it serves only its own user (uid ${this.#ownerUid})`;
+    link.abortWith(encodeMessage(errorReply(null, "forbidden", message)), 2000);
   }
 
   async #serve(link: Link): Promise<void> {
@@ -243,8 +278,9 @@ export class Server {
       for await (const chunk of link.readable) {
         for (const frame of decoder.push(chunk)) {
           if (frame.kind === "oversized") {
+            // Answered under the request's id when the line starts with it.
             conn.send(errorReply(
-              null,
+              leadingId(frame.head),
               "too_large",
               `message too large (over ${MAX_MESSAGE_BYTES} bytes); discarded up to the next newline`,
             ));
@@ -314,4 +350,11 @@ export class Server {
     this.#log(`request "${type}" failed: ${(e as Error)?.stack ?? e}`);
     return errorReply(id, "internal", `internal error: ${(e as Error)?.message ?? e}`);
   }
+}
+
+/** The OS file descriptor under a node:net socket. */
+function socketFd(socket: net.Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) throw new Error("the socket has no file descriptor");
+  return fd;
 }

@@ -4,7 +4,10 @@
  * 1. Hook events, spooled as files by the hook command (see `src/hooks.ts`)
  *    into one directory the daemon watches. Applied in time order, then
  *    deleted; files spooled while the daemon was stopped are applied when it
- *    starts.
+ *    starts. Anything else there (a file that is not a hook event, another
+ *    user's file, a FIFO, a directory, a temp file a hook left over a minute
+ *    ago) is moved aside to `spool/rejected/` and logged once; nothing in the
+ *    spool but a regular file of the daemon's own user is ever opened.
  * 2. Claude Code's own per-process state file (`sessions/<pid>.json` in its
  *    config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`), which also changes
  *    where no hook fires (Esc to interrupt a reply or to reject a permission
@@ -25,6 +28,13 @@ import {
 } from "../hooks.ts";
 import type { Observation, Session } from "./session.ts";
 import { procStat } from "./_platform.ts";
+import { readOwnTextFile } from "../ownership.ts";
+import { printable } from "../printable.ts";
+
+/** Where files in the spool that are not hook events are moved. */
+export const REJECTED_DIR = "rejected";
+/** A hook's temp file older than this was abandoned (a hook writes one in milliseconds). */
+export const STALE_TMP_MS = 60_000;
 
 /** Finds a live session by id. */
 export type SessionLookup = (id: string) => Session | undefined;
@@ -39,6 +49,8 @@ export class StatusWatcher {
   #again = false;
   #stateDirs = new Map<string, StateDir>();
   #closed = false;
+  /** Entries that could not be moved aside (reported once). */
+  #unmovable = new Set<string>();
 
   constructor(spoolDir: string, lookup: SessionLookup, log: (msg: string) => void) {
     this.spoolDir = spoolDir;
@@ -115,7 +127,8 @@ export class StatusWatcher {
   async #watchSpool(w: Deno.FsWatcher): Promise<void> {
     try {
       for await (const ev of w) {
-        if (ev.paths.some((p) => p.endsWith(".hook"))) void this.drain();
+        // A hook's temp file is renamed to .hook when complete: wait for that.
+        if (ev.paths.some((p) => !p.endsWith(".tmp"))) void this.drain();
       }
     } catch (e) {
       if (!this.#closed) this.#log(`spool watcher stopped: ${(e as Error).message}`);
@@ -124,43 +137,100 @@ export class StatusWatcher {
 
   async #drainOnce(): Promise<void> {
     const files: { name: string; parsed: SpoolName }[] = [];
+    const junk: { name: string; why: string }[] = [];
     try {
       for await (const e of Deno.readDir(this.spoolDir)) {
-        const parsed = e.isFile ? parseSpoolName(e.name) : null;
-        if (parsed) files.push({ name: e.name, parsed });
+        if (e.name === REJECTED_DIR && e.isDirectory) continue;
+        const parsed = parseSpoolName(e.name);
+        if (parsed && e.isFile) {
+          files.push({ name: e.name, parsed });
+        } else if (e.name.endsWith(".tmp") && e.isFile) {
+          // Being written by a hook, unless it was abandoned long ago.
+          const st = await Deno.lstat(`${this.spoolDir}/${e.name}`).catch(() => null);
+          const age = st?.mtime ? Date.now() - st.mtime.getTime() : 0;
+          if (age > STALE_TMP_MS) {
+            junk.push({
+              name: e.name,
+              why: `a hook's temp file left for ${Math.round(age / 1000)}s`,
+            });
+          }
+        } else {
+          const kind = e.isFile
+            ? "a file"
+            : e.isDirectory
+            ? "a directory"
+            : e.isSymlink
+            ? "a symbolic link"
+            : "a special file (FIFO, socket or device)";
+          junk.push({ name: e.name, why: `${kind} that is not a hook event` });
+        }
       }
     } catch (e) {
       this.#log(`cannot read the hook spool: ${(e as Error).message}`);
       return;
     }
+    for (const j of junk) await this.#reject(j.name, j.why);
     files.sort((a, b) => compareSpool(a.parsed, b.parsed));
     for (const f of files) {
       const path = `${this.spoolDir}/${f.name}`;
       let text: string;
       try {
-        text = await Deno.readTextFile(path);
-      } catch {
-        continue; // already handled
+        // Only a regular file of our own user is opened (never a FIFO).
+        text = await readOwnTextFile(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) continue; // already handled
+        await this.#reject(f.name, (e as Error).message);
+        continue;
       }
       // Applied first, deleted after: a crash in between re-applies an event
       // that is then stale (ignored), never loses one.
-      this.#apply(f.name, f.parsed, text);
-      await Deno.remove(path).catch(() => {});
+      const bad = this.#apply(f.parsed, text);
+      if (bad) await this.#reject(f.name, bad);
+      else await Deno.remove(path).catch(() => {});
     }
   }
 
-  #apply(name: string, spooled: SpoolName, text: string): void {
+  /** Moves a spool entry aside to `rejected/` (never opening it) and logs why, once. */
+  async #reject(name: string, why: string): Promise<void> {
+    const from = `${this.spoolDir}/${name}`;
+    const dir = `${this.spoolDir}/${REJECTED_DIR}`;
+    try {
+      const st = await Deno.lstat(dir).catch(() => null);
+      if (st && !st.isDirectory) {
+        // Something else took the name: it becomes junk itself next time.
+        await Deno.rename(dir, `${this.spoolDir}/${REJECTED_DIR}-${Date.now()}.junk`);
+      }
+      if (!st?.isDirectory) await Deno.mkdir(dir, { mode: 0o700 });
+      let to = `${dir}/${name}`;
+      if (await Deno.lstat(to).then(() => true, () => false)) to += `.${Date.now()}`;
+      await Deno.rename(from, to);
+      this.#log(`spool: moved ${printable(name)} aside to ${REJECTED_DIR}/: ${printable(why)}`);
+    } catch (e) {
+      const gone = await Deno.lstat(from).then(() => false, () => true);
+      if (gone || this.#unmovable.has(name)) return;
+      this.#unmovable.add(name);
+      this.#log(
+        `spool: ${printable(name)} (${printable(why)}) cannot be moved aside: ${
+          (e as Error).message
+        }`,
+      );
+    }
+  }
+
+  /** Applies one spooled hook event; returns why it is not one, or null. */
+  #apply(spooled: SpoolName, text: string): string | null {
     let payload: Record<string, unknown>;
     try {
       const v = JSON.parse(text);
-      if (typeof v !== "object" || v === null) throw new Error("not an object");
+      if (typeof v !== "object" || v === null || Array.isArray(v)) {
+        throw new Error("not a JSON object");
+      }
       payload = v;
     } catch (e) {
-      this.#log(`ignoring a malformed hook event ${name}: ${(e as Error).message}`);
-      return;
+      return `not a hook event: ${(e as Error).message}`;
     }
     const session = this.#lookup(spooled.session);
-    if (!session) return; // ended, removed, or a probe (doctor)
+    if (!session) return null; // ended, removed, or a probe (doctor)
     const m = interpretHook(payload);
     const obs: Observation = {
       source: "hook",
@@ -178,6 +248,7 @@ export class StatusWatcher {
     if (m.backgroundTasks !== undefined) obs.backgroundTasks = m.backgroundTasks;
     if (m.promptId) obs.promptId = m.promptId;
     session.observe(obs);
+    return null;
   }
 }
 

@@ -10,6 +10,7 @@
 import type { SessionRecord } from "../protocol.ts";
 import { recordPath } from "../paths.ts";
 import type { Paths } from "../paths.ts";
+import { readOwnTextFile } from "../ownership.ts";
 
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -25,8 +26,9 @@ export class RecordStore {
   }
 
   /**
-   * Loads every record. Unreadable or invalid files are reported through
-   * `warn` and skipped (never deleted); leftover temp files are removed.
+   * Loads every record. Unreadable or invalid files, and files of another
+   * user's, are reported through `warn` and skipped (never deleted);
+   * leftover temp files are removed.
    */
   async loadAll(warn: (msg: string) => void): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
@@ -40,7 +42,8 @@ export class RecordStore {
       const m = /^(.+)\.json$/.exec(entry.name);
       if (!m || !ULID_RE.test(m[1]!)) continue;
       try {
-        const rec = JSON.parse(await Deno.readTextFile(path)) as SessionRecord;
+        // Another user's file here was planted: never trusted.
+        const rec = JSON.parse(await readOwnTextFile(path)) as SessionRecord;
         if (typeof rec !== "object" || rec === null || rec.id !== m[1]) {
           throw new Error("not a session record");
         }

@@ -14,6 +14,7 @@ import { TIMED_OUT, within } from "../async.ts";
 import { connectOrStart } from "../cli/_client.ts";
 import { hookCommand } from "../hooks.ts";
 import { exists } from "../exists.ts";
+import { formatBytes } from "../bytes.ts";
 import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
 import { type LoginShellAnswer, loginShellFinds, profileLine, userShell } from "./login_shell.ts";
 
@@ -544,13 +545,4 @@ async function dirSize(dir: string): Promise<number> {
   return total;
 }
 
-/** 1536 → "1.5 KiB". */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
+export { formatBytes };
