@@ -78,6 +78,8 @@ Deno.test("settings register every event and merge with the user's own", () => {
     "SessionStart",
     "Stop",
     "StopFailure",
+    "SubagentStart",
+    "SubagentStop",
     "UserPromptSubmit",
   ]);
   const theirs = {
@@ -142,6 +144,34 @@ Deno.test("hook payloads map to statuses", () => {
   assert.equal(
     interpretHook({ hook_event_name: "UserPromptSubmit", prompt: "fix it" }).prompt,
     "fix it",
+  );
+  // A turn that ends with background agents still running keeps the session running.
+  const bg = interpretHook({
+    hook_event_name: "Stop",
+    background_tasks: [{ id: "a", type: "subagent", status: "running" }, {
+      id: "b",
+      status: "completed",
+    }],
+  });
+  assert.deepEqual([bg.status, bg.backgroundTasks, bg.detail], [
+    "running",
+    1,
+    "1 background agent",
+  ]);
+  assert.equal(interpretHook({ hook_event_name: "SubagentStart" }).status, "running");
+  assert.equal(interpretHook({ hook_event_name: "SubagentStop" }).status, null);
+  // claude 2.1.330's StopFailure: the kind in `error`, its words in last_assistant_message.
+  assert.equal(
+    interpretHook({
+      hook_event_name: "StopFailure",
+      error: "server_error",
+      last_assistant_message: "API Error: 529 Overloaded. This is a server-side issue.",
+    }).lastError,
+    "API Error: 529 Overloaded. This is a server-side issue. (server_error)",
+  );
+  assert.equal(
+    interpretHook({ hook_event_name: "StopFailure", error: "unknown" }).lastError,
+    "unknown",
   );
 });
 
