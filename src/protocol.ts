@@ -143,6 +143,12 @@ export interface SessionRecord {
   waitingFor?: WaitingFor | null;
   /** Claude's background agents still running (they keep the session `running`). */
   backgroundTasks?: number;
+  /** The user's labels for grouping sessions (`new --tag`, `tag`). */
+  tags?: string[];
+  /** When the program last wrote output (RFC 3339); null before it has. */
+  lastOutputAt?: string | null;
+  /** Clients attached to it now (not persisted). */
+  clients?: number;
 }
 
 /** What a session waiting for the user waits for. */
@@ -208,8 +214,24 @@ export interface SendProgressPush {
 
 /** A lifecycle event, as pushed to `events` subscribers. */
 export interface SessionEvent {
-  /** What happened. */
-  event: "created" | "started" | "status" | "exited" | "removed";
+  /**
+   * What happened. Clients ignore kinds they do not know (more may come):
+   * `attached`/`detached` (a client attached or left; `clients` counts
+   * them), `activity` (the program wrote output — at most one a second per
+   * session; `lastOutputAt`), `notified` (the daemon delivered a
+   * notification, or failed to: `notification`), `tags` (tags changed).
+   */
+  event:
+    | "created"
+    | "started"
+    | "status"
+    | "exited"
+    | "removed"
+    | "attached"
+    | "detached"
+    | "activity"
+    | "notified"
+    | "tags";
   /** RFC 3339 UTC time. */
   at: string;
   id: string;
@@ -223,6 +245,28 @@ export interface SessionEvent {
   exitCode?: number | null;
   signal?: string | null;
   exitReason?: ExitReason | null;
+  /** `attached`, `detached`: clients attached to the session now. */
+  clients?: number;
+  /** `activity`: when the program last wrote output (RFC 3339). */
+  lastOutputAt?: string;
+  /** `notified`: the notification and how its delivery went. */
+  notification?: NotificationReport;
+  /** `tags`: the session's tags now. */
+  tags?: string[];
+}
+
+/** A notification the daemon raised for a session, and its delivery. */
+export interface NotificationReport {
+  /** What the session waits for: `permission` (incl. dialogs) or `input`. */
+  kind: "permission" | "input";
+  title: string;
+  body: string;
+  /** Who delivered it: `command` (config notify.command), `notify-send`, `terminal-notifier`, `osascript`. */
+  notifier: string;
+  /** `sent`; `failed` (the notifier exited non-zero or could not start); `timeout` (killed). */
+  outcome: "sent" | "failed" | "timeout";
+  /** Why it failed. */
+  error?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -310,7 +354,25 @@ export interface Api {
    * Subscribe to lifecycle events (of one session, or all). Replies at once;
    * then pushes {@linkcode EventPush} until the connection closes.
    */
-  events: { params: { session?: string }; result: { subscribed: true } };
+  events: {
+    /**
+     * `snapshot`: the reply also carries every session (all, or the one
+     * asked for) as of `seq`, and every pushed event carries its `seq`, so a
+     * client that lists and follows misses nothing in between.
+     */
+    params: { session?: string; snapshot?: boolean };
+    result: {
+      subscribed: true;
+      /** With `snapshot`: the number of the last event before it (pushes start at seq + 1). */
+      seq?: number;
+      /** With `snapshot`: the sessions, as of `seq`. */
+      sessions?: SessionRecord[];
+      /** With `snapshot`: the id prefix length `ls` uses. */
+      shortLength?: number;
+      /** With `snapshot`: this daemon's start time; a new one means numbering started over. */
+      daemonStarted?: string;
+    };
+  };
   /**
    * Wait until a session's status is one of `until` (replies at once when it
    * already is), it exits, or `timeoutMs` passes.
@@ -328,6 +390,12 @@ export interface EventPush {
   /** Id of the `events` request. */
   sub: RequestId;
   event: SessionEvent;
+  /**
+   * With `snapshot`: this event's number. Events are numbered across the
+   * daemon's life, one apart, starting after the snapshot's `seq`; a gap
+   * means one was missed (reconnect and take a new snapshot).
+   */
+  seq?: number;
 }
 
 /** Every request type name. */
@@ -378,10 +446,39 @@ export type Request<K extends RequestType = RequestType> = K extends RequestType
 /** First message on every connection. */
 export interface Hello {
   type: "hello";
+  /**
+   * Incompatible changes bump it (clients refuse another); everything else
+   * is added as a feature.
+   */
   protocol: number;
   version: string;
   pid: number;
+  /**
+   * What this daemon can do beyond protocol 1's first requests (see
+   * {@linkcode FEATURES}). A client requires the ones it uses and says which
+   * are missing; absent (an older daemon): none.
+   */
+  features?: string[];
 }
+
+/**
+ * Features a daemon advertises in {@linkcode Hello.features}. Added, never
+ * removed or changed in meaning; a client that needs one checks for it.
+ */
+export const FEATURES = {
+  /** `send` confirms delivery to Claude, `wait`/`timeoutMs`, `progress` pushes. */
+  sendConfirm: "send.confirm",
+  /** `wait` with `next`. */
+  waitNext: "wait.next",
+  /** `events` with `snapshot`, and `seq` on every event push. */
+  eventsSnapshot: "events.snapshot",
+  /** `attached`, `detached`, `activity` events. */
+  eventsActivity: "events.activity",
+  /** Daemon-side notifications: `notified` events, `notifyTest`. */
+  notify: "notify",
+  /** Tags: `new` with `tags`, `tag`, `ls`/`kill` by tag. */
+  tags: "tags",
+} as const;
 
 /** Machine-readable error codes. */
 export type ErrorCode =
