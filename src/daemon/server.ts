@@ -20,6 +20,7 @@ import * as net from "node:net";
 import {
   encodeMessage,
   errorReply,
+  FEATURES,
   type Hello,
   leadingId,
   LineDecoder,
@@ -35,6 +36,9 @@ import { within } from "../async.ts";
 import { type Link, NodeLink } from "./_link.ts";
 import { listenUnix, peerUid } from "./_platform.ts";
 import { userLabel } from "../ownership.ts";
+
+/** What this daemon can do (see {@linkcode FEATURES}), told in every greeting. */
+export const DAEMON_FEATURES: string[] = [FEATURES.sendConfirm, FEATURES.waitNext];
 
 /** Unread bytes a client may accumulate before it is dropped. */
 export const MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
@@ -271,6 +275,7 @@ export class Server {
       protocol: PROTOCOL_VERSION,
       version: VERSION,
       pid: Deno.pid,
+      features: DAEMON_FEATURES,
     };
     conn.send(hello);
     const decoder = new LineDecoder(MAX_MESSAGE_BYTES);
