@@ -1,7 +1,7 @@
 /**
  * Every difference between Linux and macOS in one place: the libc to load,
  * ioctl numbers and errno values, how a child is given the PTY as its
- * controlling terminal, and how a session's processes are found.
+ * controlling terminal, and what /proc tells about a process.
  *
  * Linux is what CI proves. The macOS values are from the system headers; note
  * that on Apple arm64 variadic C functions (`ioctl`) use a different calling
@@ -142,56 +142,6 @@ export function ptyLaunchArgv(tty: string, command: string, args: string[]): str
   ];
 }
 
-/** Live processes by session id and by process group (Linux), shared briefly. */
-let table: { at: number; bySession: Map<number, number[]> } | null = null;
-/** How long one scan of /proc serves every caller (many sessions stop at once). */
-const TABLE_MS = 10;
-
-function processTable(): Map<number, number[]> {
-  const now = Date.now();
-  if (table && now - table.at < TABLE_MS) return table.bySession;
-  const bySession = new Map<number, number[]>();
-  const note = (key: number, pid: number) => {
-    const list = bySession.get(key);
-    if (list) {
-      if (!list.includes(pid)) list.push(pid);
-    } else bySession.set(key, [pid]);
-  };
-  let entries: Iterable<Deno.DirEntry> = [];
-  try {
-    entries = Deno.readDirSync("/proc");
-  } catch { /* no /proc */ }
-  for (const e of entries) {
-    const pid = Number(e.name);
-    if (!Number.isInteger(pid) || pid <= 0) continue;
-    const stat = procStat(pid);
-    if (!stat || stat.state === "Z") continue;
-    note(stat.session, pid);
-    if (stat.pgrp !== stat.session) note(stat.pgrp, pid);
-  }
-  table = { at: now, bySession };
-  return bySession;
-}
-
-/**
- * Pids of every live (non-zombie) process whose session id or process group
- * is `sid` (Linux: from /proc, one scan shared by callers for a few
- * milliseconds). On macOS returns an empty list; callers also signal the
- * process group and use {@linkcode sessionRemains}.
- */
-export function sessionMembers(sid: number): number[] {
-  if (IS_MAC) return [];
-  return [...(processTable().get(sid) ?? [])];
-}
-
-/**
- * Whether any process of the session led by `sid` is still running. Zombies
- * do not count: an orphan's zombie lingers until init reaps it.
- */
-export function sessionRemains(sid: number): boolean {
-  return IS_MAC ? groupAlive(sid) : sessionMembers(sid).length > 0;
-}
-
 /** Process group, session and state of a pid from /proc (Linux), or null. */
 export function procStat(pid: number): { pgrp: number; session: number; state: string } | null {
   if (IS_MAC) return null;
@@ -221,15 +171,6 @@ export function processEnv(pid: number, name: string): string | undefined {
     }
   } catch { /* gone or not ours */ }
   return undefined;
-}
-
-/** True when a process with this pid exists (zombies excluded where detectable). */
-export function isAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  // kill(pid, 0): delivers nothing, only checks existence (EPERM means it exists).
-  if (libc().kill(pid, 0) !== 0 && errno() !== EPERM) return false;
-  const st = procStat(pid);
-  return st === null ? true : st.state !== "Z";
 }
 
 /** True while any process is in process group `pgid`. */

@@ -11,7 +11,6 @@ import type { NewParams, SessionEvent, SessionRecord } from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
 import type { Paths } from "../paths.ts";
 import { type Config, ConfigError, loadConfig, type LoadedConfig } from "../config.ts";
-import { processEnv } from "./_platform.ts";
 import { now, Session, type SessionHost } from "./session.ts";
 import type { RecordStore } from "./store.ts";
 import type { StatusWatcher } from "./status.ts";
@@ -161,9 +160,9 @@ export class Manager {
       if (rec.status !== "exited") lost.push(s);
     }
     await Promise.all(lost.map(async (s) => {
-      const owner = (pid: number) => processEnv(pid, "CLAUDE_SESSIONS_ID");
-      if (await Session.reapOrphan(s.record, owner, grace)) {
-        this.#log(`session ${s.id}: stopped orphaned process ${s.record.pid} (its pty is gone)`);
+      const n = await Session.reapOrphan(s.record, grace);
+      if (n > 0) {
+        this.#log(`session ${s.id}: stopped ${n} orphaned process(es) (its pty is gone)`);
       }
       s.markLost();
     }));

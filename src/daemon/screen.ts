@@ -188,6 +188,18 @@ export class Screen {
     }
   }
 
+  /**
+   * Never asks the owner to pause again (the program has exited: what is
+   * left to feed is bounded); a pause in force is lifted.
+   */
+  stopThrottling(): void {
+    const was = this.#throttled;
+    this.#throttled = false;
+    const fn = this.#onThrottle;
+    this.#onThrottle = () => {};
+    if (was) fn(false);
+  }
+
   /** Resizes the emulator (reflowing as a terminal would). */
   resize(cols: number, rows: number): void {
     if (this.#disposed) return;
