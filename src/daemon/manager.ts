@@ -162,7 +162,7 @@ export class Manager {
     await Promise.all(lost.map(async (s) => {
       const n = await Session.reapOrphan(s.record, grace);
       if (n > 0) {
-        this.#log(`session ${s.id}: stopped ${n} orphaned process(es) (its pty is gone)`);
+        this.#log(`session ${s.id}: stopped orphaned processes (${n}; its pty is gone)`);
       }
       s.markLost();
     }));

@@ -222,7 +222,7 @@ export function members(scan: Scan, t: Target): number[] {
       const id = p ? sessionIdOf(p) : null;
       return id !== null && id !== t.id;
     });
-    if (!shared) for (const pid of pids) add(pid);
+    if (!shared) { for (const pid of pids) add(pid); }
   }
   for (const pid of protectedPids(scan)) found.delete(pid);
   return [...found];

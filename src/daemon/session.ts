@@ -457,9 +457,8 @@ export class Session {
   static async reapOrphan(rec: SessionRecord, graceMs: number): Promise<number> {
     const scan = await nextScan();
     const sid = rec.pid;
-    const ours = sid !== null && [...scan.procs.values()].some((p) =>
-      p.session === sid && sessionIdOf(p) === rec.id
-    );
+    const ours = sid !== null &&
+      [...scan.procs.values()].some((p) => p.session === sid && sessionIdOf(p) === rec.id);
     const target: Target = { id: rec.id, sid: ours ? sid : null, cgroup: null };
     if (members(scan, target).length === 0) return 0;
     return await terminate(target, graceMs, null);
