@@ -35,6 +35,8 @@ const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
   // sd_notify(3) over a unix datagram socket (systemd Type=notify).
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
@@ -180,3 +182,48 @@ export function groupAlive(pgid: number): boolean {
 }
 
 const EPERM = 1;
+
+/**
+ * Replaces this process (same pid, descriptors and signal state) by a fresh
+ * run of the same command line with `env` (Linux: the command line is read
+ * from /proc). Returns only when that is not possible, saying why.
+ */
+export function reexec(env: Record<string, string>): string {
+  if (IS_MAC) return "not on macOS";
+  let argv: string[];
+  try {
+    argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+  } catch (e) {
+    return `cannot read /proc/self/cmdline: ${(e as Error).message}`;
+  }
+  if (argv.at(-1) === "") argv.pop();
+  const enc = new TextEncoder();
+  const keep: Uint8Array[] = [];
+  const cstr = (s: string) => {
+    const b = enc.encode(s + "\0");
+    keep.push(b);
+    return b;
+  };
+  const table = (items: string[]) => {
+    const t = new BigUint64Array(items.length + 1);
+    items.forEach((
+      s,
+      i,
+    ) => (t[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(cstr(s))))));
+    return new Uint8Array(t.buffer);
+  };
+  const path = cstr(Deno.execPath());
+  const args = table(argv);
+  const envp = table(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  libc().execve(path, args, envp);
+  return `execve failed (errno ${errno()})`;
+}
+
+/**
+ * Gives memory freed by the allocator back to the system (glibc's
+ * `malloc_trim`; nothing elsewhere).
+ */
+export function trimMemory(): void {
+  if (IS_MAC) return;
+  libc().malloc_trim?.(0n);
+}

@@ -19,8 +19,11 @@ import { type Listen, Server } from "./server.ts";
 import { createHandlers } from "./api.ts";
 import { Attachments } from "./attach.ts";
 import { StatusWatcher } from "./status.ts";
-import { IS_MAC } from "./_platform.ts";
+import { IS_MAC, trimMemory } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
+
+/** How often memory the allocator keeps free is given back. */
+const TRIM_MS = 5000;
 
 /** Exit status of a daemon that could not start. */
 export class DaemonStartError extends Error {
@@ -199,6 +202,9 @@ export async function runDaemon(): Promise<void> {
   await status.start();
   await manager.autoResume();
   server.open();
+  // Memory freed after a burst goes back to the system.
+  const trim = setInterval(trimMemory, TRIM_MS);
+  Deno.unrefTimer(trim as unknown as number);
 
   const shutdown = (why: string): Promise<void> => {
     if (shutdownPromise) return shutdownPromise;

@@ -29,7 +29,8 @@ import { within } from "../async.ts";
 import { DenoLink, type Link, NodeLink } from "./_link.ts";
 
 /** Unread bytes a client may accumulate before it is dropped. */
-export const MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
+export { MAX_CLIENT_BACKLOG } from "./limits.ts";
+import { MAX_CLIENT_BACKLOG } from "./limits.ts";
 
 /** One connected client, as handlers see it. */
 export class Connection {

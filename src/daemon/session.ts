@@ -30,7 +30,8 @@ import { TIMED_OUT, within } from "../async.ts";
 /** How many status changes a record keeps. */
 export const HISTORY_LIMIT = 50;
 /** Input queued for a program that does not read is refused beyond this. */
-export const MAX_QUEUED_INPUT = 16 * 1024 * 1024;
+export { MAX_QUEUED_INPUT } from "./limits.ts";
+import { MAX_QUEUED_INPUT } from "./limits.ts";
 /** After the program exits, how long to wait for the PTY to drain. */
 const DRAIN_MS = 500;
 

@@ -11,7 +11,7 @@
 import type { LogConfig } from "../config.ts";
 import { type LogFile, parseLogFileName } from "../log_format.ts";
 import type { SessionEvent, SessionRecord } from "../protocol.ts";
-import { compressArchives, LogWriter, repairLog } from "./log_writer.ts";
+import { compressArchives, LogBudget, LogWriter, repairLog } from "./log_writer.ts";
 import { stopGzipWorker } from "./_gzip.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import type { Session } from "./session.ts";
@@ -35,6 +35,8 @@ export class SessionLogs {
   #retentionTimer: ReturnType<typeof setInterval> | null = null;
   #giveUpTimer: ReturnType<typeof setTimeout> | null = null;
   #background: Promise<void> = Promise.resolve();
+  /** Log bytes waiting for the disk, all sessions together (bounded). */
+  readonly #budget = new LogBudget();
 
   /**
    * @param dir the logs directory
@@ -59,6 +61,7 @@ export class SessionLogs {
       settings: this.#settings,
       hold: () => session.holdOutput(),
       log: this.#log,
+      budget: this.#budget,
     });
     this.#active.set(session.id, {
       writer,
