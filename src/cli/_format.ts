@@ -77,3 +77,14 @@ export function table(header: string[], rows: string[][]): string {
 export function nameOf(rec: SessionRecord): string {
   return rec.name ?? "-";
 }
+
+/** 1536 → "1.5 KiB". */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

@@ -37,8 +37,10 @@ export async function run(args: Parsed): Promise<number> {
     client.close();
   }
   const { sessions, shortLength } = result;
+  const held = result.logHeldBack ?? {};
   if (boolOpt(args, "json")) {
-    console.log(JSON.stringify(sessions, null, 2));
+    const out = sessions.map((s) => (held[s.id] ? { ...s, logHeldBack: held[s.id] } : s));
+    console.log(JSON.stringify(out, null, 2));
     return 0;
   }
   if (sessions.length === 0) {
@@ -59,6 +61,7 @@ export async function run(args: Parsed): Promise<number> {
     } else if (s.runs.at(-1)?.resumed) {
       status += " (resumed)";
     }
+    if (held[s.id]) status += " (log held back)";
     return [
       s.id.slice(0, shortLength),
       nameOf(s),
@@ -68,5 +71,12 @@ export async function run(args: Parsed): Promise<number> {
     ];
   });
   console.log(table(["ID", "NAME", "STATUS", "AGE", "DIR"], rows));
+  const heldIds = Object.keys(held);
+  if (heldIds.length > 0) {
+    console.error(
+      `logging is held back for ${heldIds.length} session(s): ${held[heldIds[0]!]}; ` +
+        `their output waits (nothing is lost) until the disk has space`,
+    );
+  }
   return 0;
 }

@@ -150,7 +150,7 @@ export async function runDaemon(): Promise<void> {
     }
   }
 
-  const store = new RecordStore(p);
+  const store = new RecordStore(p, daemonLog);
   const manager = new Manager(p, store, config, daemonLog);
   const started = new Date().toISOString();
   let shutdownPromise: Promise<void> | null = null;
