@@ -40,9 +40,9 @@ export const PTY_READ_AHEAD_BYTES = 256 * KiB;
  * Output fed to a session's screen model and not yet parsed, above which
  * reading the session's PTY pauses (back-pressure on the program) …
  */
-export const SCREEN_HIGH_WATER = 256 * KiB;
+export const SCREEN_HIGH_WATER = 128 * KiB;
 /** … and below which it resumes. */
-export const SCREEN_LOW_WATER = 64 * KiB;
+export const SCREEN_LOW_WATER = 32 * KiB;
 
 /** Default lines of scrollback of each session's screen model (`scrollback` in the config). */
 export const DEFAULT_SCROLLBACK = 500;

@@ -23,7 +23,7 @@ import { IS_MAC, trimMemory } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
 
 /** How often memory the allocator keeps free is given back. */
-const TRIM_MS = 5000;
+const TRIM_MS = 1000;
 
 /** Exit status of a daemon that could not start. */
 export class DaemonStartError extends Error {
