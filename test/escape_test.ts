@@ -30,6 +30,15 @@ async function newSession(home: TestHome, fifo: Fifo): Promise<{ id: string; pid
   return { id, pid };
 }
 
+/** A home whose sessions run `script` (with a short kill grace), and a FIFO for their reports. */
+async function homeFor(script: string): Promise<{ home: TestHome; fifo: Fifo }> {
+  const home = await TestHome.create({
+    claude: { command: "/bin/sh", args: ["-c", script] },
+    kill: { graceSeconds: 1 },
+  });
+  return { home, fifo: await Fifo.create(home.dir) };
+}
+
 /** Kills what a failed test left behind. */
 function reapLeftovers(): void {
   for (const pid of started.splice(0)) {
@@ -38,11 +47,7 @@ function reapLeftovers(): void {
 }
 
 Deno.test("kill and rm --force stop a setsid grandchild of the session", opts, async () => {
-  const home = await TestHome.create({
-    claude: { command: "/bin/sh", args: ["-c", SETSID_SCRIPT] },
-    kill: { graceSeconds: 1 },
-  });
-  const fifo = await Fifo.create(home.dir);
+  const { home, fifo } = await homeFor(SETSID_SCRIPT);
   const daemon = await home.startDaemon();
   try {
     const a = await newSession(home, fifo);
@@ -74,11 +79,7 @@ Deno.test(
     // its leader when the PTY goes away, and so is orphaned.
     const script = `sh -c 'trap "" HUP; printf "pid=%s\\nEND\\n" $$ >"$FIFO"; ` +
       `while :; do sleep 1; done' & exec cat`;
-    const home = await TestHome.create({
-      claude: { command: "/bin/sh", args: ["-c", script] },
-      kill: { graceSeconds: 1 },
-    });
-    const fifo = await Fifo.create(home.dir);
+    const { home, fifo } = await homeFor(script);
     const first = await home.startDaemon();
     try {
       const s = await newSession(home, fifo);
@@ -143,11 +144,7 @@ Deno.test({
     const script = `echo $$ >"${group}/cgroup.procs" && ` +
       `sh -c 'env -i setsid sh -c "printf \\"pid=%s\\nEND\\n\\" \\$\\$ >$FIFO; exec sleep 1000" ` +
       `</dev/null >/dev/null 2>&1 &' && exec cat`;
-    const home = await TestHome.create({
-      claude: { command: "/bin/sh", args: ["-c", script] },
-      kill: { graceSeconds: 1 },
-    });
-    const fifo = await Fifo.create(home.dir);
+    const { home, fifo } = await homeFor(script);
     const daemon = await home.startDaemon();
     try {
       const s = await newSession(home, fifo);

@@ -144,8 +144,18 @@ export function ptyLaunchArgv(tty: string, command: string, args: string[]): str
   ];
 }
 
-/** Process group, session and state of a pid from /proc (Linux), or null. */
-export function procStat(pid: number): { pgrp: number; session: number; state: string } | null {
+/** What `/proc/<pid>/stat` tells about a process. */
+export interface ProcStat {
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Start time (clock ticks since boot): with the pid, names one process for good. */
+  start: string;
+}
+
+/** State, parent, process group, session and start time of a pid from /proc (Linux), or null. */
+export function procStat(pid: number): ProcStat | null {
   if (IS_MAC) return null;
   let text: string;
   try {
@@ -153,9 +163,15 @@ export function procStat(pid: number): { pgrp: number; session: number; state: s
   } catch {
     return null;
   }
-  const close = text.lastIndexOf(")");
-  const fields = text.slice(close + 2).split(" ");
-  return { state: fields[0] ?? "", pgrp: Number(fields[2]), session: Number(fields[3]) };
+  // f[0] is field 3 (state) of proc(5); field n is f[n - 3].
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return {
+    state: f[0] ?? "",
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    session: Number(f[3]),
+    start: f[19] ?? "",
+  };
 }
 
 /**

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { groupAlive, IS_MAC, processEnv } from "./_platform.ts";
+import { groupAlive, IS_MAC, processEnv, procStat } from "./_platform.ts";
 
 /** The variable naming a process's session. */
 export const SESSION_ENV = "CLAUDE_SESSIONS_ID";
@@ -55,33 +55,19 @@ export interface Scan {
 
 /** What identifies a session's processes. */
 export interface Target {
-  /** The session id (`CLAUDE_SESSIONS_ID`). */
-  id: string;
+  /** The session id (`CLAUDE_SESSIONS_ID`); null: only the terminal's session counts. */
+  id: string | null;
   /** The leader's pid (= its session and process group), when known to be ours. */
   sid: number | null;
   /** The session's own cgroup (v2, absolute path under the cgroup mount), if any. */
   cgroup: string | null;
 }
 
-/** Parses `/proc/<pid>/stat`, or null when gone or a zombie. */
+/** A live process from `/proc/<pid>/stat`, or null when gone or a zombie. */
 export function readProc(pid: number): Proc | null {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return null;
-  }
-  const close = text.lastIndexOf(")");
-  const f = text.slice(close + 2).split(" ");
-  // f[0] is field 3 (state) of proc(5); field n is f[n - 3].
-  if (f[0] === "Z" || f[0] === "X") return null;
-  return {
-    pid,
-    ppid: Number(f[1]),
-    pgrp: Number(f[2]),
-    session: Number(f[3]),
-    start: f[19] ?? "",
-  };
+  const st = procStat(pid);
+  if (!st || st.state === "Z" || st.state === "X") return null;
+  return { pid, ppid: st.ppid, pgrp: st.pgrp, session: st.session, start: st.start };
 }
 
 /** Scans `/proc` now (synchronously). */
@@ -210,7 +196,8 @@ export function members(scan: Scan, t: Target): number[] {
     for (const c of scan.children.get(pid) ?? []) add(c);
   };
   for (const p of scan.procs.values()) {
-    if ((t.sid !== null && (p.session === t.sid || p.pgrp === t.sid)) || sessionIdOf(p) === t.id) {
+    const bySid = t.sid !== null && (p.session === t.sid || p.pgrp === t.sid);
+    if (bySid || (t.id !== null && sessionIdOf(p) === t.id)) {
       add(p.pid);
     }
   }

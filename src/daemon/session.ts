@@ -482,8 +482,9 @@ export class Session {
     pty.releaseSlave();
     const drained = await within(readerDone, DRAIN_MS);
     if (drained === TIMED_OUT) {
-      // Something else (a background process) still holds the terminal.
-      signalAll({ id: this.id, sid: child.pid, cgroup: null }, "SIGHUP", false);
+      // Something else (a background process) still holds the terminal:
+      // hang up the terminal's session (not what left it).
+      signalAll({ id: null, sid: child.pid, cgroup: null }, "SIGHUP", false);
     }
     await pty.close();
     this.#pty = null;
