@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DEFAULT_SCROLLBACK } from "./daemon/limits.ts";
 import {
   findNodeAtLocation,
   type Node,
@@ -92,7 +93,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     kind: "integer",
     min: 0,
     max: 1_000_000,
-    doc: "lines of scrollback in each session's screen model (default: 10000)",
+    doc: `lines of scrollback in each session's screen model (default: ${DEFAULT_SCROLLBACK})`,
   },
   detachKey: {
     kind: "string",
@@ -137,7 +138,7 @@ export function defaultConfig(): Config {
     claude: { command: "claude", args: [], hooks: "auto" },
     resume: { onDaemonStart: true },
     kill: { graceSeconds: 2 },
-    scrollback: 10_000,
+    scrollback: DEFAULT_SCROLLBACK,
     detachKey: "C-b d",
     log: {
       enabled: true,

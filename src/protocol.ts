@@ -284,8 +284,16 @@ export interface Api {
   /** List sessions. */
   ls: {
     params: { all?: boolean };
-    /** `shortLength`: prefix length that keeps every known id unique. */
-    result: { sessions: SessionRecord[]; shortLength: number };
+    /**
+     * `shortLength`: prefix length that keeps every known id unique.
+     * `logHeldBack`: sessions whose log output waits in memory because writing
+     * it fails (e.g. a full disk), with the error.
+     */
+    result: {
+      sessions: SessionRecord[];
+      shortLength: number;
+      logHeldBack?: Record<string, string>;
+    };
   };
   /** One session's record. */
   get: { params: { session: string }; result: { session: SessionRecord } };
@@ -433,6 +441,10 @@ export interface DaemonStatus {
   sessions: { live: number; exited: number; byStatus: Partial<Record<SessionStatus, number>> };
   /** Problems found in `config.jsonc` (unknown keys, bad values). */
   configWarnings: string[];
+  /** Sessions whose log output waits in memory because writing it fails (e.g. a full disk). */
+  logHeldBack?: { id: string; error: string; bytes: number }[];
+  /** Why session records cannot be written at the moment (retried), if they cannot. */
+  recordsFailing?: string | null;
 }
 
 /** A request as sent on the wire. */

@@ -68,3 +68,5 @@ export function table(header: string[], rows: string[][]): string {
 export function nameOf(rec: SessionRecord): string {
   return rec.name ?? "-";
 }
+
+export { formatBytes } from "../bytes.ts";

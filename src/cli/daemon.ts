@@ -33,6 +33,8 @@ daemon on their own when none answers.`,
 export async function run(args: Parsed): Promise<number> {
   const p = paths();
   if (boolOpt(args, "foreground")) {
+    const { withMemoryFlags } = await import("../daemon/memory.ts");
+    withMemoryFlags((msg) => console.error(`${new Date().toISOString()} ${msg}`));
     const { runDaemon, DaemonStartError, daemonLog } = await import("../daemon/main.ts");
     globalThis.addEventListener("unhandledrejection", (e) => {
       e.preventDefault();

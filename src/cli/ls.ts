@@ -39,8 +39,10 @@ export async function run(args: Parsed): Promise<number> {
     client.close();
   }
   const { sessions, shortLength } = result;
+  const held = result.logHeldBack ?? {};
   if (boolOpt(args, "json")) {
-    console.log(JSON.stringify(sessions, null, 2));
+    const out = sessions.map((s) => (held[s.id] ? { ...s, logHeldBack: held[s.id] } : s));
+    console.log(JSON.stringify(out, null, 2));
     return 0;
   }
   if (sessions.length === 0) {
@@ -54,7 +56,8 @@ export async function run(args: Parsed): Promise<number> {
   const color = useColor();
   const now = Date.now();
   const rows = sessions.map((s) => {
-    const status = statusSummary(s, now);
+    let status = statusSummary(s, now);
+    if (held[s.id]) status += " (log held back)";
     // A directory or name may hold control characters: shown escaped.
     return [
       s.id.slice(0, shortLength),
@@ -65,5 +68,12 @@ export async function run(args: Parsed): Promise<number> {
     ];
   });
   console.log(table(["ID", "NAME", "STATUS", "AGE", "DIR"], rows));
+  const heldIds = Object.keys(held);
+  if (heldIds.length > 0) {
+    console.error(
+      `logging is held back for ${heldIds.length} session(s): ${held[heldIds[0]!]}; ` +
+        `their output waits (nothing is lost) until the disk has space`,
+    );
+  }
   return 0;
 }

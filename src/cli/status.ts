@@ -7,7 +7,7 @@
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
 import { Client } from "./_client.ts";
-import { formatUptime } from "./_format.ts";
+import { formatBytes, formatUptime } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
 
@@ -53,6 +53,18 @@ export async function run(args: Parsed): Promise<number> {
     ],
   ];
   for (const w of st.configWarnings) lines.push(["config", w]);
+  const held = st.logHeldBack ?? [];
+  if (held.length > 0) {
+    const bytes = held.reduce((n, h) => n + h.bytes, 0);
+    lines.push([
+      "logging",
+      `held back for ${held.length} session(s): ${held[0]!.error} (${formatBytes(bytes)} ` +
+      `waiting in memory; the output is held, nothing is lost; it is written once the disk has space)`,
+    ]);
+  }
+  if (st.recordsFailing) {
+    lines.push(["records", `cannot be written: ${st.recordsFailing} (retrying)`]);
+  }
   for (const [k, v] of lines) console.log(`${k!.padEnd(9)} ${printable(v!)}`);
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * Every difference between Linux and macOS in one place: the libc to load,
  * ioctl numbers and errno values, how a child is given the PTY as its
- * controlling terminal, and how a session's processes are found.
+ * controlling terminal, and what /proc tells about a process.
  *
  * Linux is what CI proves. The macOS values are from the system headers; note
  * that on Apple arm64 variadic C functions (`ioctl`) use a different calling
@@ -35,6 +35,8 @@ const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
   // sd_notify(3) over a unix datagram socket (systemd Type=notify).
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
@@ -238,58 +240,18 @@ export function ptyLaunchArgv(tty: string, command: string, args: string[]): str
   ];
 }
 
-/** Live processes by session id and by process group (Linux), shared briefly. */
-let table: { at: number; bySession: Map<number, number[]> } | null = null;
-/** How long one scan of /proc serves every caller (many sessions stop at once). */
-const TABLE_MS = 10;
-
-function processTable(): Map<number, number[]> {
-  const now = Date.now();
-  if (table && now - table.at < TABLE_MS) return table.bySession;
-  const bySession = new Map<number, number[]>();
-  const note = (key: number, pid: number) => {
-    const list = bySession.get(key);
-    if (list) {
-      if (!list.includes(pid)) list.push(pid);
-    } else bySession.set(key, [pid]);
-  };
-  let entries: Iterable<Deno.DirEntry> = [];
-  try {
-    entries = Deno.readDirSync("/proc");
-  } catch { /* no /proc */ }
-  for (const e of entries) {
-    const pid = Number(e.name);
-    if (!Number.isInteger(pid) || pid <= 0) continue;
-    const stat = procStat(pid);
-    if (!stat || stat.state === "Z") continue;
-    note(stat.session, pid);
-    if (stat.pgrp !== stat.session) note(stat.pgrp, pid);
-  }
-  table = { at: now, bySession };
-  return bySession;
+/** What `/proc/<pid>/stat` tells about a process. */
+export interface ProcStat {
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Start time (clock ticks since boot): with the pid, names one process for good. */
+  start: string;
 }
 
-/**
- * Pids of every live (non-zombie) process whose session id or process group
- * is `sid` (Linux: from /proc, one scan shared by callers for a few
- * milliseconds). On macOS returns an empty list; callers also signal the
- * process group and use {@linkcode sessionRemains}.
- */
-export function sessionMembers(sid: number): number[] {
-  if (IS_MAC) return [];
-  return [...(processTable().get(sid) ?? [])];
-}
-
-/**
- * Whether any process of the session led by `sid` is still running. Zombies
- * do not count: an orphan's zombie lingers until init reaps it.
- */
-export function sessionRemains(sid: number): boolean {
-  return IS_MAC ? groupAlive(sid) : sessionMembers(sid).length > 0;
-}
-
-/** Process group, session and state of a pid from /proc (Linux), or null. */
-export function procStat(pid: number): { pgrp: number; session: number; state: string } | null {
+/** State, parent, process group, session and start time of a pid from /proc (Linux), or null. */
+export function procStat(pid: number): ProcStat | null {
   if (IS_MAC) return null;
   let text: string;
   try {
@@ -297,9 +259,15 @@ export function procStat(pid: number): { pgrp: number; session: number; state: s
   } catch {
     return null;
   }
-  const close = text.lastIndexOf(")");
-  const fields = text.slice(close + 2).split(" ");
-  return { state: fields[0] ?? "", pgrp: Number(fields[2]), session: Number(fields[3]) };
+  // f[0] is field 3 (state) of proc(5); field n is f[n - 3].
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return {
+    state: f[0] ?? "",
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    session: Number(f[3]),
+    start: f[19] ?? "",
+  };
 }
 
 /**
@@ -319,15 +287,6 @@ export function processEnv(pid: number, name: string): string | undefined {
   return undefined;
 }
 
-/** True when a process with this pid exists (zombies excluded where detectable). */
-export function isAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  // kill(pid, 0): delivers nothing, only checks existence (EPERM means it exists).
-  if (libc().kill(pid, 0) !== 0 && errno() !== EPERM) return false;
-  const st = procStat(pid);
-  return st === null ? true : st.state !== "Z";
-}
-
 /** True while any process is in process group `pgid`. */
 export function groupAlive(pgid: number): boolean {
   if (pgid <= 0) return false;
@@ -335,3 +294,48 @@ export function groupAlive(pgid: number): boolean {
 }
 
 const EPERM = 1;
+
+/**
+ * Replaces this process (same pid, descriptors and signal state) by a fresh
+ * run of the same command line with `env` (Linux: the command line is read
+ * from /proc). Returns only when that is not possible, saying why.
+ */
+export function reexec(env: Record<string, string>): string {
+  if (IS_MAC) return "not on macOS";
+  let argv: string[];
+  try {
+    argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+  } catch (e) {
+    return `cannot read /proc/self/cmdline: ${(e as Error).message}`;
+  }
+  if (argv.at(-1) === "") argv.pop();
+  const enc = new TextEncoder();
+  const keep: Uint8Array[] = [];
+  const cstr = (s: string) => {
+    const b = enc.encode(s + "\0");
+    keep.push(b);
+    return b;
+  };
+  const table = (items: string[]) => {
+    const t = new BigUint64Array(items.length + 1);
+    items.forEach((
+      s,
+      i,
+    ) => (t[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(cstr(s))))));
+    return new Uint8Array(t.buffer);
+  };
+  const path = cstr(Deno.execPath());
+  const args = table(argv);
+  const envp = table(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  libc().execve(path, args, envp);
+  return `execve failed (errno ${errno()})`;
+}
+
+/**
+ * Gives memory freed by the allocator back to the system (glibc's
+ * `malloc_trim`; nothing elsewhere).
+ */
+export function trimMemory(): void {
+  if (IS_MAC) return;
+  libc().malloc_trim?.(0n);
+}

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { PTY_READ_AHEAD_BYTES } from "./limits.ts";
+
 /** Bytes of one command record: op (u8), fd (int32 LE), argument (int32 LE). */
 export const CMD_BYTES = 9;
 
@@ -24,10 +26,10 @@ export const CMD = {
  * acknowledged: reading stops there, so a busy main thread is never flooded
  * and a paused PTY stops within this many bytes.
  */
-export const WINDOW_BYTES = 1024 * 1024;
+export const WINDOW_BYTES = PTY_READ_AHEAD_BYTES;
 
 /** The main thread acknowledges output in steps of this many bytes (well below the window). */
-export const ACK_STEP_BYTES = 256 * 1024;
+export const ACK_STEP_BYTES = WINDOW_BYTES / 4;
 
 /** Reactor thread -> main thread. */
 export type ReactorMessage =

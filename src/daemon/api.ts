@@ -52,6 +52,8 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         uptimeMs: Date.now() - Date.parse(info.started),
         sessions: { live, exited, byStatus },
         configWarnings: m.configWarnings,
+        logHeldBack: m.logs.heldBack(),
+        recordsFailing: m.recordsFailing,
       };
     },
 
@@ -86,7 +88,9 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
     ls: (msg): Api["ls"]["result"] => {
       const all = optBool(msg, "all") ?? false;
       const sessions = m.sessions.filter((s) => all || s.live).map((s) => s.record);
-      return { sessions, shortLength: m.shortLength() };
+      const logHeldBack: Record<string, string> = {};
+      for (const h of m.logs.heldBack()) logHeldBack[h.id] = h.error;
+      return { sessions, shortLength: m.shortLength(), logHeldBack };
     },
 
     get: (msg): Api["get"]["result"] => ({ session: m.resolve(str(msg, "session")).record }),

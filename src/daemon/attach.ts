@@ -22,9 +22,10 @@ import { ProtocolError, type RequestId, type SessionRecord } from "../protocol.t
 import type { Connection } from "./server.ts";
 import type { Session } from "./session.ts";
 import { TIMED_OUT, within } from "../async.ts";
+import { ATTACH_LAG_BYTES } from "./limits.ts";
 
 /** Output waiting for a client beyond which it skips ahead (gets a redraw later). */
-export const LAG_BYTES = 4 * 1024 * 1024;
+export const LAG_BYTES = ATTACH_LAG_BYTES;
 /** How long a lagging client may go without reading anything before it is dropped. */
 export const STALL_MS = 10_000;
 

@@ -37,9 +37,10 @@ import {
 import { partOf } from "../log_reader.ts";
 import { Buffer } from "node:buffer";
 import { gzipFile } from "./_gzip.ts";
+import { LOG_BUFFER_SHARE_MIN, LOG_BUFFER_TOTAL_BYTES, LOG_WRITE_BATCH_BYTES } from "./limits.ts";
 
 /** At most this many bytes go to the file in one write. */
-const BATCH_BYTES = 4 * 1024 * 1024;
+const BATCH_BYTES = LOG_WRITE_BATCH_BYTES;
 /** Longest wait between retries after a failed write. */
 const MAX_BACKOFF_MS = 5000;
 
@@ -55,6 +56,28 @@ export interface LogWriterHost {
   hold(): () => void;
   /** The daemon's log. */
   log(msg: string): void;
+  /** The bound shared by every writer of the daemon, if any. */
+  budget?: LogBudget;
+}
+
+/**
+ * Log bytes waiting for the disk across every writer of the daemon: past
+ * `limit`, the writers holding at least {@linkcode LOG_BUFFER_SHARE_MIN} hold
+ * their sessions back until the total is down to half.
+ */
+export class LogBudget {
+  total = 0;
+  #reported = 0;
+
+  constructor(readonly limit: number = LOG_BUFFER_TOTAL_BYTES) {}
+
+  /** Whether to say so in the daemon's log (at most every 10 s). */
+  shouldReport(): boolean {
+    const now = Date.now();
+    if (now - this.#reported < 10_000) return false;
+    this.#reported = now;
+    return true;
+  }
 }
 
 /** The current UTC time as RFC 3339 with milliseconds. */
@@ -96,6 +119,8 @@ export class LogWriter {
   #compressing: Promise<void> = Promise.resolve();
   #release: (() => void) | null = null;
   #heldSince = 0;
+  /** Held for the daemon's total rather than this session's own limit. */
+  #heldForTotal = false;
   #failing: string | null = null;
 
   /** Starts the writer; the file is opened (and repaired) in the background. */
@@ -200,7 +225,7 @@ export class LogWriter {
     this.#pendingSize = 0;
     this.#queue = [];
     this.#stamps = [];
-    this.#buffered = 0;
+    this.#count(-this.#buffered);
     this.#unhold();
     this.#kick();
     const s = this.#sleeping;
@@ -230,7 +255,7 @@ export class LogWriter {
       }
       this.#pending.push(piece);
       this.#pendingSize += piece.length;
-      this.#buffered += piece.length;
+      this.#count(piece.length);
       if (this.#pendingSize >= MAX_ENTRY_BYTES) this.#seal();
     }
     this.#checkBound();
@@ -251,7 +276,7 @@ export class LogWriter {
     const size = this.#pendingSize;
     this.#pending = [];
     this.#pendingSize = 0;
-    this.#buffered -= size;
+    this.#count(-size);
     const text = formatLine({
       timestamp: this.#pendingAt,
       session_id: this.#host.id,
@@ -265,7 +290,7 @@ export class LogWriter {
   #enqueue(bytes: Uint8Array, stamp: string): void {
     this.#queue.push(bytes);
     this.#stamps.push(stamp);
-    this.#buffered += bytes.length;
+    this.#count(bytes.length);
     this.#kick();
   }
 
@@ -275,14 +300,36 @@ export class LogWriter {
     w?.();
   }
 
+  /** Counts bytes in (or, negative, out of) the buffer, here and in the shared budget. */
+  #count(delta: number): void {
+    this.#buffered += delta;
+    if (this.#host.budget) this.#host.budget.total += delta;
+  }
+
+  /** Whether the daemon's total is over its limit and this writer holds a share of it. */
+  #overTotal(limit: number): boolean {
+    const b = this.#host.budget;
+    return b !== undefined && b.total > limit && this.#buffered >= LOG_BUFFER_SHARE_MIN;
+  }
+
   #checkBound(): void {
+    if (this.#release !== null) return;
     const max = this.#host.settings().maxBufferBytes;
-    if (this.#release === null && this.#buffered > max) {
-      this.#release = this.#host.hold();
-      this.#heldSince = Date.now();
+    const own = this.#buffered > max;
+    const budget = this.#host.budget;
+    if (!own && !(budget && this.#overTotal(budget.limit))) return;
+    this.#release = this.#host.hold();
+    this.#heldSince = Date.now();
+    this.#heldForTotal = !own;
+    if (own) {
       this.#host.log(
         `log ${this.path}: ${this.#buffered} bytes waiting for the disk ` +
           `(log.maxBufferBytes ${max}); holding back the session's output until it catches up`,
+      );
+    } else if (budget && budget.shouldReport()) {
+      this.#host.log(
+        `logs: ${budget.total} bytes waiting for the disk across sessions (over ` +
+          `${budget.limit}); holding back the busiest sessions' output until they catch up`,
       );
     }
   }
@@ -290,9 +337,13 @@ export class LogWriter {
   #maybeUnhold(): void {
     if (this.#release === null) return;
     if (this.#buffered > this.#host.settings().maxBufferBytes / 2) return;
-    this.#host.log(
-      `log ${this.path}: caught up; output resumed after ${Date.now() - this.#heldSince} ms`,
-    );
+    const budget = this.#host.budget;
+    if (budget && this.#overTotal(budget.limit / 2)) return;
+    if (!this.#heldForTotal) {
+      this.#host.log(
+        `log ${this.path}: caught up; output resumed after ${Date.now() - this.#heldSince} ms`,
+      );
+    }
     this.#unhold();
   }
 
@@ -357,7 +408,7 @@ export class LogWriter {
         }
         this.#size += batch.bytes.length;
         this.#hasEntries = true;
-        this.#buffered -= batch.bytes.length;
+        this.#count(-batch.bytes.length);
         batch = null;
         if (this.#failing !== null) {
           this.#host.log(`log ${this.path}: writing again`);

@@ -9,7 +9,7 @@ import {
   parseLine,
 } from "../log_format.ts";
 import { readLog } from "../log_reader.ts";
-import { compressArchives, LogWriter, repairTail } from "./log_writer.ts";
+import { compressArchives, LogBudget, LogWriter, repairTail } from "./log_writer.ts";
 import { stopGzipWorker } from "./_gzip.ts";
 
 const ID = "01M7ZA1QCE3W6Y2T5XJ8K9VQ0R";
@@ -267,5 +267,57 @@ Deno.test("compressing a dead daemon's plain archives while the resumed session 
   } finally {
     stopGzipWorker();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the daemon-wide log budget holds back the busiest sessions and lets them go", async () => {
+  const tmp = await Deno.makeTempDir();
+  const dir = `${tmp}/logs`;
+  let all: LogWriter[] = [];
+  try {
+    // No disk yet: everything written waits in memory.
+    await Deno.writeTextFile(dir, "in the way");
+    const budget = new LogBudget(600_000);
+    const holds = new Map<string, string[]>();
+    all = [];
+    const make = (id: string) => {
+      const h: string[] = [];
+      holds.set(id, h);
+      const w = new LogWriter({
+        dir,
+        id,
+        settings: () => ({ ...defaultConfig().log, maxBufferBytes: 8 * 1024 * 1024 }),
+        hold: () => {
+          h.push("hold");
+          return () => h.push("release");
+        },
+        log: () => {},
+        budget,
+      });
+      all.push(w);
+      return w;
+    };
+    const busy = [make("01M7ZA1QCE3W6Y2T5XJ8K9VQ01"), make("01M7ZA1QCE3W6Y2T5XJ8K9VQ02")];
+    const quiet = make("01M7ZA1QCE3W6Y2T5XJ8K9VQ03");
+    quiet.output(random(1000));
+    // Each busy one stays far below its own limit, together they pass the total.
+    for (let i = 0; i < 100; i++) for (const w of busy) w.output(random(4096));
+    assert.ok(budget.total > 600_000, `total ${budget.total}`);
+    assert.equal(budget.total, busy[0]!.buffered + busy[1]!.buffered + quiet.buffered);
+    for (const w of busy) {
+      assert.deepEqual(holds.get(w.path.split("/").pop()!.split(".")[0]!), ["hold"]);
+    }
+    // One that holds less than its share is never held for the total.
+    quiet.output(random(1000));
+    assert.deepEqual(holds.get("01M7ZA1QCE3W6Y2T5XJ8K9VQ03"), []);
+    // Once the disk is back and the writers catch up, all are released.
+    await Deno.remove(dir);
+    await Promise.all([...busy, quiet].map((w) => w.flush()));
+    for (const h of holds.values()) assert.ok(h.length === 0 || h.at(-1) === "release", h.join());
+    assert.equal(budget.total, 0);
+    await Promise.all([...busy, quiet].map((w) => w.close()));
+  } finally {
+    await Promise.all(all.map((w) => w.abort()));
+    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -19,9 +19,12 @@ import { type Listen, Server } from "./server.ts";
 import { createHandlers } from "./api.ts";
 import { Attachments } from "./attach.ts";
 import { StatusWatcher } from "./status.ts";
-import { IS_MAC } from "./_platform.ts";
+import { IS_MAC, trimMemory } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
 import { OwnershipError, prepareHome } from "../ownership.ts";
+
+/** How often memory the allocator keeps free is given back. */
+const TRIM_MS = 1000;
 
 /** Exit status of a daemon that could not start. */
 export class DaemonStartError extends Error {
@@ -152,7 +155,7 @@ export async function runDaemon(): Promise<void> {
     }
   }
 
-  const store = new RecordStore(p);
+  const store = new RecordStore(p, daemonLog);
   const manager = new Manager(p, store, config, daemonLog);
   const started = new Date().toISOString();
   let shutdownPromise: Promise<void> | null = null;
@@ -204,6 +207,9 @@ export async function runDaemon(): Promise<void> {
   await status.start();
   await manager.autoResume();
   server.open();
+  // Memory freed after a burst goes back to the system.
+  const trim = setInterval(trimMemory, TRIM_MS);
+  Deno.unrefTimer(trim as unknown as number);
 
   const shutdown = (why: string): Promise<void> => {
     if (shutdownPromise) return shutdownPromise;

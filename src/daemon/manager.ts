@@ -11,7 +11,6 @@ import type { NewParams, SessionEvent, SessionRecord } from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
 import type { Paths } from "../paths.ts";
 import { type Config, ConfigError, loadConfig, type LoadedConfig } from "../config.ts";
-import { processEnv } from "./_platform.ts";
 import { now, Session, type SessionHost } from "./session.ts";
 import type { RecordStore } from "./store.ts";
 import type { StatusWatcher } from "./status.ts";
@@ -21,6 +20,7 @@ import { exists } from "../exists.ts";
 import { SessionLogs } from "./session_logs.ts";
 import { claudeTrusts } from "./claude_trust.ts";
 import { OwnershipError, readOwnTextFile } from "../ownership.ts";
+import { isNoSpace } from "./_disk.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -67,9 +67,8 @@ export class Manager {
     this.#log = log;
     this.#host = {
       save: (rec) => {
-        this.#store.save(rec).catch((e) =>
-          this.#log(`cannot write record ${rec.id}: ${(e as Error).message}`)
-        );
+        // A failure is logged by the store, which retries until the write succeeds.
+        this.#store.save(rec).catch(() => {});
       },
       emit: (ev) => this.#emit(ev),
       graceSeconds: () => this.#config.config.kill.graceSeconds,
@@ -83,6 +82,11 @@ export class Manager {
   /** The sessions' I/O logs. */
   get logs(): SessionLogs {
     return this.#logs;
+  }
+
+  /** Why session records cannot be written at the moment (retried), or null. */
+  get recordsFailing(): string | null {
+    return this.#store.failing;
   }
 
   /** Connects the watcher that feeds hook and Claude-state observations. */
@@ -165,9 +169,9 @@ export class Manager {
       if (rec.status !== "exited") lost.push(s);
     }
     await Promise.all(lost.map(async (s) => {
-      const owner = (pid: number) => processEnv(pid, "CLAUDE_SESSIONS_ID");
-      if (await Session.reapOrphan(s.record, owner, grace)) {
-        this.#log(`session ${s.id}: stopped orphaned process ${s.record.pid} (its pty is gone)`);
+      const n = await Session.reapOrphan(s.record, grace);
+      if (n > 0) {
+        this.#log(`session ${s.id}: stopped orphaned processes (${n}; its pty is gone)`);
       }
       s.markLost();
     }));
@@ -322,7 +326,9 @@ export class Manager {
       lastError: null,
     };
     const dir = sessionDir(this.#paths, id);
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e) => {
+      throw noSpaceError(e, this.#paths.home);
+    });
     try {
       // Kept for `resume` (also after a daemon restart); it can hold secrets, so 0600.
       await Deno.writeTextFile(`${dir}/env.json`, JSON.stringify(env), { mode: 0o600 });
@@ -339,12 +345,13 @@ export class Manager {
       this.#sessions.set(id, session);
       this.#afterStart(session, env, false);
       this.#log(`session ${id} started: ${command} (pid ${rec.pid}) in ${cwd}`);
-      // Reply only once the record is on disk.
-      await this.#store.save(rec);
+      // Reply only once the record is on disk (or, the disk full, retried: the
+      // session runs and is listed meanwhile).
+      await this.#store.save(rec).catch(() => {});
       return session;
     } catch (e) {
       if (!this.#sessions.has(id)) await Deno.remove(dir, { recursive: true }).catch(() => {});
-      throw e;
+      throw noSpaceError(e, this.#paths.home);
     }
   }
 
@@ -576,7 +583,8 @@ export class Manager {
       throw new ProtocolError("invalid_state", `session ${s.id} has already exited`);
     }
     await s.kill("killed");
-    await this.#store.save(s.record);
+    // On a full disk the write is retried; the exit is known all the same.
+    await this.#store.save(s.record).catch(() => {});
     return s;
   }
 
@@ -611,12 +619,11 @@ export class Manager {
     this.#shuttingDown = true;
     // A shorter grace than `kill`: the daemon should be gone within seconds.
     const grace = Math.min(this.#config.config.kill.graceSeconds, 1) * 1000;
-    this.#logs.giveUpAfter(10_000);
     await Promise.allSettled(
       this.sessions.filter((s) => s.live).map((s) => s.kill("daemon_stopped", grace)),
     );
     await this.#logs.close();
-    await this.#store.flush();
+    await this.#store.flush(5000);
   }
 
   /**
@@ -657,6 +664,16 @@ export class Manager {
       }
     }
   }
+}
+
+/** A full disk as a clear error (others unchanged). */
+function noSpaceError(e: unknown, home: string): unknown {
+  if (!isNoSpace(e)) return e;
+  return new ProtocolError(
+    "spawn_failed",
+    `cannot start a session: no space left on the disk holding ${home} ` +
+      `(${(e as Error).message.replace(/ \(os error \d+\).*$/, "")}); free some space`,
+  );
 }
 
 function clampSize(v: number | undefined, dflt: number): number {

@@ -15,6 +15,7 @@
 import { ModeTracker } from "./_modes.ts";
 import { WORKER_BUNDLES, workerUrl } from "../worker_url.ts";
 import type { ToMain, ToWorker } from "./_screen_protocol.ts";
+import { SCREEN_HIGH_WATER, SCREEN_LOW_WATER } from "./limits.ts";
 
 /** A consistent view for a client that will then follow the live stream. */
 export interface Snapshot {
@@ -79,9 +80,9 @@ class ScreenWorker {
     }
   }
 
-  post(msg: ToWorker): void {
+  post(msg: ToWorker, transfer: Transferable[] = []): void {
     if (this.#dead) return;
-    this.#worker.postMessage(msg);
+    this.#worker.postMessage(msg, transfer);
   }
 
   /** Sends a request and resolves with the worker's answer. */
@@ -121,9 +122,9 @@ class ScreenWorker {
 /** The emulated screen of one session. */
 export class Screen {
   /** Bytes in flight to the emulator above which the owner should pause the PTY. */
-  static readonly HIGH_WATER = 4 * 1024 * 1024;
+  static readonly HIGH_WATER = SCREEN_HIGH_WATER;
   /** Bytes in flight below which a paused PTY may resume. */
-  static readonly LOW_WATER = 1024 * 1024;
+  static readonly LOW_WATER = SCREEN_LOW_WATER;
 
   #worker: ScreenWorker;
   #sid: number;
@@ -175,7 +176,8 @@ export class Screen {
     const seq = ++this.#seq;
     this.#unacked.push({ seq, chunk });
     this.#pendingBytes += chunk.length;
-    this.#worker.post({ op: "feed", sid: this.#sid, seq, chunk: chunk.slice() });
+    const copy = chunk.slice();
+    this.#worker.post({ op: "feed", sid: this.#sid, seq, chunk: copy }, [copy.buffer]);
     if (!this.#throttled && this.#pendingBytes > Screen.HIGH_WATER) {
       this.#throttled = true;
       this.#onThrottle(true);
@@ -191,6 +193,18 @@ export class Screen {
       this.#throttled = false;
       this.#onThrottle(false);
     }
+  }
+
+  /**
+   * Never asks the owner to pause again (the program has exited: what is
+   * left to feed is bounded); a pause in force is lifted.
+   */
+  stopThrottling(): void {
+    const was = this.#throttled;
+    this.#throttled = false;
+    const fn = this.#onThrottle;
+    this.#onThrottle = () => {};
+    if (was) fn(false);
   }
 
   /** Resizes the emulator (reflowing as a terminal would). */

@@ -41,7 +41,8 @@ import { userLabel } from "../ownership.ts";
 export const DAEMON_FEATURES: string[] = [FEATURES.sendConfirm, FEATURES.waitNext];
 
 /** Unread bytes a client may accumulate before it is dropped. */
-export const MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
+export { MAX_CLIENT_BACKLOG } from "./limits.ts";
+import { MAX_CLIENT_BACKLOG } from "./limits.ts";
 
 /** One connected client, as handlers see it. */
 export class Connection {

@@ -14,7 +14,16 @@ import type {
   WaitingFor,
 } from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
-import { isAlive, ptyLaunchArgv, sessionMembers, sessionRemains } from "./_platform.ts";
+import { ptyLaunchArgv } from "./_platform.ts";
+import {
+  members,
+  nextScan,
+  sessionCgroup,
+  sessionIdOf,
+  signalAll,
+  type Target,
+  terminate,
+} from "./reaper.ts";
 import { Pty } from "./pty.ts";
 import { type PeekOptions, Screen } from "./screen.ts";
 import { TIMED_OUT, within } from "../async.ts";
@@ -23,7 +32,8 @@ import { showsTrustDialog } from "./claude_trust.ts";
 /** How many status changes a record keeps. */
 export const HISTORY_LIMIT = 50;
 /** Input queued for a program that does not read is refused beyond this. */
-export const MAX_QUEUED_INPUT = 16 * 1024 * 1024;
+export { MAX_QUEUED_INPUT } from "./limits.ts";
+import { MAX_QUEUED_INPUT } from "./limits.ts";
 /** After the program exits, how long to wait for the PTY to drain. */
 const DRAIN_MS = 500;
 
@@ -125,11 +135,15 @@ export class Session {
   #outputListeners = new Set<OutputListener>();
   #inputListeners = new Set<InputListener>();
   #resizeListeners = new Set<ResizeListener>();
-  #released: (() => void)[] = [];
   #killReason: ExitReason | null = null;
   #screen: Screen | null = null;
-  /** Text kept from the screen after the program exited (for peek). */
-  #finalText: { plain: string[]; ansi: string } | null = null;
+  /**
+   * Text kept from the screen after the program exited (for peek), computed
+   * once the screen has parsed everything (no one waits for that).
+   */
+  #finalText: Promise<{ plain: string[]; ansi: string }> | null = null;
+  /** The program has exited: its output is drained whatever holds reading back. */
+  #exiting = false;
   /** Why reading the program's output is paused (back-pressure); empty: reading. */
   #holds = new Set<string | symbol>();
   /** When the current run started (ms); observations older than it are stale. */
@@ -201,12 +215,11 @@ export class Session {
   hold(reason: string | symbol, on: boolean): void {
     if (on) {
       this.#holds.add(reason);
-      this.#pty?.pause();
+      if (!this.#exiting) this.#pty?.pause();
       return;
     }
     if (!this.#holds.delete(reason) || this.#holds.size > 0) return;
     this.#pty?.resume();
-    for (const fn of this.#released.splice(0)) fn();
   }
 
   /**
@@ -217,14 +230,15 @@ export class Session {
   async peek(opts: PeekOptions): Promise<string> {
     const screen = this.#screen;
     if (screen) return await screen.peek(opts);
-    if (!this.#finalText) {
+    const final = await this.#finalText;
+    if (!final) {
       throw new ProtocolError(
         "invalid_state",
         `no screen kept for session ${this.id} (it ended before the daemon last started); see its logs`,
       );
     }
-    if (opts.ansi) return this.#finalText.ansi;
-    const all = this.#finalText.plain;
+    if (opts.ansi) return final.ansi;
+    const all = final.plain;
     const n = opts.lines ?? this.record.rows;
     return all.slice(Math.max(0, all.length - n)).join("\n");
   }
@@ -301,8 +315,9 @@ export class Session {
    * Stops reading the program's output until the returned function is called
    * (back-pressure for a listener that cannot keep up: the program blocks once
    * the kernel's PTY buffer fills; nothing is dropped). Holds nest: reading
-   * resumes when every hold is released. Output still waiting when the
-   * program exits is drained after the last release.
+   * resumes when every hold is released. Once the program has exited, what
+   * it left in the PTY is read regardless (it is bounded by the kernel's
+   * buffer), so no hold delays the exit.
    */
   holdOutput(): () => void {
     const token = Symbol("hold");
@@ -366,6 +381,7 @@ export class Session {
     });
     this.#screen = screen;
     this.#killReason = null;
+    this.#exiting = false;
     if (this.#holds.size > 0) pty.pause();
     const started = now();
     rec.pid = child.pid;
@@ -678,11 +694,13 @@ export class Session {
       return;
     }
     this.#killReason ??= reason;
-    await terminateSession(
-      this.#child.pid,
+    const pid = this.#child.pid;
+    const n = await terminate(
+      { id: this.id, sid: pid, cgroup: sessionCgroup(pid) },
       graceMs ?? this.#host.graceSeconds() * 1000,
       this.#childExited,
     );
+    this.#host.log(`session ${this.id}: stopped (${n} process${n === 1 ? "" : "es"} signalled)`);
     await this.#finished;
   }
 
@@ -702,21 +720,20 @@ export class Session {
   }
 
   /**
-   * Stops processes left over from a dead daemon's session — only when the
-   * recorded pid still carries this session's `CLAUDE_SESSIONS_ID` (pids get
-   * reused). Their terminal is gone, so nothing can reach them any more.
-   * Resolves true when there was something to stop.
+   * Stops processes left over from a dead daemon's session: every process
+   * carrying its `CLAUDE_SESSIONS_ID`, their children, and the members of
+   * the recorded leader's terminal session when one of them carries it too
+   * (pids get reused). Their terminal is gone, so nothing else can reach
+   * them. Resolves with how many processes were signalled.
    */
-  static async reapOrphan(
-    rec: SessionRecord,
-    ownerOf: (pid: number) => string | undefined,
-    graceMs: number,
-  ): Promise<boolean> {
-    const pid = rec.pid;
-    if (!pid || !isAlive(pid)) return false;
-    if (ownerOf(pid) !== rec.id) return false;
-    await terminateSession(pid, graceMs, null);
-    return true;
+  static async reapOrphan(rec: SessionRecord, graceMs: number): Promise<number> {
+    const scan = await nextScan();
+    const sid = rec.pid;
+    const ours = sid !== null &&
+      [...scan.procs.values()].some((p) => p.session === sid && sessionIdOf(p) === rec.id);
+    const target: Target = { id: rec.id, sid: ours ? sid : null, cgroup: null };
+    if (members(scan, target).length === 0) return 0;
+    return await terminate(target, graceMs, null);
   }
 
   async #awaitExit(
@@ -725,31 +742,37 @@ export class Session {
     readerDone: Promise<void>,
   ): Promise<void> {
     const status = await child.status;
+    // The program is gone: what it left in the PTY is bounded (the kernel's
+    // buffer), so read it whatever holds reading back (a slow screen model, a
+    // full disk) rather than wait for them.
+    this.#exiting = true;
+    this.#screen?.stopThrottling();
+    pty.resume();
     // Let the PTY drain: drop our slave descriptor; the master reports EOF
     // once every descriptor of the slave is closed.
     pty.releaseSlave();
-    let drained = await within(readerDone, DRAIN_MS);
-    // Reading is held back (a listener is catching up): what the program
-    // wrote is still in the PTY, so wait for the release before timing out.
-    while (drained === TIMED_OUT && this.#holds.size > 0) {
-      await new Promise<void>((r) => this.#released.push(r));
-      drained = await within(readerDone, DRAIN_MS);
-    }
+    const drained = await within(readerDone, DRAIN_MS);
     if (drained === TIMED_OUT) {
-      // Something else (a background process) still holds the terminal.
-      signalSession(child.pid, "SIGHUP");
+      // Something else (a background process) still holds the terminal:
+      // hang up the terminal's session (not what left it).
+      signalAll({ id: null, sid: child.pid, cgroup: null }, "SIGHUP", false);
     }
     await pty.close();
     this.#pty = null;
     this.#child = null;
     const screen = this.#screen;
-    if (screen) {
-      this.#finalText = {
-        plain: (await screen.peek({ lines: 1000, final: true })).split("\n"),
-        ansi: await screen.peek({ ansi: true, final: true }),
-      };
+    this.#screen = null;
+    if (screen && this.#killReason === "daemon_stopped") {
+      // The daemon is stopping: no one will look at this screen again.
       screen.dispose();
-      this.#screen = null;
+    } else if (screen) {
+      const final = (async () => {
+        const plain = (await screen.peek({ lines: 1000, final: true })).split("\n");
+        const ansi = await screen.peek({ ansi: true, final: true });
+        return { plain, ansi };
+      })();
+      this.#finalText = final;
+      void final.finally(() => screen.dispose());
     }
     await this.#host.settle?.(this.id).catch((e) =>
       this.#host.log(`session ${this.id}: settling after exit failed: ${(e as Error).message}`)
@@ -804,46 +827,5 @@ export class Session {
       ev.exitReason = rec.exitReason;
     }
     return ev;
-  }
-}
-
-/** Sends `sig` to a session's process group and to every other member of its session. */
-export function signalSession(sid: number, sig: Deno.Signal): void {
-  try {
-    Deno.kill(-sid, sig);
-  } catch { /* group already empty */ }
-  for (const pid of sessionMembers(sid)) {
-    try {
-      Deno.kill(pid, sig);
-    } catch { /* gone */ }
-  }
-}
-
-/**
- * SIGHUP, then SIGTERM, then SIGKILL to the session led by `sid`, `graceMs`
- * apart, until none of its processes is left. `exited` (the leader's exit,
- * when the leader is our child) wakes the wait early.
- */
-export async function terminateSession(
-  sid: number,
-  graceMs: number,
-  exited: Promise<void> | null,
-): Promise<void> {
-  let leaderDone = exited === null;
-  void exited?.then(() => (leaderDone = true));
-  for (const sig of ["SIGHUP", "SIGTERM", "SIGKILL"] as const) {
-    signalSession(sid, sig);
-    const deadline = Date.now() + (sig === "SIGKILL" ? Math.max(graceMs, 2000) : graceMs);
-    while (true) {
-      if (leaderDone && !sessionRemains(sid)) return;
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      // Woken at once by the leader's exit; otherwise re-check shortly (the
-      // kernel offers no notification for other processes of a session).
-      await within(
-        leaderDone || !exited ? new Promise<void>(() => {}) : exited,
-        Math.min(left, 25),
-      );
-    }
   }
 }

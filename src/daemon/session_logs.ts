@@ -11,12 +11,14 @@
 import type { LogConfig } from "../config.ts";
 import { type LogFile, parseLogFileName } from "../log_format.ts";
 import type { SessionEvent, SessionRecord } from "../protocol.ts";
-import { compressArchives, LogWriter, repairLog } from "./log_writer.ts";
+import { compressArchives, LogBudget, LogWriter, repairLog } from "./log_writer.ts";
 import { stopGzipWorker } from "./_gzip.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import type { Session } from "./session.ts";
 
 const DAY_MS = 86_400_000;
+/** At shutdown, how long a log whose writes fail still gets to finish. */
+const FAILING_GRACE_MS = 2000;
 
 interface Active {
   writer: LogWriter;
@@ -33,8 +35,9 @@ export class SessionLogs {
   readonly #closing = new Map<string, Promise<void>>();
   readonly #closingWriters = new Map<string, LogWriter>();
   #retentionTimer: ReturnType<typeof setInterval> | null = null;
-  #giveUpTimer: ReturnType<typeof setTimeout> | null = null;
   #background: Promise<void> = Promise.resolve();
+  /** Log bytes waiting for the disk, all sessions together (bounded). */
+  readonly #budget = new LogBudget();
 
   /**
    * @param dir the logs directory
@@ -59,6 +62,7 @@ export class SessionLogs {
       settings: this.#settings,
       hold: () => session.holdOutput(),
       log: this.#log,
+      budget: this.#budget,
     });
     this.#active.set(session.id, {
       writer,
@@ -113,14 +117,31 @@ export class SessionLogs {
 
   /**
    * Resolves once a session's logged output is on disk (at most `timeoutMs`
-   * later: a dead disk must not keep a session from being marked exited).
+   * later, and at once while writing fails, e.g. on a full disk: that must
+   * not keep a session from being marked exited; the rest follows once the
+   * disk takes it).
    */
   async flush(id: string, timeoutMs = 5000): Promise<void> {
     const writer = this.#active.get(id)?.writer ?? this.#closingWriters.get(id);
     if (!writer) return;
-    if ((await within(writer.flush(), timeoutMs)) === TIMED_OUT) {
-      this.#log(`log of ${id}: not all output is on disk yet (${writer.buffered} bytes wait)`);
+    const done = writer.failing === null ? await within(writer.flush(), timeoutMs) : TIMED_OUT;
+    if (done === TIMED_OUT) {
+      this.#log(
+        `log of ${id}: not all output is on disk yet (${writer.buffered} bytes wait` +
+          `${writer.failing ? `: ${writer.failing}` : ""}); it follows when the disk takes it`,
+      );
     }
+  }
+
+  /** Sessions whose log output is held back because writing fails (e.g. a full disk). */
+  heldBack(): { id: string; error: string; bytes: number }[] {
+    const out: { id: string; error: string; bytes: number }[] = [];
+    const writers = new Map([...this.#closingWriters]);
+    for (const [id, a] of this.#active) writers.set(id, a.writer);
+    for (const [id, w] of writers) {
+      if (w.failing !== null) out.push({ id, error: w.failing, bytes: w.buffered });
+    }
+    return out;
   }
 
   /** Stops logging a session (e.g. its start failed), discarding what is buffered. */
@@ -270,33 +291,24 @@ export class SessionLogs {
   }
 
   /**
-   * At shutdown, before sessions are stopped: a log whose writes still fail
-   * `ms` from now (a dead disk) is given up, with what was lost reported, so
-   * that no session waits for it forever.
-   */
-  giveUpAfter(ms: number): void {
-    this.#giveUpTimer = setTimeout(() => {
-      for (const a of this.#active.values()) {
-        if (a.writer.failing !== null) void a.writer.close(0);
-      }
-    }, ms);
-    Deno.unrefTimer(this.#giveUpTimer as unknown as number);
-  }
-
-  /**
    * Writes out and closes every log (at shutdown, after the sessions have
-   * stopped), giving up on a writer that cannot finish within `timeoutMs`.
+   * stopped), giving up — and reporting what was lost — on a writer that
+   * cannot finish within `timeoutMs`, or within {@linkcode FAILING_GRACE_MS}
+   * while its writes fail (a full disk must not hold the daemon past its
+   * stop timeout).
    */
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
     this.#retentionTimer = null;
-    if (this.#giveUpTimer !== null) clearTimeout(this.#giveUpTimer);
-    this.#giveUpTimer = null;
-    const closing = [...this.#active.values()].map((a) => {
+    const writers = [...this.#closingWriters.values()];
+    for (const a of this.#active.values()) {
       for (const fn of a.unsubscribe) fn();
-      return a.writer.close(timeoutMs);
-    });
+      writers.push(a.writer);
+    }
     this.#active.clear();
+    const closing = writers.map((w) =>
+      w.close(w.failing !== null ? Math.min(timeoutMs, FAILING_GRACE_MS) : timeoutMs)
+    );
     await Promise.allSettled([...closing, ...this.#closing.values(), this.#background]);
     stopGzipWorker();
   }

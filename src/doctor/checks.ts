@@ -304,6 +304,16 @@ export const hooksCheck: Check = {
     } catch {
       return fail(`no hook spool at ${spool}`, "start the daemon: claude-sessions daemon");
     }
+    // On a full disk the hook command cannot spool anything (it fails
+    // silently, as it must): that is the disk's fault, not the hooks'.
+    const space = await freeSpace(spool);
+    if (space && space.free < FULL_DISK_BYTES) {
+      return fail(
+        `hooks cannot spool events: the disk holding ${spool} is full ` +
+          `(${formatBytes(space.free)} free on ${space.mount})`,
+        `free space on ${space.mount}, or remove old sessions: claude-sessions rm ID…`,
+      );
+    }
     // A well-formed id no session has: the daemon consumes and ignores it.
     const id = "0".repeat(10) + [...crypto.getRandomValues(new Uint8Array(16))]
       .map((b) => "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[b % 32]).join("");
@@ -436,29 +446,37 @@ export const notifierCheck: Check = {
   },
 };
 
+/** Free space below which a disk counts as full (a hook event is a few KiB). */
+const FULL_DISK_BYTES = 64 * 1024;
+
+/** Free bytes on the filesystem holding `path` (or its closest existing parent), by df. */
+async function freeSpace(path: string): Promise<{ free: number; mount: string } | null> {
+  let dir = path;
+  while (dir.length > 1 && !(await exists(dir))) dir = dir.slice(0, dir.lastIndexOf("/")) || "/";
+  const out = await new Deno.Command("df", {
+    args: ["-Pk", dir],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch(() => null);
+  const line = out?.success
+    ? new TextDecoder().decode(out.stdout).trim().split("\n")[1]
+    : undefined;
+  const cols = line?.split(/\s+/) ?? [];
+  const free = Number(cols[3]) * 1024;
+  if (!line || !Number.isFinite(free)) return null;
+  return { free, mount: cols.slice(5).join(" ") };
+}
+
 /** Free space where session logs are written. */
 export const diskCheck: Check = {
   id: "disk",
   title: "disk",
   async run(ctx) {
     const p = ctx.paths;
-    let dir = p.logsDir;
-    while (dir.length > 1 && !(await exists(dir))) dir = dir.slice(0, dir.lastIndexOf("/")) || "/";
-    const out = await new Deno.Command("df", {
-      args: ["-Pk", dir],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output().catch(() => null);
-    const line = out?.success
-      ? new TextDecoder().decode(out.stdout).trim().split("\n")[1]
-      : undefined;
-    const cols = line?.split(/\s+/) ?? [];
-    const free = Number(cols[3]) * 1024;
-    if (!line || !Number.isFinite(free)) {
-      return skip(`cannot tell the free space of ${dir} (df failed)`);
-    }
-    const mount = cols.slice(5).join(" ");
+    const space = await freeSpace(p.logsDir);
+    if (!space) return skip(`cannot tell the free space of ${p.logsDir} (df failed)`);
+    const { free, mount } = space;
     const logs = await dirSize(p.logsDir);
     const what = `${formatBytes(free)} free on ${mount}; session logs use ${formatBytes(logs)}`;
     if (free < MIN_FREE_BYTES) {

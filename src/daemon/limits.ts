@@ -1,0 +1,91 @@
+/**
+ * Every bound on what the daemon holds in memory, in one place. Each buffer
+ * that grows with what a program or a client does has a limit here; past it
+ * the daemon applies back-pressure (stops reading a PTY or a socket, so the
+ * writer blocks) or drops a client that does not read — it never grows.
+ * Everything is released once the burst has passed.
+ *
+ * Worst case, in bytes, for `S` sessions and `C` connected clients:
+ *
+ * ```text
+ * base (~60 MiB: runtime, code, the worker threads)
+ *   + S × ( PTY_READ_AHEAD_BYTES                     1 MiB  output read, not yet handled
+ *         + 2 × SCREEN_HIGH_WATER                    2 MiB  output queued for the screen model (twice: sent and kept)
+ *         + (rows + scrollback) × cols × 12          1.5 MiB at 120×40, scrollback 1000 (the screen model)
+ *         + MAX_QUEUED_INPUT )                       4 MiB  input a program has not read
+ *   + min(S × log.maxBufferBytes, LOG_BUFFER_TOTAL_BYTES) × 2   128 MiB  log lines waiting for the disk, and their encoding
+ *   + C × ( MAX_MESSAGE_BYTES + MAX_CLIENT_BACKLOG ) 17 MiB  a request being read, replies not yet taken
+ * ```
+ *
+ * plus the garbage collector's slack. The input term is only reached by
+ * programs that do not read their input, the client term by clients that
+ * do not read their replies. Measured peaks are in {@linkcode MEMORY} (and
+ * the README); the stress suite checks them.
+ *
+ * @module
+ */
+
+import { MAX_MESSAGE_BYTES } from "../protocol.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * Output of one PTY that the reactor thread may hand over before the main
+ * thread has handled it: reading that PTY stops there.
+ */
+export const PTY_READ_AHEAD_BYTES = 256 * KiB;
+
+/**
+ * Output fed to a session's screen model and not yet parsed, above which
+ * reading the session's PTY pauses (back-pressure on the program) …
+ */
+export const SCREEN_HIGH_WATER = 128 * KiB;
+/** … and below which it resumes. */
+export const SCREEN_LOW_WATER = 32 * KiB;
+
+/** Default lines of scrollback of each session's screen model (`scrollback` in the config). */
+export const DEFAULT_SCROLLBACK = 500;
+
+/** Input queued for a program that does not read it; more is refused. */
+export const MAX_QUEUED_INPUT = 4 * MiB;
+
+/**
+ * Log bytes waiting for the disk, all sessions together. Past it, the
+ * sessions with the most waiting are held back (as past one session's
+ * `log.maxBufferBytes`), until it is down to half.
+ */
+export const LOG_BUFFER_TOTAL_BYTES = 16 * MiB;
+/** Log bytes written to a file in one write (copied together first). */
+export const LOG_WRITE_BATCH_BYTES = 256 * KiB;
+
+/** A session holding less than this waiting is never held back for the total. */
+export const LOG_BUFFER_SHARE_MIN = 256 * KiB;
+
+/** Longest protocol line (a request) the daemon reads; longer ones are discarded. */
+export { MAX_MESSAGE_BYTES };
+
+/** Replies and pushes waiting for one client, beyond which it is disconnected. */
+export const MAX_CLIENT_BACKLOG = 16 * MiB;
+
+/** Output waiting for an attached client beyond which it skips ahead (gets a redraw later). */
+export const ATTACH_LAG_BYTES = 4 * MiB;
+
+/**
+ * V8 flags the daemon runs with (it re-executes itself with them, see
+ * `withMemoryFlags` in `main.ts`): a young generation of at most 1 MiB per
+ * semi-space, per thread, instead of up to 16 MiB (under a flood of output,
+ * three threads' worth of garbage was most of the daemon's memory).
+ */
+export const V8_FLAGS = ["--max-semi-space-size=1"];
+
+/**
+ * Measured bounds on the daemon's resident memory, with margin, checked by
+ * the stress suite (`deno task stress`).
+ */
+export const MEMORY = {
+  /** Through a fuzz run: 50 000 random or garbage protocol lines, some huge. */
+  fuzzPeakMiB: 150,
+  /** With 50 sessions flooding output. */
+  floodPeakMiB: 400,
+} as const;
