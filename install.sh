@@ -139,8 +139,11 @@ ensure_deno() {
 }
 
 # --- Build -----------------------------------------------------------------
-# Sets KIND to "binary" (dist/claude-sessions) or "launcher" (dist/claude-sessions.js).
+# Sets KIND to "binary" (dist/claude-sessions) or "launcher" (dist/bundle/claude-sessions.js).
 KIND=""
+# The launcher's bundle directory this install wrote (launcher installs only).
+BUNDLE_DIR=""
+BUNDLE_VERSION=""
 build() {
   mkdir -p "$ROOT/dist"
   if [ "$LAUNCHER" = 0 ]; then
@@ -163,9 +166,10 @@ build() {
     fail "deno bundle failed: $(printf '%s\n' "$bout" | grep -m1 -i 'error' || printf '%s\n' "$bout" | tail -n1)"
   fi
   local v
-  v="$(deno run -A --quiet --no-config "$ROOT/dist/claude-sessions.js" --version)" ||
-    fail "the bundle does not run: deno run dist/claude-sessions.js --version failed"
+  v="$(deno run -A --quiet --no-config "$ROOT/dist/bundle/claude-sessions.js" --version)" ||
+    fail "the bundle does not run: deno run dist/bundle/claude-sessions.js --version failed"
   note "bundle ok: $v"
+  BUNDLE_VERSION="${v##* }"
   KIND=launcher
 }
 
@@ -183,21 +187,26 @@ install_program() {
     local deno version tmp
     deno="$(deno eval 'console.log(Deno.execPath())')" || fail "cannot locate the deno executable"
     version="$(deno eval 'console.log(Deno.version.deno)')"
-    step "Installing the launcher to $BIN (deno $version at $deno, bundle in $LIB_DIR)"
+    # The bundle is a directory (the program split per command, so that each
+    # command loads only what it needs, and the worker threads' entries).
+    # Each build goes into its own directory, named by its content: a daemon
+    # started from an older one keeps loading its modules from there.
+    local id dir
+    id="$(cd "$ROOT/dist/bundle" && find . -type f | LC_ALL=C sort | xargs cat | cksum | cut -d' ' -f1)" ||
+      fail "cannot read $ROOT/dist/bundle"
+    dir="$LIB_DIR/$BUNDLE_VERSION-$id"
+    step "Installing the launcher to $BIN (deno $version at $deno, bundle in $dir)"
     mkdir -p "$LIB_DIR" || fail "cannot create $LIB_DIR"
-    put "$ROOT/dist/claude-sessions.js" "$LIB_DIR/claude-sessions.js" 644 || fail "cannot write $LIB_DIR"
-    # Worker threads (screen model, log compression, PTY reactor) run their own bundles,
-    # found beside the main one.
-    for w in screen gzip pty; do
-      put "$ROOT/dist/claude-sessions-$w.js" "$LIB_DIR/claude-sessions-$w.js" 644 ||
-        fail "cannot write $LIB_DIR"
-    done
+    if [ ! -f "$dir/claude-sessions.js" ]; then
+      rm -rf "$dir.new" && cp -R "$ROOT/dist/bundle" "$dir.new" && chmod -R a+rX,go-w "$dir.new" &&
+        rm -rf "$dir" && mv "$dir.new" "$dir" || fail "cannot write $dir"
+    fi
     tmp="$(mktemp)"
     # Paths are written single-quoted; a quote in them is escaped for sh.
     local q_bin q_deno q_js
     q_bin="'$(printf '%s' "$BIN" | sed "s/'/'\\\\''/g")'"
     q_deno="'$(printf '%s' "$deno" | sed "s/'/'\\\\''/g")'"
-    q_js="'$(printf '%s' "$LIB_DIR/claude-sessions.js" | sed "s/'/'\\\\''/g")'"
+    q_js="'$(printf '%s' "$dir/claude-sessions.js" | sed "s/'/'\\\\''/g")'"
     cat >"$tmp" <<LAUNCHER
 #!/bin/sh
 # claude-sessions launcher, written by install.sh because 'deno compile' was
@@ -222,6 +231,7 @@ exec "\$deno" run -A --quiet --no-config $q_js "\$@"
 LAUNCHER
     put "$tmp" "$BIN" 755 || fail "cannot write $BIN"
     rm -f "$tmp"
+    BUNDLE_DIR="$dir"
   fi
   "$BIN" --version >/dev/null || fail "$BIN does not run"
   note "$("$BIN" --version)"
@@ -248,32 +258,46 @@ install_service() {
   "$BIN" service install | sed 's/^/    /' || fail "the service could not be installed (see above)"
 }
 
-# Pids of running daemons started from the launcher's bundle (any home).
+# Pids of running daemons (any home) started from the launcher's bundle
+# file $2, in the process list $1.
 launcher_daemons() {
-  JS="$LIB_DIR/claude-sessions.js daemon" \
-    awk 'index($0, ENVIRON["JS"]) { printf "%s%s", sep, $1; sep = " " }' <<<"$1"
+  JS="$2 daemon" awk 'index($0, ENVIRON["JS"]) { printf "%s%s", sep, $1; sep = " " }' <<<"$1"
 }
 
-# After a binary install: the launcher's bundles go, unless a daemon started
-# from the launcher still runs. It loads its worker bundles (screen model, log
-# compression) from $LIB_DIR as it needs them, so removing them under it would
-# break its new sessions.
-remove_launcher_bundles() {
-  [ "$KIND" = binary ] && [ -d "$LIB_DIR" ] || return 0
-  local procs pids why=""
-  if procs="$(ps -A -ww -o pid= -o args= 2>/dev/null)"; then
-    pids="$(launcher_daemons "$procs")"
-    [ -z "$pids" ] ||
-      why="a daemon started from the launcher (pid $pids) still runs and loads its workers from there"
-  elif "$BIN" status >/dev/null 2>&1; then
-    why="a daemon runs, and without ps there is no telling whether it was started from the launcher"
-  fi
-  if [ -n "$why" ]; then
-    step "Keeping the launcher's bundles in $LIB_DIR: $why"
-    note "the next install removes them once it has stopped (claude-sessions service restart stops it)"
-  else
-    rm -rf "$LIB_DIR"
-  fi
+# The launcher's bundles go, except the one just installed (none after a
+# binary install) and any a running daemon was started from: such a daemon
+# loads its modules and worker threads (screen model, log compression) from
+# its bundle as it needs them, so removing them under it would break it.
+# Bundles are directories under $LIB_DIR; an older install's were files in it.
+prune_bundles() {
+  [ -d "$LIB_DIR" ] || return 0
+  local procs="" nops="" entry js pids
+  procs="$(ps -A -ww -o pid= -o args= 2>/dev/null)" || {
+    procs=""
+    ! "$BIN" status >/dev/null 2>&1 ||
+      nops="a daemon runs, and without ps there is no telling whether it was started from the launcher"
+  }
+  for entry in "$LIB_DIR"/*; do
+    case "$entry" in
+    "$BUNDLE_DIR" | "$LIB_DIR/*") continue ;;
+    "$LIB_DIR"/claude-sessions*.js)
+      # An older install's bundle: claude-sessions.js and its workers' files.
+      [ "$entry" = "$LIB_DIR/claude-sessions.js" ] || continue
+      js="$entry"
+      ;;
+    *) js="$entry/claude-sessions.js" ;;
+    esac
+    pids="$(launcher_daemons "$procs" "$js")"
+    if [ -n "$pids$nops" ]; then
+      step "Keeping the launcher's bundles in ${js%/claude-sessions.js}: ${nops:-a daemon started from the launcher (pid $pids) still runs and loads its modules from there}"
+      note "the next install removes them once it has stopped (claude-sessions service restart stops it)"
+    elif [ "$js" = "$entry" ]; then
+      rm -f "$LIB_DIR"/claude-sessions*.js
+    else
+      rm -rf "$entry"
+    fi
+  done
+  rmdir "$LIB_DIR" 2>/dev/null || true
 }
 
 # --- Uninstall --------------------------------------------------------------
@@ -354,7 +378,7 @@ fi
 build
 install_program
 install_service
-remove_launcher_bundles
+prune_bundles
 
 step "Checking the install (claude-sessions doctor)"
 if "$BIN" doctor; then

@@ -464,18 +464,40 @@ exec ${q(Deno.execPath())} "$@"
       { mode: 0o755 },
     );
     const lib = `${h.dir}/.local/lib/claude-sessions`;
+    /** The bundle directories under lib/, and the entry files in each. */
     const bundles = () =>
-      [...Deno.readDirSync(lib)].map((e) => e.name).filter((n) => n.endsWith(".js")).sort();
+      [...Deno.readDirSync(lib)].map((e) => e.name).sort().map((d) => {
+        const has = (f: string) => Deno.statSync(`${lib}/${d}/${f}`).isFile;
+        const entries = [
+          "claude-sessions.js",
+          "daemon/_screen_worker.js",
+          "daemon/_gzip_worker.js",
+          "daemon/_pty_reactor_worker.js",
+        ];
+        return { dir: d, complete: entries.every(has) };
+      });
     try {
       await t.step("a launcher install, and its daemon with a live session", async () => {
+        // What older installs left, with no daemon started from them: an
+        // older version's bundle directory, and the single-file bundles of
+        // before bundles were split. They go.
+        await Deno.mkdir(`${lib}/0.0.9-1`, { recursive: true });
+        for (const f of ["0.0.9-1/claude-sessions.js", "claude-sessions.js"]) {
+          await Deno.writeTextFile(`${lib}/${f}`, "// old\n");
+        }
+        for (const w of ["screen", "gzip", "pty"]) {
+          await Deno.writeTextFile(`${lib}/claude-sessions-${w}.js`, "// old\n");
+        }
         const r = await h.install(["--launcher", "--no-service"]);
         await assertInstalled(h, r, false);
-        assert.deepEqual(bundles(), [
-          "claude-sessions-gzip.js",
-          "claude-sessions-pty.js",
-          "claude-sessions-screen.js",
-          "claude-sessions.js",
-        ]);
+        const [only, ...more] = bundles();
+        assert.deepEqual(more, []);
+        assert.match(only!.dir, /^\d+\.\d+\.\d+-\d+$/);
+        assert.ok(only!.complete, only!.dir);
+        assert.match(
+          await Deno.readTextFile(h.bin),
+          new RegExp(`/${only!.dir}/claude-sessions\\.js`),
+        );
         // Small log files, so archives get compressed, by a worker loaded when first needed.
         await Deno.writeTextFile(
           `${h.dir}/.claude-sessions/config.jsonc`,
@@ -500,7 +522,8 @@ exec ${q(Deno.execPath())} "$@"
         // (doctor's claude check fails here: claude.command is sh.)
         assert.match(r.out, /^✓ daemon +pid \d+, version .*, 1 live/m, r.out);
         assert.equal(JSON.parse(await h.cs(["status", "--json"])).pid, pid, "still running");
-        assert.equal(bundles().length, 4);
+        assert.equal(bundles().length, 1);
+        assert.ok(bundles()[0]!.complete);
         // That daemon loads the log compression worker from its bundle only now.
         const chatty = (await h.cs(["new", h.dir, "--", "-c", "seq 1 3000"])).trim();
         await h.cs(["wait", chatty, "--until", "exited", "--timeout", "60"]);
