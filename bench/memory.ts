@@ -1,0 +1,262 @@
+/**
+ * The daemon's memory: per idle session, per session holding a full
+ * scrollback, and at its peak while many sessions flood — beside tmux's
+ * server (per pane: what its RSS grows by, over the server with none).
+ *
+ * RSS is read from /proc after the servers settle (the daemon hands freed
+ * memory back every second).
+ *
+ * @module
+ */
+
+import { RawClient, TestHome } from "../test/_harness.ts";
+import type { SessionRecord } from "../src/protocol.ts";
+import { have, RssSampler, sh, Signals, sleep, stat, textPayload, Tmux, usage } from "./_lib.ts";
+import { fmt, ratio, type Row, times, verdict } from "./_report.ts";
+
+/** Sizes of a run. */
+export interface MemoryOptions {
+  /** Idle sessions. */
+  idle: number;
+  /** Sessions holding a full scrollback, and its length. */
+  scrollbackSessions: number;
+  scrollback: number;
+  /** Sessions flooding 5 MiB each. */
+  floodSessions: number;
+  log: (msg: string) => void;
+}
+
+const COLS = 120;
+const ROWS = 40;
+/** Time given to a server to settle before its RSS is read. */
+const SETTLE_MS = 3000;
+const END = "END-OF-SCROLLBACK";
+
+async function daemonWith(config: Record<string, unknown>) {
+  const home = await TestHome.create({ claude: { command: "/bin/sh", args: ["-c"] }, ...config });
+  const daemon = await home.startDaemon();
+  const c = await RawClient.connect(home.socket);
+  const start = async (script: string) => {
+    const r = await c.request("new", {
+      cwd: home.dir,
+      env: home.env,
+      args: [script],
+      cols: COLS,
+      rows: ROWS,
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+    return (r.result as { session: SessionRecord }).session.id;
+  };
+  const stop = async () => {
+    c.close();
+    await daemon.stop();
+    await home.cleanup();
+  };
+  return { home, daemon, c, start, stop };
+}
+
+/** Server RSS before and after `n` programs started (each signals when it runs), in MiB. */
+async function oursIdle(n: number, sig: Signals): Promise<{ base: number; loaded: number }> {
+  const d = await daemonWith({});
+  try {
+    await sleep(SETTLE_MS);
+    const base = usage(d.daemon.pid).rssMiB;
+    sig.clear();
+    for (let i = 0; i < n; i++) await d.start(`echo ready; echo ${i} > ${sh(sig.path)}; exec cat`);
+    await sig.lines(n, 60_000);
+    await sleep(SETTLE_MS);
+    return { base, loaded: usage(d.daemon.pid).rssMiB };
+  } finally {
+    await d.stop();
+  }
+}
+
+async function tmuxIdle(n: number, sig: Signals): Promise<{ base: number; loaded: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
+  const t = await Tmux.start(dir, COLS, ROWS);
+  try {
+    await sleep(SETTLE_MS);
+    const base = usage(t.pid).rssMiB;
+    sig.clear();
+    for (let i = 0; i < n; i++) {
+      await t.cmd(
+        "new-window",
+        "-d",
+        "-t",
+        "base",
+        `echo ready; echo ${i} > ${sh(sig.path)}; exec cat`,
+      );
+    }
+    await sig.lines(n, 60_000);
+    await sleep(SETTLE_MS);
+    return { base, loaded: usage(t.pid).rssMiB };
+  } finally {
+    await t.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Waits until `shows()` is true (the server has parsed all the output). */
+async function until(shows: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await shows())) {
+    if (performance.now() > deadline) throw new Error("the output never showed");
+    await sleep(50);
+  }
+}
+
+async function oursScrollback(
+  n: number,
+  lines: number,
+  file: string,
+): Promise<{ base: number; loaded: number }> {
+  const d = await daemonWith({ scrollback: lines });
+  try {
+    await sleep(SETTLE_MS);
+    const base = usage(d.daemon.pid).rssMiB;
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(await d.start(`cat ${sh(file)}; echo ${END}; exec cat`));
+    for (const id of ids) {
+      await until(async () => {
+        const r = await d.c.request("peek", { session: id, lines: 3 });
+        return r.ok === true && JSON.stringify(r.result).includes(END);
+      }, 120_000);
+    }
+    await sleep(SETTLE_MS);
+    return { base, loaded: usage(d.daemon.pid).rssMiB };
+  } finally {
+    await d.stop();
+  }
+}
+
+async function tmuxScrollback(
+  n: number,
+  lines: number,
+  file: string,
+): Promise<{ base: number; loaded: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
+  const t = await Tmux.start(dir, COLS, ROWS, [["history-limit", String(lines)]]);
+  try {
+    await sleep(SETTLE_MS);
+    const base = usage(t.pid).rssMiB;
+    for (let i = 0; i < n; i++) {
+      await t.cmd(
+        "new-window",
+        "-d",
+        "-t",
+        "base",
+        "-n",
+        `w${i}`,
+        `cat ${sh(file)}; echo ${END}; exec cat`,
+      );
+    }
+    for (let i = 0; i < n; i++) {
+      await until(
+        async () => (await t.cmd("capture-pane", "-p", "-t", `base:w${i}`)).includes(END),
+        120_000,
+      );
+    }
+    await sleep(SETTLE_MS);
+    return { base, loaded: usage(t.pid).rssMiB };
+  } finally {
+    await t.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Peak RSS while `n` sessions each print `file`, and RSS a while after they have ended. */
+async function oursFlood(
+  n: number,
+  file: string,
+): Promise<{ base: number; peak: number; after: number }> {
+  const d = await daemonWith({});
+  try {
+    await sleep(SETTLE_MS);
+    const base = usage(d.daemon.pid).rssMiB;
+    const rss = new RssSampler(d.daemon.pid, 20);
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(await d.start(`stty raw -echo; cat ${sh(file)}`));
+    for (const id of ids) await d.c.request("wait", { session: id, until: ["exited"] });
+    rss.stop();
+    await sleep(5000);
+    return { base, peak: rss.peak, after: usage(d.daemon.pid).rssMiB };
+  } finally {
+    await d.stop();
+  }
+}
+
+export async function memoryRows(o: MemoryOptions): Promise<Row[]> {
+  const work = await Deno.makeTempDir({ prefix: "cs-bench-memory-" });
+  const sig = await Signals.open(work);
+  const haveTmux = await have("tmux");
+  const perSession = (x: { base: number; loaded: number }, n: number) =>
+    ((x.loaded - x.base) * 1.048576) / n; // MB (10^6) per session
+  const rows: Row[] = [];
+  try {
+    // --- idle
+    const rounds = 3;
+    const ours: { base: number; loaded: number }[] = [];
+    const tmux: { base: number; loaded: number }[] = [];
+    for (let r = 0; r < rounds; r++) {
+      o.log(`memory: ${o.idle} idle sessions, round ${r + 1} of ${rounds}`);
+      ours.push(await oursIdle(o.idle, sig));
+      if (haveTmux) tmux.push(await tmuxIdle(o.idle, sig));
+    }
+    const oursPer = stat(ours.map((x) => perSession(x, o.idle)));
+    const tmuxPer = tmux.length ? stat(tmux.map((x) => perSession(x, o.idle))) : null;
+    const total = (xs: { loaded: number }[]) => (xs.length ? stat(xs.map((x) => x.loaded)) : null);
+    rows.push({
+      figure:
+        `daemon RSS, ${o.idle} idle sessions (per session: growth over the empty server / ${o.idle})`,
+      ours: `${fmt(total(ours), "MiB")}; ${fmt(oursPer, "MB", 2)} per session`,
+      tmux: `${fmt(total(tmux), "MiB")}; ${fmt(tmuxPer, "MB", 3)} per pane`,
+      floor: "—",
+      ratio: `${times(ratio(oursPer, tmuxPer), 0)} tmux per session`,
+      target: `≤ 0.5 MB per idle session: ${verdict(oursPer.median, "<=", 0.5)}`,
+    });
+
+    // --- full scrollback
+    const file = `${work}/scrollback.txt`;
+    const payload = textPayload(1 << 21);
+    const text = new TextDecoder().decode(payload).split("\r\n").slice(0, o.scrollback + ROWS);
+    await Deno.writeTextFile(file, text.join("\r\n") + "\r\n");
+    o.log(`memory: ${o.scrollbackSessions} sessions × ${o.scrollback}-line scrollback`);
+    const sb = await oursScrollback(o.scrollbackSessions, o.scrollback, file);
+    const tsb = haveTmux ? await tmuxScrollback(o.scrollbackSessions, o.scrollback, file) : null;
+    const sbPer = stat([perSession(sb, o.scrollbackSessions)]);
+    const tsbPer = tsb ? stat([perSession(tsb, o.scrollbackSessions)]) : null;
+    const rSb = ratio(sbPer, tsbPer);
+    rows.push({
+      figure: `daemon RSS, ${o.scrollbackSessions} sessions each holding a full ` +
+        `${o.scrollback}-line scrollback (${COLS}×${ROWS}, lines of ~70 characters with colours; ` +
+        `one round)`,
+      ours: `${sb.loaded.toFixed(0)} MiB; ${fmt(sbPer, "MB")} per session`,
+      tmux: tsb ? `${tsb.loaded.toFixed(0)} MiB; ${fmt(tsbPer, "MB")} per pane` : "—",
+      floor: "—",
+      ratio: `${times(rSb)} tmux per session`,
+      target: `≤ 1.0× tmux per pane: ${verdict(rSb, "<=", 1)}`,
+    });
+
+    // --- flood peak
+    const flood = `${work}/flood.txt`;
+    await Deno.writeFile(flood, textPayload(5 * 1024 * 1024));
+    o.log(`memory: ${o.floodSessions} sessions × 5 MiB flood`);
+    const f = await oursFlood(o.floodSessions, flood);
+    rows.push({
+      figure: `daemon peak RSS, ${o.floodSessions} sessions × 5 MiB flood (logging on; one round)`,
+      ours: `peak ${f.peak.toFixed(0)} MiB (before ${f.base.toFixed(0)}, 5 s after the end ${
+        f.after.toFixed(0)
+      })`,
+      tmux: "—",
+      floor: "—",
+      ratio: "—",
+      target: `≤ 400 MiB: ${verdict(f.peak, "<=", 400)}; released after: ${
+        f.after - f.base < 0.25 * (f.peak - f.base) ? "yes" : "partly"
+      } (${(f.after - f.base).toFixed(0)} MiB kept)`,
+    });
+  } finally {
+    sig.close();
+    await Deno.remove(work, { recursive: true });
+  }
+  return rows;
+}
