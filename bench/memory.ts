@@ -1,9 +1,15 @@
 /**
  * The daemon's memory: per idle session, per session holding a full
  * scrollback, and at its peak while many sessions flood — beside tmux's
- * server (per pane: what its RSS grows by, over the server with none).
+ * server.
  *
- * RSS is read from /proc after the servers settle (the daemon hands freed
+ * Per session: what the server's RSS grows by for each session added to a
+ * server that already has one — tmux cannot run without one, and the
+ * daemon starts its worker threads (PTY reactor, screen model) with its
+ * first, a fixed cost shown apart ("first session").
+ *
+ * RSS is read from /proc after the servers settle (the daemon moves old
+ * scrollback out of its screen models once output pauses, and hands freed
  * memory back every second).
  *
  * @module
@@ -29,8 +35,18 @@ export interface MemoryOptions {
 const COLS = 120;
 const ROWS = 40;
 /** Time given to a server to settle before its RSS is read. */
-const SETTLE_MS = 3000;
+const SETTLE_MS = 5000;
 const END = "END-OF-SCROLLBACK";
+
+/** Server RSS (MiB): empty, with one session, and with the measured ones added. */
+interface Growth {
+  empty: number;
+  base: number;
+  loaded: number;
+}
+
+/** A program that prints a line and waits for input, as an idle Claude does; signals once it runs. */
+const idle = (sig: Signals, i: number) => `echo ready; echo ${i} > ${sh(sig.path)}; exec cat`;
 
 async function daemonWith(config: Record<string, unknown>) {
   const home = await TestHome.create({ claude: { command: "/bin/sh", args: ["-c"] }, ...config });
@@ -55,41 +71,53 @@ async function daemonWith(config: Record<string, unknown>) {
   return { home, daemon, c, start, stop };
 }
 
-/** Server RSS before and after `n` programs started (each signals when it runs), in MiB. */
-async function oursIdle(n: number, sig: Signals): Promise<{ base: number; loaded: number }> {
-  const d = await daemonWith({});
+type Daemon = Awaited<ReturnType<typeof daemonWith>>;
+
+/** RSS of a daemon: empty, with one idle session, then with `n` more running `script`. */
+async function oursGrowth(
+  n: number,
+  sig: Signals,
+  config: Record<string, unknown>,
+  script: (i: number) => string,
+  ready: (d: Daemon, ids: string[]) => Promise<void>,
+): Promise<Growth> {
+  const d = await daemonWith(config);
   try {
     await sleep(SETTLE_MS);
-    const base = usage(d.daemon.pid).rssMiB;
+    const empty = usage(d.daemon.pid).rssMiB;
     sig.clear();
-    for (let i = 0; i < n; i++) await d.start(`echo ready; echo ${i} > ${sh(sig.path)}; exec cat`);
-    await sig.lines(n, 60_000);
+    await d.start(idle(sig, -1));
+    await sig.lines(1, 60_000);
     await sleep(SETTLE_MS);
-    return { base, loaded: usage(d.daemon.pid).rssMiB };
+    const base = usage(d.daemon.pid).rssMiB;
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(await d.start(script(i)));
+    await ready(d, ids);
+    await sleep(SETTLE_MS);
+    return { empty, base, loaded: usage(d.daemon.pid).rssMiB };
   } finally {
     await d.stop();
   }
 }
 
-async function tmuxIdle(n: number, sig: Signals): Promise<{ base: number; loaded: number }> {
+/** RSS of a tmux server with one pane, then with `n` more windows running `script`. */
+async function tmuxGrowth(
+  n: number,
+  options: [string, string][],
+  script: (i: number) => string,
+  ready: (t: Tmux) => Promise<void>,
+): Promise<Growth> {
   const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
-  const t = await Tmux.start(dir, COLS, ROWS);
+  const t = await Tmux.start(dir, COLS, ROWS, options);
   try {
     await sleep(SETTLE_MS);
     const base = usage(t.pid).rssMiB;
-    sig.clear();
     for (let i = 0; i < n; i++) {
-      await t.cmd(
-        "new-window",
-        "-d",
-        "-t",
-        "base",
-        `echo ready; echo ${i} > ${sh(sig.path)}; exec cat`,
-      );
+      await t.cmd("new-window", "-d", "-t", "base", "-n", `w${i}`, script(i));
     }
-    await sig.lines(n, 60_000);
+    await ready(t);
     await sleep(SETTLE_MS);
-    return { base, loaded: usage(t.pid).rssMiB };
+    return { empty: base, base, loaded: usage(t.pid).rssMiB };
   } finally {
     await t.stop();
     await Deno.remove(dir, { recursive: true });
@@ -102,65 +130,6 @@ async function until(shows: () => Promise<boolean>, timeoutMs: number): Promise<
   while (!(await shows())) {
     if (performance.now() > deadline) throw new Error("the output never showed");
     await sleep(50);
-  }
-}
-
-async function oursScrollback(
-  n: number,
-  lines: number,
-  file: string,
-): Promise<{ base: number; loaded: number }> {
-  const d = await daemonWith({ scrollback: lines });
-  try {
-    await sleep(SETTLE_MS);
-    const base = usage(d.daemon.pid).rssMiB;
-    const ids: string[] = [];
-    for (let i = 0; i < n; i++) ids.push(await d.start(`cat ${sh(file)}; echo ${END}; exec cat`));
-    for (const id of ids) {
-      await until(async () => {
-        const r = await d.c.request("peek", { session: id, lines: 3 });
-        return r.ok === true && JSON.stringify(r.result).includes(END);
-      }, 120_000);
-    }
-    await sleep(SETTLE_MS);
-    return { base, loaded: usage(d.daemon.pid).rssMiB };
-  } finally {
-    await d.stop();
-  }
-}
-
-async function tmuxScrollback(
-  n: number,
-  lines: number,
-  file: string,
-): Promise<{ base: number; loaded: number }> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
-  const t = await Tmux.start(dir, COLS, ROWS, [["history-limit", String(lines)]]);
-  try {
-    await sleep(SETTLE_MS);
-    const base = usage(t.pid).rssMiB;
-    for (let i = 0; i < n; i++) {
-      await t.cmd(
-        "new-window",
-        "-d",
-        "-t",
-        "base",
-        "-n",
-        `w${i}`,
-        `cat ${sh(file)}; echo ${END}; exec cat`,
-      );
-    }
-    for (let i = 0; i < n; i++) {
-      await until(
-        async () => (await t.cmd("capture-pane", "-p", "-t", `base:w${i}`)).includes(END),
-        120_000,
-      );
-    }
-    await sleep(SETTLE_MS);
-    return { base, loaded: usage(t.pid).rssMiB };
-  } finally {
-    await t.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -189,26 +158,39 @@ export async function memoryRows(o: MemoryOptions): Promise<Row[]> {
   const work = await Deno.makeTempDir({ prefix: "cs-bench-memory-" });
   const sig = await Signals.open(work);
   const haveTmux = await have("tmux");
-  const perSession = (x: { base: number; loaded: number }, n: number) =>
-    ((x.loaded - x.base) * 1.048576) / n; // MB (10^6) per session
+  /** MB (10^6) per session added. */
+  const perSession = (x: Growth, n: number) => ((x.loaded - x.base) * 1.048576) / n;
   const rows: Row[] = [];
   try {
     // --- idle
     const rounds = 3;
-    const ours: { base: number; loaded: number }[] = [];
-    const tmux: { base: number; loaded: number }[] = [];
+    const ours: Growth[] = [];
+    const tmux: Growth[] = [];
     for (let r = 0; r < rounds; r++) {
-      o.log(`memory: ${o.idle} idle sessions, round ${r + 1} of ${rounds}`);
-      ours.push(await oursIdle(o.idle, sig));
-      if (haveTmux) tmux.push(await tmuxIdle(o.idle, sig));
+      o.log(`memory: 1 + ${o.idle} idle sessions, round ${r + 1} of ${rounds}`);
+      ours.push(
+        await oursGrowth(o.idle, sig, {}, (i) => idle(sig, i), async () => {
+          await sig.lines(o.idle + 1, 60_000);
+        }),
+      );
+      if (haveTmux) {
+        sig.clear();
+        tmux.push(
+          await tmuxGrowth(o.idle, [], (i) => idle(sig, i), async () => {
+            await sig.lines(o.idle, 60_000);
+          }),
+        );
+      }
     }
     const oursPer = stat(ours.map((x) => perSession(x, o.idle)));
     const tmuxPer = tmux.length ? stat(tmux.map((x) => perSession(x, o.idle))) : null;
-    const total = (xs: { loaded: number }[]) => (xs.length ? stat(xs.map((x) => x.loaded)) : null);
+    const total = (xs: Growth[]) => (xs.length ? stat(xs.map((x) => x.loaded)) : null);
     rows.push({
-      figure:
-        `daemon RSS, ${o.idle} idle sessions (per session: growth over the empty server / ${o.idle})`,
-      ours: `${fmt(total(ours), "MiB")}; ${fmt(oursPer, "MB", 2)} per session`,
+      figure: `daemon RSS, 1 + ${o.idle} idle sessions (per session: what each of the ${o.idle} ` +
+        "adds to a server with one)",
+      ours: `${fmt(total(ours), "MiB")}; ${fmt(oursPer, "MB", 2)} per session; first session ${
+        fmt(stat(ours.map((x) => x.base - x.empty)), "MiB")
+      } (the worker threads start)`,
       tmux: `${fmt(total(tmux), "MiB")}; ${fmt(tmuxPer, "MB", 3)} per pane`,
       floor: "—",
       ratio: `${times(ratio(oursPer, tmuxPer), 0)} tmux per session`,
@@ -220,16 +202,33 @@ export async function memoryRows(o: MemoryOptions): Promise<Row[]> {
     const payload = textPayload(1 << 21);
     const text = new TextDecoder().decode(payload).split("\r\n").slice(0, o.scrollback + ROWS);
     await Deno.writeTextFile(file, text.join("\r\n") + "\r\n");
-    o.log(`memory: ${o.scrollbackSessions} sessions × ${o.scrollback}-line scrollback`);
-    const sb = await oursScrollback(o.scrollbackSessions, o.scrollback, file);
-    const tsb = haveTmux ? await tmuxScrollback(o.scrollbackSessions, o.scrollback, file) : null;
-    const sbPer = stat([perSession(sb, o.scrollbackSessions)]);
-    const tsbPer = tsb ? stat([perSession(tsb, o.scrollbackSessions)]) : null;
+    const n = o.scrollbackSessions;
+    o.log(`memory: 1 + ${n} sessions × ${o.scrollback}-line scrollback`);
+    const printAll = () => `cat ${sh(file)}; echo ${END}; exec cat`;
+    const sb = await oursGrowth(n, sig, { scrollback: o.scrollback }, printAll, async (d, ids) => {
+      for (const id of ids) {
+        await until(async () => {
+          const r = await d.c.request("peek", { session: id, lines: 3 });
+          return r.ok === true && JSON.stringify(r.result).includes(END);
+        }, 120_000);
+      }
+    });
+    const tsb = haveTmux
+      ? await tmuxGrowth(n, [["history-limit", String(o.scrollback)]], printAll, async (t) => {
+        for (let i = 0; i < n; i++) {
+          await until(
+            async () => (await t.cmd("capture-pane", "-p", "-t", `base:w${i}`)).includes(END),
+            120_000,
+          );
+        }
+      })
+      : null;
+    const sbPer = stat([perSession(sb, n)]);
+    const tsbPer = tsb ? stat([perSession(tsb, n)]) : null;
     const rSb = ratio(sbPer, tsbPer);
     rows.push({
-      figure: `daemon RSS, ${o.scrollbackSessions} sessions each holding a full ` +
-        `${o.scrollback}-line scrollback (${COLS}×${ROWS}, lines of ~70 characters with colours; ` +
-        `one round)`,
+      figure: `daemon RSS, 1 + ${n} sessions, the ${n} each holding a full ${o.scrollback}-line ` +
+        `scrollback (${COLS}×${ROWS}, lines of ~70 characters with colours; one round)`,
       ours: `${sb.loaded.toFixed(0)} MiB; ${fmt(sbPer, "MB")} per session`,
       tmux: tsb ? `${tsb.loaded.toFixed(0)} MiB; ${fmt(tsbPer, "MB")} per pane` : "—",
       floor: "—",

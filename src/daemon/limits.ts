@@ -5,22 +5,27 @@
  * writer blocks) or drops a client that does not read — it never grows.
  * Everything is released once the burst has passed.
  *
- * Worst case, in bytes, for `S` sessions and `C` connected clients:
+ * Worst case, in bytes, for `S` sessions and `C` connected clients (the
+ * README's "Limits" says the same):
  *
  * ```text
- * base (~60 MiB: runtime, code, the worker threads)
- *   + S × ( PTY_READ_AHEAD_BYTES                     1 MiB  output read, not yet handled
- *         + 2 × SCREEN_HIGH_WATER                    2 MiB  output queued for the screen model (twice: sent and kept)
- *         + (rows + scrollback) × cols × 12          1.5 MiB at 120×40, scrollback 1000 (the screen model)
- *         + MAX_QUEUED_INPUT )                       4 MiB  input a program has not read
- *   + min(S × log.maxBufferBytes, LOG_BUFFER_TOTAL_BYTES) × 2   128 MiB  log lines waiting for the disk, and their encoding
+ * base (~60 MiB: runtime, code; ~25 MiB more once the worker threads start)
+ *   + S × ( PTY_READ_AHEAD_BYTES                     256 KiB  output read, not yet handled
+ *         + 2 × SCREEN_HIGH_WATER                    256 KiB  output queued for the screen model (sent, and kept)
+ *         + (rows + scrollback) × cols × ~40         2.6 MiB at 120×40, scrollback 500: the screen model
+ *         + MAX_QUEUED_INPUT )                       4 MiB    input a program has not read
+ *   + 2 × min(S × log.maxBufferBytes, LOG_BUFFER_TOTAL_BYTES)   32 MiB  log lines waiting for the disk, and their encoding
  *   + C × ( MAX_MESSAGE_BYTES + MAX_CLIENT_BACKLOG ) 17 MiB  a request being read, replies not yet taken
  * ```
  *
- * plus the garbage collector's slack. The input term is only reached by
- * programs that do not read their input, the client term by clients that
- * do not read their replies. Measured peaks are in {@linkcode MEMORY} (and
- * the README); the stress suite checks them.
+ * plus the garbage collector's slack. The screen model's term is what it
+ * holds while output flows; once output pauses it keeps only
+ * {@linkcode SCREEN_HOT_LINES} lines of scrollback in the emulator's form
+ * and the rest as text: (rows + 100) × cols × ~14 + ~150 per older line
+ * (about 0.3 MB a session, 1.6 MB with 10 000 lines of scrollback). The
+ * input term is only reached by programs that do not read their input, the
+ * client term by clients that do not read their replies. Measured peaks are
+ * in {@linkcode MEMORY} (and the README); the stress suite checks them.
  *
  * @module
  */
@@ -46,6 +51,14 @@ export const SCREEN_LOW_WATER = 32 * KiB;
 
 /** Default lines of scrollback of each session's screen model (`scrollback` in the config). */
 export const DEFAULT_SCROLLBACK = 500;
+
+/**
+ * Scrollback lines the screen model keeps in the emulator's own form (12
+ * bytes a cell, the full width: ~1.7 KB a line at 120 columns), reflowed on
+ * resize; older ones are kept as their text (~0.1–0.3 KB a line). See
+ * `_emulator.ts`.
+ */
+export const SCREEN_HOT_LINES = 100;
 
 /** Input queued for a program that does not read it; more is refused. */
 export const MAX_QUEUED_INPUT = 4 * MiB;
@@ -75,9 +88,11 @@ export const ATTACH_LAG_BYTES = 4 * MiB;
  * V8 flags the daemon runs with (it re-executes itself with them, see
  * `withMemoryFlags` in `main.ts`): a young generation of at most 1 MiB per
  * semi-space, per thread, instead of up to 16 MiB (under a flood of output,
- * three threads' worth of garbage was most of the daemon's memory).
+ * three threads' worth of garbage was most of the daemon's memory); and
+ * `gc()`, with which each thread collects what a burst left once it is
+ * quiet (`_gc.ts`).
  */
-export const V8_FLAGS = ["--max-semi-space-size=1"];
+export const V8_FLAGS = ["--max-semi-space-size=1", "--expose-gc"];
 
 /**
  * Measured bounds on the daemon's resident memory, with margin, checked by

@@ -20,6 +20,7 @@ import { createHandlers } from "./api.ts";
 import { Attachments } from "./attach.ts";
 import { StatusWatcher } from "./status.ts";
 import { IS_MAC, trimMemory } from "./_platform.ts";
+import { Collector } from "./_gc.ts";
 import { Notifier } from "./notify.ts";
 import { OwnershipError, prepareHome } from "../ownership.ts";
 
@@ -207,8 +208,12 @@ export async function runDaemon(): Promise<void> {
   await status.start();
   await manager.autoResume();
   server.open();
-  // Memory freed after a burst goes back to the system.
-  const trim = setInterval(trimMemory, TRIM_MS);
+  // Memory freed after a burst goes back to the system (garbage collected first).
+  const collector = new Collector();
+  const trim = setInterval(() => {
+    collector.check();
+    trimMemory();
+  }, TRIM_MS);
   Deno.unrefTimer(trim as unknown as number);
 
   const shutdown = (why: string): Promise<void> => {
