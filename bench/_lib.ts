@@ -116,7 +116,7 @@ export async function machine(): Promise<Record<string, string>> {
     ram: `${(memKb / 1024 / 1024).toFixed(1)} GiB`,
     kernel: Deno.osRelease(),
     deno: Deno.version.deno,
-    tmux: await line("tmux", ["-V"]),
+    tmux: (await line("tmux", ["-V"])).replace(/^tmux /, ""),
     dtach: (await have("dtach", ["--help"])) ? "installed" : "not installed",
     load: Deno.loadavg().map((x) => x.toFixed(2)).join(" "),
   };
