@@ -40,28 +40,6 @@ export function usage(pid: number): { cpuMs: number; rssMiB: number } {
   return { cpuMs: ticks * 10, rssMiB: rssKb / 1024 };
 }
 
-/** Samples a process's RSS every `everyMs`; keeps the peak. */
-export class RssSampler {
-  peak = 0;
-  readonly #timer: ReturnType<typeof setInterval>;
-
-  constructor(readonly pid: number, everyMs = 20) {
-    this.#timer = setInterval(() => this.sample(), everyMs);
-    this.sample();
-  }
-
-  /** One sample now (MiB). */
-  sample(): number {
-    const v = usage(this.pid).rssMiB;
-    this.peak = Math.max(this.peak, v);
-    return v;
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-  }
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -253,6 +231,29 @@ export async function dtachNew(sock: string, script: string): Promise<void> {
     stderr: "null",
   }).output();
   if (!st.success) throw new Error(`dtach -n ${sock} exited ${st.code}`);
+}
+
+/**
+ * Runs `fn` against a tmux server of its own in a temporary directory
+ * (see {@linkcode Tmux.start}); stops it and removes the directory after.
+ */
+export async function withTmux<T>(
+  cols: number,
+  rows: number,
+  options: [string, string][],
+  fn: (t: Tmux, dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
+  try {
+    const t = await Tmux.start(dir, cols, rows, options);
+    try {
+      return await fn(t, dir);
+    } finally {
+      await t.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** Pids of the dtach processes with an argument under `path` (a socket, or a directory of them). */

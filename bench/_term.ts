@@ -12,7 +12,8 @@
  */
 
 import { Pty } from "../src/daemon/pty.ts";
-import { C, errno, libc, POLL, ptyLaunchArgv } from "../src/daemon/_platform.ts";
+import { C, errno, libc, POLL } from "../src/daemon/_platform.ts";
+import { spawnOnTerminal } from "../test/_term.ts";
 
 /** A program on a terminal this process reads synchronously. */
 export class SyncTerm {
@@ -39,15 +40,7 @@ export class SyncTerm {
     size = { cols: 100, rows: 30 },
   ): SyncTerm {
     const pty = Pty.open(size.cols, size.rows);
-    const launch = ptyLaunchArgv(pty.path, argv[0]!, argv.slice(1));
-    const child = new Deno.Command(launch[0]!, {
-      args: launch.slice(1),
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnOnTerminal(pty, argv, env);
     // This process holds the terminal open too (until `drain`): the program
     // may open it after the first read, which would otherwise see no one
     // there and end.

@@ -19,8 +19,8 @@
  * @module
  */
 
-import { RawClient, TestHome } from "../test/_harness.ts";
-import type { SessionRecord } from "../src/protocol.ts";
+import { RawClient } from "../test/_harness.ts";
+import { withDaemon } from "./_daemon.ts";
 import { SyncTerm } from "./_term.ts";
 import {
   dtachNew,
@@ -32,7 +32,7 @@ import {
   type Stat,
   stat,
   textPayload,
-  Tmux,
+  withTmux,
 } from "./_lib.ts";
 import { fmt, ratio, type Row, times, verdict } from "./_report.ts";
 
@@ -83,124 +83,82 @@ function startFlood(term: SyncTerm): number {
   throw new Error("the flood never started");
 }
 
-/** The session's program is `sh -c <script>`. */
-function shellHome(log: boolean, extra: Record<string, unknown> = {}): Promise<TestHome> {
-  return TestHome.create({
-    claude: { command: "/bin/sh", args: ["-c"] },
-    log: { enabled: log },
-    ...extra,
-  });
-}
-
-async function newSession(c: RawClient, home: TestHome, script: string): Promise<string> {
-  const r = await c.request("new", {
-    cwd: home.dir,
-    env: home.env,
-    args: [script],
-    cols: SIZE.cols,
-    rows: SIZE.rows,
-  });
-  if (!r.ok) throw new Error(`new: ${JSON.stringify(r.error)}`);
-  return (r.result as { session: SessionRecord }).session.id;
-}
-
-async function request(c: RawClient, type: string, params: Record<string, unknown>) {
-  const r = await c.request(type, params);
-  if (!r.ok) throw new Error(`${type}: ${JSON.stringify(r.error)}`);
-  return r.result;
-}
-
 /** MB/s of `bytes` in `ms`. */
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
+/** MB/s of a flood of `bytes` on an attached client's terminal: first bytes to the end marker. */
+function floodRate(term: SyncTerm, bytes: number): number {
+  const t0 = startFlood(term);
+  return mbps(bytes, term.until(END, 600_000) - t0);
+}
+
 /** Flood through `claude-sessions attach`: MB/s per round. */
-async function oursAttached(payload: string, bytes: number, rounds: number): Promise<number[]> {
-  const home = await shellHome(true);
-  const daemon = await home.startDaemon();
-  const c = await RawClient.connect(home.socket);
-  const out: number[] = [];
-  try {
+function oursAttached(payload: string, bytes: number, rounds: number): Promise<number[]> {
+  return withDaemon({ log: { enabled: true } }, async (d) => {
+    const out: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const id = await newSession(c, home, programs(payload).attached);
+      const id = await d.start(programs(payload).attached, SIZE);
       const term = SyncTerm.spawn(
         [Deno.execPath(), "run", "-A", "--quiet", MAIN, "attach", id],
-        home.env,
+        d.home.env,
         SIZE,
       );
       try {
         term.until("\x1b[?1049h", 30_000); // attached: the client switched screens
-        const t0 = startFlood(term);
-        const t1 = term.until(END, 600_000);
-        out.push(mbps(bytes, t1 - t0));
+        out.push(floodRate(term, bytes));
       } finally {
         await term.close();
-        await request(c, "kill", { session: id });
+        await d.request("kill", { session: id });
       }
     }
-  } finally {
-    c.close();
-    await daemon.stop();
-    await home.cleanup();
-  }
-  return out;
+    return out;
+  });
 }
 
 /** Flood with no client: MB/s per round, logging on or off. */
-async function oursDetached(
+function oursDetached(
   payload: string,
   bytes: number,
   rounds: number,
   log: boolean,
 ): Promise<number[]> {
-  const home = await shellHome(log);
-  const daemon = await home.startDaemon();
-  const c = await RawClient.connect(home.socket);
-  const out: number[] = [];
-  try {
+  return withDaemon({ log: { enabled: log } }, async (d) => {
+    const out: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const id = await newSession(c, home, programs(payload).detached);
-      await request(c, "wait", { session: id, until: ["running"] });
+      const id = await d.start(programs(payload).detached, SIZE);
+      await d.request("wait", { session: id, until: ["running"] });
       const t0 = performance.now();
-      await request(c, "input", { session: id, data: btoa("\r") });
-      await request(c, "wait", { session: id, until: ["exited"] });
+      await d.request("input", { session: id, data: btoa("\r") });
+      await d.request("wait", { session: id, until: ["exited"] });
       out.push(mbps(bytes, performance.now() - t0));
-      await request(c, "rm", { session: id });
+      await d.request("rm", { session: id });
     }
-  } finally {
-    c.close();
-    await daemon.stop();
-    await home.cleanup();
-  }
-  return out;
+    return out;
+  });
 }
 
 /**
  * `n` sessions flood at once (logging on, no client): aggregate MB/s, from
  * the first key to the last exit.
  */
-async function oursMany(payload: string, bytes: number, n: number): Promise<number> {
-  const home = await shellHome(true);
-  const daemon = await home.startDaemon();
-  const c = await RawClient.connect(home.socket);
-  try {
+function oursMany(payload: string, bytes: number, n: number): Promise<number> {
+  return withDaemon({ log: { enabled: true } }, async (d) => {
     const ids: string[] = [];
-    for (let i = 0; i < n; i++) ids.push(await newSession(c, home, programs(payload).detached));
-    for (const id of ids) await request(c, "wait", { session: id, until: ["running"] });
+    for (let i = 0; i < n; i++) ids.push(await d.start(programs(payload).detached, SIZE));
+    for (const id of ids) await d.request("wait", { session: id, until: ["running"] });
     // One connection per wait: a client's requests are answered in order.
-    const waiters = await Promise.all(ids.map(() => RawClient.connect(home.socket)));
-    const t0 = performance.now();
-    for (const id of ids) await request(c, "input", { session: id, data: btoa("\r") });
-    await Promise.all(
-      ids.map((id, i) => request(waiters[i]!, "wait", { session: id, until: ["exited"] })),
-    );
-    const ms = performance.now() - t0;
-    for (const w of waiters) w.close();
-    return mbps(bytes * n, ms);
-  } finally {
-    c.close();
-    await daemon.stop();
-    await home.cleanup();
-  }
+    const waiters = await Promise.all(ids.map(() => RawClient.connect(d.home.socket)));
+    try {
+      const t0 = performance.now();
+      for (const id of ids) await d.request("input", { session: id, data: btoa("\r") });
+      await Promise.all(
+        ids.map((id, i) => d.request("wait", { session: id, until: ["exited"] }, waiters[i])),
+      );
+      return mbps(bytes * n, performance.now() - t0);
+    } finally {
+      for (const w of waiters) w.close();
+    }
+  });
 }
 
 /** Waits until every file in `paths` holds `bytes` (tmux's pipe-pane logs); returns when. */
@@ -220,31 +178,24 @@ async function filled(paths: string[], bytes: number, timeoutMs: number): Promis
 }
 
 /** Flood through `tmux attach`, with `pipe-pane` logging: MB/s per round. */
-async function tmuxAttached(payload: string, bytes: number, rounds: number): Promise<number[]> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
-  const t = await Tmux.start(dir, SIZE.cols, SIZE.rows, [["status", "off"]]);
-  const out: number[] = [];
-  try {
+function tmuxAttached(payload: string, bytes: number, rounds: number): Promise<number[]> {
+  return withTmux(SIZE.cols, SIZE.rows, [["status", "off"]], async (t, dir) => {
+    const out: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const name = `flood${r}`;
       await t.cmd("new-session", "-d", "-s", name, programs(payload).attached);
       await t.cmd("pipe-pane", "-t", name, "-o", `cat > ${sh(`${dir}/${name}.log`)}`);
       const term = SyncTerm.spawn(t.argv("attach", "-t", name), t.env, SIZE);
       try {
-        const t0 = startFlood(term);
-        const t1 = term.until(END, 600_000);
-        out.push(mbps(bytes, t1 - t0));
+        out.push(floodRate(term, bytes));
       } finally {
         await term.close();
         await t.cmd("kill-session", "-t", name);
         await Deno.remove(`${dir}/${name}.log`).catch(() => {});
       }
     }
-  } finally {
-    await t.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-  return out;
+    return out;
+  });
 }
 
 /**
@@ -252,16 +203,14 @@ async function tmuxAttached(payload: string, bytes: number, rounds: number): Pro
  * aggregate MB/s from the first key until every log holds everything. With
  * n = 1, per round.
  */
-async function tmuxDetached(
+function tmuxDetached(
   payload: string,
   bytes: number,
   n: number,
   rounds: number,
 ): Promise<number[]> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
-  const t = await Tmux.start(dir, SIZE.cols, SIZE.rows, [["remain-on-exit", "on"]]);
-  const out: number[] = [];
-  try {
+  return withTmux(SIZE.cols, SIZE.rows, [["remain-on-exit", "on"]], async (t, dir) => {
+    const out: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const names = Array.from({ length: n }, (_, i) => `f${r}-${i}`);
       for (const name of names) {
@@ -277,11 +226,8 @@ async function tmuxDetached(
         await Deno.remove(`${dir}/${name}.log`).catch(() => {});
       }
     }
-  } finally {
-    await t.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-  return out;
+    return out;
+  });
 }
 
 /** The floor: the program straight on a PTY read in a tight loop. MB/s per round. */
@@ -312,9 +258,7 @@ async function dtachAttached(payload: string, bytes: number, rounds: number): Pr
         TERM: "xterm-256color",
       }, SIZE);
       try {
-        const t0 = startFlood(term);
-        const t1 = term.until(END, 600_000);
-        out.push(mbps(bytes, t1 - t0));
+        out.push(floodRate(term, bytes));
       } finally {
         await term.close();
         for (const pid of dtachPids(sock)) Deno.kill(pid, "SIGKILL");
@@ -369,17 +313,14 @@ function addRound(e: Echo, ms: number[]): void {
   e.p99.push(quantile(ms, 0.99));
 }
 
-async function oursEcho(keys: number, rounds: number): Promise<Echo> {
-  const home = await shellHome(true);
-  const daemon = await home.startDaemon();
-  const c = await RawClient.connect(home.socket);
-  const e: Echo = { p50: [], p99: [] };
-  try {
-    const id = await newSession(c, home, ECHO);
+function oursEcho(keys: number, rounds: number): Promise<Echo> {
+  return withDaemon({ log: { enabled: true } }, async (d) => {
+    const e: Echo = { p50: [], p99: [] };
+    const id = await d.start(ECHO, SIZE);
     for (let r = 0; r < rounds; r++) {
       const term = SyncTerm.spawn(
         [Deno.execPath(), "run", "-A", "--quiet", MAIN, "attach", id],
-        home.env,
+        d.home.env,
         SIZE,
       );
       try {
@@ -389,20 +330,14 @@ async function oursEcho(keys: number, rounds: number): Promise<Echo> {
         await term.close();
       }
     }
-  } finally {
-    c.close();
-    await daemon.stop();
-    await home.cleanup();
-  }
-  return e;
+    return e;
+  });
 }
 
-async function tmuxEcho(keys: number, rounds: number): Promise<Echo> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
+function tmuxEcho(keys: number, rounds: number): Promise<Echo> {
   // No status line: its clock would be redrawn with letters in it.
-  const t = await Tmux.start(dir, SIZE.cols, SIZE.rows, [["status", "off"]]);
-  const e: Echo = { p50: [], p99: [] };
-  try {
+  return withTmux(SIZE.cols, SIZE.rows, [["status", "off"]], async (t) => {
+    const e: Echo = { p50: [], p99: [] };
     await t.cmd("new-session", "-d", "-s", "echo", ECHO);
     for (let r = 0; r < rounds; r++) {
       const term = SyncTerm.spawn(t.argv("attach", "-t", "echo"), t.env, SIZE);
@@ -412,11 +347,8 @@ async function tmuxEcho(keys: number, rounds: number): Promise<Echo> {
         await term.close();
       }
     }
-  } finally {
-    await t.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-  return e;
+    return e;
+  });
 }
 
 function bareEcho(keys: number, rounds: number): Echo {

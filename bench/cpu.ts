@@ -7,8 +7,8 @@
  * @module
  */
 
-import { RawClient, TestHome } from "../test/_harness.ts";
-import { dtachNew, dtachPids, have, sh, sleep, type Stat, stat, Tmux, usage } from "./_lib.ts";
+import { withDaemon } from "./_daemon.ts";
+import { dtachNew, dtachPids, have, sh, sleep, type Stat, stat, usage, withTmux } from "./_lib.ts";
 import { fmt, ratio, type Row, times, verdict } from "./_report.ts";
 
 /** Sizes of a run. */
@@ -34,42 +34,21 @@ async function window(pids: () => number[], seconds: number): Promise<number> {
   return (sum() - before) / 1000;
 }
 
-async function ours(o: CpuOptions): Promise<number> {
-  const home = await TestHome.create({ claude: { command: "/bin/sh", args: ["-c"] } });
-  const daemon = await home.startDaemon();
-  const c = await RawClient.connect(home.socket);
-  try {
-    for (let i = 0; i < o.sessions; i++) {
-      const r = await c.request("new", {
-        cwd: home.dir,
-        env: home.env,
-        args: [PROGRAM],
-        cols: 120,
-        rows: 40,
-      });
-      if (!r.ok) throw new Error(JSON.stringify(r.error));
-    }
-    return await window(() => [daemon.pid], o.seconds);
-  } finally {
-    c.close();
-    await daemon.stop();
-    await home.cleanup();
-  }
+function ours(o: CpuOptions): Promise<number> {
+  return withDaemon({}, async (d) => {
+    for (let i = 0; i < o.sessions; i++) await d.start(PROGRAM);
+    return await window(() => [d.pid], o.seconds);
+  });
 }
 
-async function tmux(o: CpuOptions): Promise<number> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
-  const t = await Tmux.start(dir, 120, 40);
-  try {
+function tmux(o: CpuOptions): Promise<number> {
+  return withTmux(120, 40, [], async (t, dir) => {
     for (let i = 0; i < o.sessions; i++) {
       await t.cmd("new-window", "-d", "-t", "base", "-n", `w${i}`, PROGRAM);
       await t.cmd("pipe-pane", "-t", `base:w${i}`, "-o", `cat > ${sh(`${dir}/w${i}.log`)}`);
     }
     return await window(() => [t.pid], o.seconds);
-  } finally {
-    await t.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 async function dtach(o: CpuOptions): Promise<number> {

@@ -15,9 +15,9 @@
  * @module
  */
 
-import { RawClient, TestHome } from "../test/_harness.ts";
-import type { SessionRecord } from "../src/protocol.ts";
-import { have, RssSampler, sh, Signals, sleep, stat, textPayload, Tmux, usage } from "./_lib.ts";
+import { type BenchDaemon, withDaemon } from "./_daemon.ts";
+import { RssSampler } from "../stress/_stress.ts";
+import { have, sh, Signals, sleep, stat, textPayload, type Tmux, usage, withTmux } from "./_lib.ts";
 import { fmt, ratio, type Row, times, verdict } from "./_report.ts";
 
 /** Sizes of a run. */
@@ -48,68 +48,39 @@ interface Growth {
 /** A program that prints a line and waits for input, as an idle Claude does; signals once it runs. */
 const idle = (sig: Signals, i: number) => `echo ready; echo ${i} > ${sh(sig.path)}; exec cat`;
 
-async function daemonWith(config: Record<string, unknown>) {
-  const home = await TestHome.create({ claude: { command: "/bin/sh", args: ["-c"] }, ...config });
-  const daemon = await home.startDaemon();
-  const c = await RawClient.connect(home.socket);
-  const start = async (script: string) => {
-    const r = await c.request("new", {
-      cwd: home.dir,
-      env: home.env,
-      args: [script],
-      cols: COLS,
-      rows: ROWS,
-    });
-    if (!r.ok) throw new Error(JSON.stringify(r.error));
-    return (r.result as { session: SessionRecord }).session.id;
-  };
-  const stop = async () => {
-    c.close();
-    await daemon.stop();
-    await home.cleanup();
-  };
-  return { home, daemon, c, start, stop };
-}
-
-type Daemon = Awaited<ReturnType<typeof daemonWith>>;
-
 /** RSS of a daemon: empty, with one idle session, then with `n` more running `script`. */
-async function oursGrowth(
+function oursGrowth(
   n: number,
   sig: Signals,
   config: Record<string, unknown>,
   script: (i: number) => string,
-  ready: (d: Daemon, ids: string[]) => Promise<void>,
+  ready: (d: BenchDaemon, ids: string[]) => Promise<void>,
 ): Promise<Growth> {
-  const d = await daemonWith(config);
-  try {
+  return withDaemon(config, async (d) => {
+    const start = (script: string) => d.start(script, { cols: COLS, rows: ROWS });
     await sleep(SETTLE_MS);
-    const empty = usage(d.daemon.pid).rssMiB;
+    const empty = usage(d.pid).rssMiB;
     sig.clear();
-    await d.start(idle(sig, -1));
+    await start(idle(sig, -1));
     await sig.lines(1, 60_000);
     await sleep(SETTLE_MS);
-    const base = usage(d.daemon.pid).rssMiB;
+    const base = usage(d.pid).rssMiB;
     const ids: string[] = [];
-    for (let i = 0; i < n; i++) ids.push(await d.start(script(i)));
+    for (let i = 0; i < n; i++) ids.push(await start(script(i)));
     await ready(d, ids);
     await sleep(SETTLE_MS);
-    return { empty, base, loaded: usage(d.daemon.pid).rssMiB };
-  } finally {
-    await d.stop();
-  }
+    return { empty, base, loaded: usage(d.pid).rssMiB };
+  });
 }
 
 /** RSS of a tmux server with one pane, then with `n` more windows running `script`. */
-async function tmuxGrowth(
+function tmuxGrowth(
   n: number,
   options: [string, string][],
   script: (i: number) => string,
   ready: (t: Tmux) => Promise<void>,
 ): Promise<Growth> {
-  const dir = await Deno.makeTempDir({ prefix: "cs-bench-" });
-  const t = await Tmux.start(dir, COLS, ROWS, options);
-  try {
+  return withTmux(COLS, ROWS, options, async (t) => {
     await sleep(SETTLE_MS);
     const base = usage(t.pid).rssMiB;
     for (let i = 0; i < n; i++) {
@@ -118,10 +89,7 @@ async function tmuxGrowth(
     await ready(t);
     await sleep(SETTLE_MS);
     return { empty: base, base, loaded: usage(t.pid).rssMiB };
-  } finally {
-    await t.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 /** Waits until `shows()` is true (the server has parsed all the output). */
@@ -134,24 +102,21 @@ async function until(shows: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 /** Peak RSS while `n` sessions each print `file`, and RSS a while after they have ended. */
-async function oursFlood(
+function oursFlood(
   n: number,
   file: string,
 ): Promise<{ base: number; peak: number; after: number }> {
-  const d = await daemonWith({});
-  try {
+  return withDaemon({}, async (d) => {
     await sleep(SETTLE_MS);
-    const base = usage(d.daemon.pid).rssMiB;
-    const rss = new RssSampler(d.daemon.pid, 20);
+    const base = usage(d.pid).rssMiB;
+    const rss = new RssSampler(d.pid, 20);
     const ids: string[] = [];
     for (let i = 0; i < n; i++) ids.push(await d.start(`stty raw -echo; cat ${sh(file)}`));
-    for (const id of ids) await d.c.request("wait", { session: id, until: ["exited"] });
+    for (const id of ids) await d.request("wait", { session: id, until: ["exited"] });
     rss.stop();
     await sleep(5000);
-    return { base, peak: rss.peak, after: usage(d.daemon.pid).rssMiB };
-  } finally {
-    await d.stop();
-  }
+    return { base, peak: rss.peak, after: usage(d.pid).rssMiB };
+  });
 }
 
 export async function memoryRows(o: MemoryOptions): Promise<Row[]> {

@@ -45,8 +45,12 @@ if (!(await have("perf", ["--version"]))) {
   console.error("profile: perf is not installed (Linux: apt-get install linux-perf)");
   Deno.exit(1);
 }
-const out = args.values.out ?? await Deno.makeTempDir({ prefix: "cs-profile-" });
-await Deno.mkdir(out, { recursive: true });
+const given = args.values.out ?? await Deno.makeTempDir({ prefix: "cs-profile-" });
+await Deno.mkdir(given, { recursive: true });
+const out = await Deno.realPath(given);
+// V8 writes its code logs (isolate-*.log) into the working directory of the
+// processes profiled: theirs is the output directory, not the checkout.
+Deno.chdir(out);
 
 const home = await TestHome.create({ claude: { command: "/bin/sh", args: ["-c"] } });
 const daemon = await startDaemon(home);

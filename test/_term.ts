@@ -13,6 +13,26 @@ import { Screen } from "../src/daemon/screen.ts";
 import { TIMED_OUT, within } from "../src/async.ts";
 import { MAIN } from "./_harness.ts";
 
+/**
+ * Starts `command` with `pty`'s terminal as its standard streams and
+ * controlling terminal, in exactly the environment `env`.
+ */
+export function spawnOnTerminal(
+  pty: Pty,
+  command: string[],
+  env: Record<string, string>,
+): Deno.ChildProcess {
+  const argv = ptyLaunchArgv(pty.path, command[0]!, command.slice(1));
+  return new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
 /** A command running on a test-owned terminal. */
 export class TermClient {
   readonly pty: Pty;
@@ -93,16 +113,7 @@ export class TermClient {
       if (paused) pty.pause();
       else pty.resume();
     });
-    const argv = ptyLaunchArgv(pty.path, command[0]!, command.slice(1));
-    const child = new Deno.Command(argv[0]!, {
-      args: argv.slice(1),
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    return new TermClient(pty, child, screen, emulate);
+    return new TermClient(pty, spawnOnTerminal(pty, command, env), screen, emulate);
   }
 
   /** Calls `fn` with each piece of output (as text); returns the function that stops. */
