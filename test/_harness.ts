@@ -59,19 +59,35 @@ export class TestHome {
   /** Runs the CLI with `args`. */
   async cli(
     args: string[],
-    opts: { env?: Record<string, string>; cwd?: string; clearEnv?: string[] } = {},
+    opts: {
+      env?: Record<string, string>;
+      cwd?: string;
+      clearEnv?: string[];
+      /** Written to the command's standard input (else it reads nothing). */
+      stdin?: string | Uint8Array;
+    } = {},
   ): Promise<CliResult> {
     const env = { ...this.env, ...(opts.env ?? {}) };
     for (const k of opts.clearEnv ?? []) delete env[k];
-    const out = await new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, ...args],
       env,
       clearEnv: true,
       cwd: opts.cwd ?? this.dir,
-      stdin: "null",
+      stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    if (opts.stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      // A command that refuses its input early closes the pipe: not an error here.
+      await w.write(
+        typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+      )
+        .catch(() => {});
+      await w.close().catch(() => {});
+    }
+    const out = await child.output();
     return {
       code: out.code,
       stdout: new TextDecoder().decode(out.stdout),
