@@ -59,6 +59,7 @@ export class RecordStore {
   /** Schedules an atomic write of `rec` (a snapshot is taken now). */
   save(rec: SessionRecord): Promise<void> {
     const snapshot = structuredClone(rec);
+    delete snapshot.clients; // not persisted: no client is attached to a record read back
     const slot = this.#pending.get(rec.id);
     if (slot) {
       slot.next = snapshot;
