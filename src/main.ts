@@ -10,7 +10,8 @@
 
 import { VERSION } from "./version.ts";
 import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
-import { CliError, EXIT, UsageError } from "./cli/_errors.ts";
+import { EXIT, UsageError } from "./cli/_errors.ts";
+import { UserError } from "./errors.ts";
 import { claimLauncher } from "./self.ts";
 import { printable } from "./printable.ts";
 
@@ -165,7 +166,7 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (e) {
-    if (e instanceof CliError) {
+    if (e instanceof UserError) {
       // Messages may echo what was typed, or names from the daemon.
       console.error(`claude-sessions: ${printable(e.message)}`);
       if (e.hint) console.error(`  ${printable(e.hint)}`);
