@@ -48,6 +48,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: "attach this terminal to a session (detach: Ctrl-B d)",
     load: () => import("./cli/attach.ts"),
   },
+  next: {
+    summary: "the session that has waited longest for you (print it or attach)",
+    load: () => import("./cli/next.ts"),
+  },
+  tag: { summary: "add and remove a session's tags", load: () => import("./cli/tag.ts") },
   send: { summary: "type text or keys into a session", load: () => import("./cli/send.ts") },
   peek: { summary: "print a session's screen", load: () => import("./cli/peek.ts") },
   resume: {

@@ -1,6 +1,6 @@
 /**
- * `attach ID [--read-only]`: use a session from this terminal; detach and it
- * keeps running.
+ * `attach [ID] [--read-only]`: use a session from this terminal; detach and
+ * it keeps running. Without ID: the session `next` names.
  *
  * @module
  */
@@ -16,7 +16,7 @@ import { paths } from "../paths.ts";
 /** Command interface. */
 export const spec: CommandSpec = {
   name: "attach",
-  usage: "attach ID [--read-only]",
+  usage: "attach [ID] [--read-only]",
   summary: "Attach this terminal to a session: see its screen, type into it, detach with Ctrl-B d.",
   details: `
 The screen is redrawn exactly as it is, then follows the program live.
@@ -31,17 +31,25 @@ is never used.
 
 On detach, or when the session ends, the daemon goes away, or this client is
 stopped, your terminal is restored (modes, cursor, screen) and the reason is
-shown in one line.`,
+shown in one line.
+
+Without ID, attaches to the session that has waited longest for you, as
+"next" picks it (a permission first); exits 1 when none waits.`,
   options: {
     "read-only": { type: "boolean", short: "r", description: "watch without typing or resizing" },
   },
-  positionals: { min: 1, max: 1, names: "ID" },
+  positionals: { min: 0, max: 1, names: "ID" },
 };
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
   const client = await connectOrStart(paths());
-  return await attachTo(client, args.positionals[0]!, boolOpt(args, "read-only"));
+  let ref = args.positionals[0];
+  if (ref === undefined) {
+    const { nextWaiting } = await import("./next.ts");
+    ref = (await nextWaiting(client)).id;
+  }
+  return await attachTo(client, ref, boolOpt(args, "read-only"));
 }
 
 /**
