@@ -164,7 +164,8 @@ export function helpText(spec: CommandSpec): string {
     }`,
     o.description,
   ]);
-  rows.push(["-h, --help", "show this help"]);
+  // With signed words, -h is a word (tag: remove the tag "h").
+  rows.push([spec.signedWords ? "    --help" : "-h, --help", "show this help"]);
   const w = Math.max(...rows.map((r) => r[0].length));
   for (const [a, b] of rows) lines.push(`  ${a.padEnd(w)}  ${b}`);
   return lines.join("\n");

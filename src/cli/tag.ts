@@ -17,12 +17,12 @@ export const spec: CommandSpec = {
   usage: "tag ID [+TAG|-TAG]… [--json]",
   summary: "Add (+TAG) and remove (-TAG) a session's tags; print the tags it has then.",
   details: `
-Tags group sessions: "ls --tag TAG" lists a group, "kill --tag TAG" stops it,
-"watch" shows and filters by them; "new --tag TAG" tags a session from the
-start. A tag follows the rules of names: 1-64 letters, digits, ".", "_" or
+Tags group sessions: "ls --tag TAG" lists a group, "kill --tag TAG" stops
+it; "new --tag TAG" tags a session from the start. A tag follows the rules of names: 1-64 letters, digits, ".", "_" or
 "-", starting with a letter or digit. A session has at most 32. Exited
 sessions keep theirs. A bare TAG adds it too. Prints the tags it has then,
-space-separated on one line (empty when none); --json prints the record.`,
+space-separated on one line (empty when none); --json prints the record.
+Here -h is a tag to remove ("h"): for help, use --help.`,
   options: {
     json: { type: "boolean", description: "print the session record as JSON" },
   },
