@@ -10,7 +10,8 @@
 
 import { VERSION } from "./version.ts";
 import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
-import { CliError, EXIT, UsageError } from "./cli/_errors.ts";
+import { EXIT, UsageError } from "./cli/_errors.ts";
+import { UserError } from "./errors.ts";
 import { claimLauncher } from "./self.ts";
 import { printable } from "./printable.ts";
 
@@ -47,6 +48,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: "attach this terminal to a session (detach: Ctrl-B d)",
     load: () => import("./cli/attach.ts"),
   },
+  next: {
+    summary: "the session that has waited longest for you (print it or attach)",
+    load: () => import("./cli/next.ts"),
+  },
+  tag: { summary: "add and remove a session's tags", load: () => import("./cli/tag.ts") },
   send: { summary: "type text or keys into a session", load: () => import("./cli/send.ts") },
   peek: { summary: "print a session's screen", load: () => import("./cli/peek.ts") },
   resume: {
@@ -165,7 +171,7 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (e) {
-    if (e instanceof CliError) {
+    if (e instanceof UserError) {
       // Messages may echo what was typed, or names from the daemon.
       console.error(`claude-sessions: ${printable(e.message)}`);
       if (e.hint) console.error(`  ${printable(e.hint)}`);

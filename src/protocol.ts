@@ -219,7 +219,9 @@ export interface SessionEvent {
    * `attached`/`detached` (a client attached or left; `clients` counts
    * them), `activity` (the program wrote output — at most one a second per
    * session; `lastOutputAt`), `notified` (the daemon delivered a
-   * notification, or failed to: `notification`), `tags` (tags changed).
+   * notification, or failed to: `notification`), `tags` (tags changed),
+   * `updated` (the record changed in a way no other event tells: what it
+   * waits for, its last message or error, its background agents).
    */
   event:
     | "created"
@@ -231,7 +233,8 @@ export interface SessionEvent {
     | "detached"
     | "activity"
     | "notified"
-    | "tags";
+    | "tags"
+    | "updated";
   /** RFC 3339 UTC time. */
   at: string;
   id: string;
@@ -281,9 +284,9 @@ export interface Api {
    * Claude will first ask whether to trust the directory).
    */
   new: { params: NewParams; result: { session: SessionRecord; notices?: string[] } };
-  /** List sessions. */
+  /** List sessions (`tag`: only those with this tag). */
   ls: {
-    params: { all?: boolean };
+    params: { all?: boolean; tag?: string };
     /**
      * `shortLength`: prefix length that keeps every known id unique.
      * `logHeldBack`: sessions whose log output waits in memory because writing
@@ -310,6 +313,14 @@ export interface Api {
   };
   /** Remove an exited session's record and its logs (kept with `keepLogs`). */
   rm: { params: { session: string; keepLogs?: boolean }; result: { id: string } };
+  /**
+   * Change a session's tags (live or exited): `add` then `remove`. Replies
+   * with the record; a `tags` event tells others when they changed.
+   */
+  tag: {
+    params: { session: string; add?: string[]; remove?: string[] };
+    result: { session: SessionRecord };
+  };
   /** Graceful daemon shutdown; replies before the daemon exits. */
   shutdown: { params: Record<never, never>; result: { pid: number } };
   /** Bytes to type into a session (base64), recorded as input. */
@@ -365,8 +376,10 @@ export interface Api {
   events: {
     /**
      * `snapshot`: the reply also carries every session (all, or the one
-     * asked for) as of `seq`, and every pushed event carries its `seq`, so a
-     * client that lists and follows misses nothing in between.
+     * asked for) as of `seq`, and every pushed event carries its `seq` and
+     * the session's record, so a client that lists and follows misses
+     * nothing in between. Without it, the frequent kinds `activity` and
+     * `updated` are not sent (older clients never asked for them).
      */
     params: { session?: string; snapshot?: boolean };
     result: {
@@ -401,9 +414,53 @@ export interface EventPush {
   /**
    * With `snapshot`: this event's number. Events are numbered across the
    * daemon's life, one apart, starting after the snapshot's `seq`; a gap
-   * means one was missed (reconnect and take a new snapshot).
+   * means one was missed (reconnect and take a new snapshot). Subscribed to
+   * one session, the numbers of other sessions' events are skipped.
    */
   seq?: number;
+  /**
+   * With `snapshot`: the session's record as the event is sent (all of it,
+   * also what no event tells), except with `activity` and `removed`.
+   */
+  session?: SessionRecord;
+}
+
+/** Attached client: redraw (clear the screen, then write `data`: escape sequences, UTF-8 text). */
+export interface AttachScreenPush {
+  type: "screen";
+  sub: RequestId;
+  data: string;
+  cols: number;
+  rows: number;
+}
+
+/** Attached client: live program output, base64. */
+export interface AttachOutputPush {
+  type: "output";
+  sub: RequestId;
+  data: string;
+}
+
+/** Attached client: the session's program exited; the attachment is over. */
+export interface AttachExitPush {
+  type: "exit";
+  sub: RequestId;
+  session: SessionRecord;
+}
+
+/** Every message pushed to an attached client (tagged with the attach request's id). */
+export type AttachPush = AttachScreenPush | AttachOutputPush | AttachExitPush;
+
+/** Every message pushed for a streaming request (tagged with its id in `sub`). */
+export type Push = EventPush | SendProgressPush | AttachPush;
+
+/**
+ * The daemon's last line to a client it disconnects (it did not read what it
+ * was sent), when it can still be delivered.
+ */
+export interface DroppedNotice {
+  type: "dropped";
+  reason: string;
 }
 
 /** Every request type name. */
@@ -416,6 +473,8 @@ export interface NewParams {
   name?: string;
   /** Extra arguments appended after config `claude.args`. */
   args?: string[];
+  /** Tags to give it (see {@linkcode SessionRecord.tags}). */
+  tags?: string[];
   /** Continue this Claude conversation (`claude --resume ID`). */
   resume?: string;
   /** Start a new conversation with this id (`claude --session-id UUID`). */
@@ -557,8 +616,8 @@ export interface ErrReply {
 /** The one reply every request gets. */
 export type Reply<T = unknown> = OkReply<T> | ErrReply;
 
-/** Any message from the daemon. */
-export type ServerMessage = Hello | Reply;
+/** Any message from the daemon: one tagged union on `type`. */
+export type ServerMessage = Hello | Reply | Push | DroppedNotice;
 
 // ---------------------------------------------------------------------------
 // Framing

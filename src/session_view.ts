@@ -6,7 +6,138 @@
  * @module
  */
 
-import type { ExitReason, SessionRecord, WaitingFor } from "./protocol.ts";
+import type { ExitReason, SessionRecord, SessionStatus, WaitingFor } from "./protocol.ts";
+import { printable } from "./printable.ts";
+
+/** Shortest id prefix shown (`ls`, `watch`). */
+export const MIN_SHORT_ID = 8;
+
+/** Longest last message a view carries (one line), in characters. */
+export const VIEW_MESSAGE_CHARS = 200;
+
+/**
+ * What a person reads about one session. Every text field is one line, safe
+ * to print on a terminal (control characters escaped).
+ */
+export interface SessionView {
+  id: string;
+  /** The id's shortest prefix that tells every known session apart. */
+  shortId: string;
+  name: string | null;
+  /** `01M7ZA1Q (api)`, or the short id alone. */
+  label: string;
+  status: SessionStatus;
+  /** How long the status has held, in ms. */
+  heldMs: number;
+  /** `waiting_permission 3m`, `exited (code 0) 1m`, `waiting_input 2m (turn failed)`. */
+  statusText: string;
+  /** What it needs from the user, or null: `permission` comes before `input`. */
+  attention: "permission" | "input" | null;
+  /** What it waits for (`permission to use Bash: touch x`, `input`), or null. */
+  waitingFor: string | null;
+  /** Its last message (or the error that ended its last turn), one line, shortened; or null. */
+  lastMessage: string | null;
+  /** How long ago it last wrote output, in ms; null when not known. */
+  sinceOutputMs: number | null;
+  tags: string[];
+  /** Clients attached now. */
+  clients: number;
+  /** Its directory, with the home directory as `~`. */
+  dir: string;
+  /** How long ago it was created, in ms. */
+  ageMs: number;
+}
+
+/** Options of {@linkcode viewSession}. */
+export interface ViewOptions {
+  /** The time to measure durations against (ms since the epoch). */
+  now: number;
+  /** Length of the short id (see {@linkcode shortIdLength}); default {@linkcode MIN_SHORT_ID}. */
+  shortLength?: number;
+  /** The user's home directory, shown as `~`. */
+  home?: string;
+}
+
+/** The one view of a session that `ls`, `next`, `watch` and notifications show. */
+export function viewSession(rec: SessionRecord, opts: ViewOptions): SessionView {
+  const shortId = rec.id.slice(0, opts.shortLength ?? MIN_SHORT_ID);
+  const attention = attentionOf(rec);
+  const message = rec.status === "waiting_input" && rec.lastError
+    ? rec.lastError
+    : rec.lastMessage ?? rec.lastError;
+  const lastOutput = rec.lastOutputAt ? Date.parse(rec.lastOutputAt) : NaN;
+  return {
+    id: rec.id,
+    shortId,
+    name: rec.name,
+    label: printable(rec.name ? `${shortId} (${rec.name})` : shortId),
+    status: rec.status,
+    heldMs: Math.max(0, opts.now - Date.parse(rec.statusSince)),
+    statusText: printable(statusSummary(rec, opts.now)),
+    attention,
+    waitingFor: attention === "permission"
+      ? oneLine(rec.waitingFor ? describeWait(rec.waitingFor) : "permission")
+      : attention === "input"
+      ? "input"
+      : null,
+    lastMessage: message ? oneLine(message, VIEW_MESSAGE_CHARS) : null,
+    sinceOutputMs: Number.isNaN(lastOutput) ? null : Math.max(0, opts.now - lastOutput),
+    tags: rec.tags ?? [],
+    clients: rec.clients ?? 0,
+    dir: printable(tildify(rec.cwd, opts.home)),
+    ageMs: Math.max(0, opts.now - Date.parse(rec.created)),
+  };
+}
+
+/** What a session needs from the user: a permission (or dialog) answered, input, or nothing. */
+export function attentionOf(rec: SessionRecord): "permission" | "input" | null {
+  if (rec.status === "waiting_permission") return "permission";
+  if (rec.status === "waiting_input") return "input";
+  return null;
+}
+
+/**
+ * The sessions that wait for the user, the one to see first first: those
+ * waiting for a permission before those waiting for input, each the longest
+ * waiting first (oldest `statusSince`).
+ */
+export function waitingOrder(records: readonly SessionRecord[]): SessionRecord[] {
+  const rank = (r: SessionRecord) => (attentionOf(r) === "permission" ? 0 : 1);
+  return records
+    .filter((r) => attentionOf(r) !== null)
+    .sort((a, b) =>
+      rank(a) - rank(b) || Date.parse(a.statusSince) - Date.parse(b.statusSince) ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    );
+}
+
+/** Shortest prefix length (at least {@linkcode MIN_SHORT_ID}) that keeps every id unique. */
+export function shortIdLength(ids: Iterable<string>): number {
+  const sorted = [...ids].sort();
+  let len = MIN_SHORT_ID;
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    let k = 0;
+    while (k < a.length && a[k] === b[k]) k++;
+    len = Math.max(len, k + 1);
+  }
+  return Math.min(len, 26);
+}
+
+/** `text` on one line (runs of white space become one space), at most `max` characters, printable. */
+export function oneLine(text: string, max = Infinity): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return printable(flat.length > max ? `${flat.slice(0, max - 1)}…` : flat);
+}
+
+/** `path` with the home directory replaced by `~`. */
+export function tildify(path: string, home: string | undefined): string {
+  if (home && home !== "/" && (path === home || path.startsWith(home + "/"))) {
+    return "~" + path.slice(home.length);
+  }
+  return path;
+}
 
 /** "permission to use Bash: touch x", "an answer: …", "the folder-trust question". */
 export function describeWait(w: WaitingFor | null | undefined): string {

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { describeWait, exitSummary, statusSummary } from "./session_view.ts";
+import {
+  describeWait,
+  exitSummary,
+  shortIdLength,
+  statusSummary,
+  VIEW_MESSAGE_CHARS,
+  viewSession,
+  waitingOrder,
+} from "./session_view.ts";
 import type { SessionRecord } from "./protocol.ts";
+import { testRecord } from "./_test_record.ts";
 
 Deno.test("exitSummary: a kill says killed and by what, also when the program exits 128+N", () => {
   assert.equal(
@@ -51,4 +60,75 @@ Deno.test("describeWait", () => {
   );
   assert.equal(describeWait({ kind: "folder_trust" }), "the folder-trust question");
   assert.equal(describeWait(null), "the user");
+});
+
+const rec = testRecord;
+
+Deno.test("viewSession: what a person reads, one line each, escaped", () => {
+  const now = Date.parse("2026-11-29T10:00:00Z");
+  const v = viewSession(
+    rec({
+      name: "api",
+      status: "waiting_permission",
+      waitingFor: { kind: "permission", tool: "Bash", input: "rm -rf\nbuild \x1b[2J" },
+      lastMessage: "Done.\n\nAll   tests pass.",
+      lastOutputAt: "2026-11-29T09:59:57Z",
+      tags: ["ci", "web"],
+      clients: 2,
+    }),
+    { now, shortLength: 10, home: "/home/u" },
+  );
+  assert.equal(v.shortId, "01HZZZZZZZ");
+  assert.equal(v.label, "01HZZZZZZZ (api)");
+  assert.equal(v.statusText, "waiting_permission 2m");
+  assert.equal(v.heldMs, 120_000);
+  assert.equal(v.attention, "permission");
+  assert.equal(v.waitingFor, "permission to use Bash: rm -rf build \\e[2J");
+  assert.equal(v.lastMessage, "Done. All tests pass.");
+  assert.equal(v.sinceOutputMs, 3000);
+  assert.deepEqual(v.tags, ["ci", "web"]);
+  assert.equal(v.clients, 2);
+  assert.equal(v.dir, "~/src/p");
+  assert.equal(v.ageMs, 3_600_000);
+
+  const idle = viewSession(rec({ status: "waiting_input", lastError: "Overloaded" }), { now });
+  assert.equal(idle.shortId, "01HZZZZZ");
+  assert.equal(idle.attention, "input");
+  assert.equal(idle.waitingFor, "input");
+  assert.equal(idle.lastMessage, "Overloaded", "a failed turn shows its error");
+  assert.equal(idle.sinceOutputMs, null);
+  assert.deepEqual(idle.tags, []);
+  assert.equal(idle.clients, 0);
+
+  const running = viewSession(rec({ lastMessage: "x".repeat(500) }), { now });
+  assert.equal(running.attention, null);
+  assert.equal(running.waitingFor, null);
+  assert.equal(running.lastMessage!.length, VIEW_MESSAGE_CHARS);
+  assert.ok(running.lastMessage!.endsWith("…"));
+  // A permission wait whose details are not known yet.
+  assert.equal(
+    viewSession(rec({ status: "waiting_permission" }), { now }).waitingFor,
+    "permission",
+  );
+});
+
+Deno.test("waitingOrder: permission first, then the longest waiting; others left out", () => {
+  const r = (id: string, status: SessionRecord["status"], since: string) =>
+    rec({ id, status, statusSince: `2026-11-29T${since}Z` });
+  const order = waitingOrder([
+    r("A", "waiting_input", "09:00:00"),
+    r("B", "waiting_permission", "09:30:00"),
+    r("C", "running", "08:00:00"),
+    r("D", "waiting_permission", "09:10:00"),
+    r("E", "exited", "07:00:00"),
+    r("F", "waiting_input", "08:59:00"),
+  ]).map((x) => x.id);
+  assert.deepEqual(order, ["D", "B", "F", "A"]);
+  assert.deepEqual(waitingOrder([r("C", "running", "08:00:00")]), []);
+});
+
+Deno.test("shortIdLength: at least 8, long enough to tell ids apart", () => {
+  assert.equal(shortIdLength([]), 8);
+  assert.equal(shortIdLength(["01AAAAAAAAAA", "01BBBBBBBBBB"]), 8);
+  assert.equal(shortIdLength(["01AAAAAAAAAX", "01AAAAAAAAAY"]), 12);
 });

@@ -492,6 +492,14 @@ export function activateDaemon(home: TestHome): Promise<Activator> {
   );
 }
 
+/** What a {@linkcode FakeDaemon} says beyond `status` and `shutdown`. */
+export interface FakeDaemonOptions {
+  /** Its greeting's `features` (absent: a daemon older than features). */
+  features?: string[];
+  /** Pushed (with `sub` set) after its reply to an `events` request. */
+  eventPushes?: Record<string, unknown>[];
+}
+
 /**
  * A stand-in daemon of another version on a socket, for upgrade tests: it
  * greets like the real one, answers `status` (with `live` live sessions) and
@@ -502,6 +510,7 @@ export class FakeDaemon {
   readonly version: string;
   /** Live sessions it reports. */
   live: number;
+  readonly #opts: FakeDaemonOptions;
   /** Resolves when a client has asked it to shut down (and it has). */
   readonly stopped: Promise<void>;
   #listener: Deno.UnixListener;
@@ -510,7 +519,8 @@ export class FakeDaemon {
   #requested = false;
   #closed = false;
 
-  private constructor(socket: string, version: string, live: number) {
+  private constructor(socket: string, version: string, live: number, opts: FakeDaemonOptions) {
+    this.#opts = opts;
     this.socket = socket;
     this.version = version;
     this.live = live;
@@ -520,8 +530,13 @@ export class FakeDaemon {
   }
 
   /** Listens on `socket`. */
-  static start(socket: string, version: string, live = 0): FakeDaemon {
-    return new FakeDaemon(socket, version, live);
+  static start(
+    socket: string,
+    version: string,
+    live = 0,
+    opts: FakeDaemonOptions = {},
+  ): FakeDaemon {
+    return new FakeDaemon(socket, version, live, opts);
   }
 
   /** Whether a client asked it to shut down. */
@@ -559,7 +574,8 @@ export class FakeDaemon {
     const send = (msg: unknown) => conn.write(enc.encode(JSON.stringify(msg) + "\n"));
     const decoder = new LineDecoder(1024 * 1024);
     try {
-      await send({ type: "hello", protocol: 1, version: this.version, pid: Deno.pid });
+      const features = this.#opts.features ? { features: this.#opts.features } : {};
+      await send({ type: "hello", protocol: 1, version: this.version, pid: Deno.pid, ...features });
       for await (const chunk of conn.readable) {
         for (const f of decoder.push(chunk)) {
           if (f.kind !== "line") continue;
@@ -582,6 +598,9 @@ export class FakeDaemon {
                 configWarnings: [],
               },
             });
+          } else if (req.type === "events" && this.#opts.eventPushes) {
+            await send({ type: "reply", id: req.id, ok: true, result: { subscribed: true } });
+            for (const p of this.#opts.eventPushes) await send({ ...p, sub: req.id });
           } else if (req.type === "shutdown") {
             this.#requested = true;
             await send({ type: "reply", id: req.id, ok: true, result: { pid: Deno.pid } });

@@ -30,6 +30,11 @@ export interface CommandSpec {
   positionals: { min: number; max: number; names?: string };
   /** Whether arguments after `--` are accepted (returned as `rest`). */
   dashDash?: boolean;
+  /**
+   * Arguments `-WORD` (WORD starting with a letter or digit) are positionals,
+   * not short options (`tag ID +T -T`); long options still work.
+   */
+  signedWords?: boolean;
 }
 
 /** Parsed arguments. */
@@ -100,6 +105,8 @@ export function parse(spec: CommandSpec, argv: string[]): Parsed {
         set(name, v!);
         i++;
       }
+    } else if (spec.signedWords && /^-[A-Za-z0-9]/.test(arg)) {
+      positionals.push(arg);
     } else if (arg.startsWith("-") && arg.length > 1) {
       // -abc: boolean shorts grouped; a string option takes the rest or the next argument.
       for (let k = 1; k < arg.length; k++) {
@@ -157,7 +164,8 @@ export function helpText(spec: CommandSpec): string {
     }`,
     o.description,
   ]);
-  rows.push(["-h, --help", "show this help"]);
+  // With signed words, -h is a word (tag: remove the tag "h").
+  rows.push([spec.signedWords ? "    --help" : "-h, --help", "show this help"]);
   const w = Math.max(...rows.map((r) => r[0].length));
   for (const [a, b] of rows) lines.push(`  ${a.padEnd(w)}  ${b}`);
   return lines.join("\n");
@@ -172,4 +180,10 @@ export function strOpt(p: Parsed, name: string): string | undefined {
 /** Whether a boolean option was given. */
 export function boolOpt(p: Parsed, name: string): boolean {
   return p.values[name] === true;
+}
+
+/** Every value of a repeatable option (empty when not given). */
+export function listOpt(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
 }

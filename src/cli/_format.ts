@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SessionRecord, SessionStatus } from "../protocol.ts";
+import type { SessionStatus } from "../protocol.ts";
 
 export { formatDuration } from "../session_view.ts";
 
@@ -23,15 +23,6 @@ export function formatUptime(ms: number): string {
   if (m) parts.push(`${m}m`);
   parts.push(`${s}s`);
   return parts.join(" ");
-}
-
-/** Replaces the user's home directory prefix with `~`. */
-export function tildify(path: string): string {
-  const home = Deno.env.get("HOME");
-  if (home && home !== "/" && (path === home || path.startsWith(home + "/"))) {
-    return "~" + path.slice(home.length);
-  }
-  return path;
 }
 
 /** Whether to colour stdout (a terminal, and NO_COLOR unset). */
@@ -62,11 +53,6 @@ export function table(header: string[], rows: string[][]): string {
       .join("  ")
       .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
-}
-
-/** `name` or `-`. */
-export function nameOf(rec: SessionRecord): string {
-  return rec.name ?? "-";
 }
 
 export { formatBytes } from "../bytes.ts";

@@ -9,7 +9,8 @@
 import { type Paths, paths } from "../paths.ts";
 import type { SessionRecord } from "../protocol.ts";
 import { listLogFiles, loggedSessions } from "../log_format.ts";
-import { connectOrStart, DaemonError } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
+import { DaemonError } from "../client/errors.ts";
 import { CliError, UsageError } from "./_errors.ts";
 
 /** A session whose log is to be read. */

@@ -6,7 +6,9 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { Client, NoDaemonError, startDaemonBackground } from "./_client.ts";
+import { Client } from "../client/client.ts";
+import { NoDaemonError } from "../client/errors.ts";
+import { startDaemonBackground } from "../service/background.ts";
 import { CliError } from "./_errors.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";

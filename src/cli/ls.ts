@@ -1,29 +1,32 @@
 /**
- * `ls [--all] [--json]`: list sessions.
+ * `ls [--all] [--tag TAG] [--json]`: list sessions.
  *
  * @module
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { statusSummary } from "../session_view.ts";
-import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
-import { formatDuration, nameOf, paintStatus, table, tildify, useColor } from "./_format.ts";
+import { viewSession } from "../session_view.ts";
+import { boolOpt, strOpt } from "./_args.ts";
+import { connectOrStart } from "./_connect.ts";
+import { formatDuration, paintStatus, table, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
+import { FEATURES } from "../protocol.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
   name: "ls",
   aliases: ["list"],
-  usage: "ls [--all] [--json]",
+  usage: "ls [--all] [--tag TAG] [--json]",
   summary: "List live sessions: short id, name, status and how long it has held, age, directory.",
   details: `
 The short id is the shortest prefix (at least 8 characters) that tells every
 known session apart; any unique prefix works wherever an ID is expected.
---json prints the full records as a JSON array.`,
+A TAGS column shows when a listed session has tags; --tag lists only the
+sessions with that tag. --json prints the full records as a JSON array.`,
   options: {
     all: { type: "boolean", short: "a", description: "include exited sessions" },
+    tag: { type: "string", short: "t", arg: "TAG", description: "only sessions with this tag" },
     json: { type: "boolean", description: "print records as a JSON array" },
   },
   positionals: { min: 0, max: 0 },
@@ -31,10 +34,17 @@ known session apart; any unique prefix works wherever an ID is expected.
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
-  const client = await connectOrStart(paths());
+  const tag = strOpt(args, "tag");
+  const client = await connectOrStart(
+    paths(),
+    tag !== undefined ? { require: [FEATURES.tags] } : {},
+  );
   let result;
   try {
-    result = await client.request("ls", { all: boolOpt(args, "all") });
+    result = await client.request("ls", {
+      all: boolOpt(args, "all"),
+      ...(tag !== undefined ? { tag } : {}),
+    });
   } finally {
     client.close();
   }
@@ -48,26 +58,31 @@ export async function run(args: Parsed): Promise<number> {
   if (sessions.length === 0) {
     if (Deno.stdout.isTerminal()) {
       console.log(
-        boolOpt(args, "all") ? "no sessions" : "no live sessions (--all shows exited ones)",
+        tag !== undefined
+          ? printable(`no ${boolOpt(args, "all") ? "" : "live "}session has the tag "${tag}"`)
+          : boolOpt(args, "all")
+          ? "no sessions"
+          : "no live sessions (--all shows exited ones)",
       );
     }
     return 0;
   }
   const color = useColor();
   const now = Date.now();
-  const rows = sessions.map((s) => {
-    let status = statusSummary(s, now);
-    if (held[s.id]) status += " (log held back)";
-    // A directory or name may hold control characters: shown escaped.
-    return [
-      s.id.slice(0, shortLength),
-      printable(nameOf(s)),
-      paintStatus(printable(status), s.status, color),
-      formatDuration(now - Date.parse(s.created)),
-      printable(tildify(s.cwd)),
-    ];
-  });
-  console.log(table(["ID", "NAME", "STATUS", "AGE", "DIR"], rows));
+  const home = Deno.env.get("HOME");
+  const views = sessions.map((s) => viewSession(s, { now, shortLength, home }));
+  const withTags = views.some((v) => v.tags.length > 0);
+  // Every text of a view is printable (control characters escaped).
+  const rows = views.map((v) => [
+    v.shortId,
+    v.name === null ? "-" : printable(v.name),
+    paintStatus(v.statusText + (held[v.id] ? " (log held back)" : ""), v.status, color),
+    ...(withTags ? [printable(v.tags.join(",")) || "-"] : []),
+    formatDuration(v.ageMs),
+    v.dir,
+  ]);
+  const header = ["ID", "NAME", "STATUS", ...(withTags ? ["TAGS"] : []), "AGE", "DIR"];
+  console.log(table(header, rows));
   const heldIds = Object.keys(held);
   if (heldIds.length > 0) {
     console.error(

@@ -5,8 +5,9 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { strOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { listOpt, strOpt } from "./_args.ts";
+import { FEATURES } from "../protocol.ts";
+import { connectOrStart } from "./_connect.ts";
 import { reportStarted } from "./_started.ts";
 import { CliError, UsageError } from "./_errors.ts";
 import { paths } from "../paths.ts";
@@ -16,7 +17,7 @@ export const spec: CommandSpec = {
   name: "new",
   aliases: ["start"],
   usage:
-    "new [DIR] [--name NAME] [--resume CONV_ID | --session-id UUID] [--size COLSxROWS] [--attach] [--json] [-- ARGS…]",
+    "new [DIR] [--name NAME] [--tag TAG]… [--resume CONV_ID | --session-id UUID] [--size COLSxROWS] [--attach] [--json] [-- ARGS…]",
   summary: "Start a session in DIR (default: the current directory) and print its id.",
   details: `
 The program is config claude.command (default "claude") with config
@@ -29,6 +30,13 @@ to xterm-256color. Starts the daemon when none is running.`,
       short: "n",
       arg: "NAME",
       description: "name the session (unique among live sessions)",
+    },
+    tag: {
+      type: "string",
+      short: "t",
+      arg: "TAG",
+      multiple: true,
+      description: "tag the session (repeatable; see: claude-sessions tag --help)",
     },
     size: {
       type: "string",
@@ -96,7 +104,8 @@ export async function run(args: Parsed): Promise<number> {
   const cwd = await checkDir(args.positionals[0]);
   const sizeOpt = strOpt(args, "size");
   const size = sizeOpt ? parseSize(sizeOpt) : terminalSize();
-  const client = await connectOrStart(paths());
+  const tags = listOpt(args, "tag");
+  const client = await connectOrStart(paths(), tags.length > 0 ? { require: [FEATURES.tags] } : {});
   try {
     const params: Parameters<typeof client.request<"new">>[1] = {
       cwd,
@@ -105,6 +114,7 @@ export async function run(args: Parsed): Promise<number> {
     const name = strOpt(args, "name");
     if (name !== undefined) params.name = name;
     if (args.rest.length > 0) params.args = args.rest;
+    if (tags.length > 0) params.tags = tags;
     const resume = strOpt(args, "resume");
     if (resume !== undefined) params.resume = resume;
     const sessionId = strOpt(args, "session-id");

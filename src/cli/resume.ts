@@ -5,7 +5,7 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
 import { reportStarted } from "./_started.ts";
 import { paths } from "../paths.ts";
 

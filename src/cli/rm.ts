@@ -6,7 +6,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
 

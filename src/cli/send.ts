@@ -8,7 +8,8 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt, strOpt } from "./_args.ts";
-import { connectOrStart, DaemonError } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
+import { DaemonError } from "../client/errors.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { parseSeconds } from "./wait.ts";
 import { MAX_SEND_TEXT_BYTES } from "../protocol.ts";
@@ -139,11 +140,11 @@ export async function run(args: Parsed): Promise<number> {
   const client = await connectOrStart(paths());
   let r: SendResult;
   try {
-    const { reply } = client.stream("send", params, (push) => {
+    const reply = client.request("send", params, (push) => {
       if (push.type === "progress" && !json) console.error(`claude-sessions: ${push.message}`);
     });
     try {
-      r = await reply as SendResult;
+      r = await reply;
     } catch (e) {
       if (e instanceof DaemonError && e.code === "timeout") {
         throw new CliError(e.message, EXIT.TIMEOUT);

@@ -6,7 +6,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { Client } from "./_client.ts";
+import { Client } from "../client/client.ts";
 import { formatBytes, formatUptime } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";

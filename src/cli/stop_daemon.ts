@@ -5,7 +5,8 @@
  */
 
 import { boolOpt, type CommandSpec, type Parsed } from "./_args.ts";
-import { Client, NoDaemonError } from "./_client.ts";
+import { Client } from "../client/client.ts";
+import { NoDaemonError } from "../client/errors.ts";
 import { paths } from "../paths.ts";
 import { VERSION } from "../version.ts";
 

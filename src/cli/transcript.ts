@@ -7,7 +7,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
 import { CliError } from "./_errors.ts";
 import { Output, OutputClosed } from "./_session_log.ts";
 import { entriesOf, formatEntry } from "./_transcript.ts";

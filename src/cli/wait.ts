@@ -7,7 +7,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt, strOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { paths } from "../paths.ts";
 import { type Api, type SessionStatus, STATUSES } from "../protocol.ts";

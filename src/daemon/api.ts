@@ -8,13 +8,15 @@
 import type {
   Api,
   DaemonStatus,
+  EventPush,
   RequestType,
   SendProgressPush,
+  SessionEvent,
   SessionStatus,
 } from "../protocol.ts";
 import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
-import type { Manager } from "./manager.ts";
+import { isLifecycleEvent, type Manager } from "./manager.ts";
 import type { Attachments } from "./attach.ts";
 import { deliver, type SendRequest } from "./send.ts";
 import type { Handler } from "./server.ts";
@@ -74,6 +76,8 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       if (resume !== undefined) params.resume = resume;
       const sessionId = optStr(msg, "sessionId");
       if (sessionId !== undefined) params.sessionId = sessionId;
+      const tags = optStrArray(msg, "tags");
+      if (tags !== undefined) params.tags = tags;
       const s = await m.create(params);
       const notices = await m.noticesFor(s);
       return notices.length > 0 ? { session: s.record, notices } : { session: s.record };
@@ -87,10 +91,19 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
 
     ls: (msg): Api["ls"]["result"] => {
       const all = optBool(msg, "all") ?? false;
-      const sessions = m.sessions.filter((s) => all || s.live).map((s) => s.record);
+      const tag = optStr(msg, "tag");
+      const sessions = m.sessions
+        .filter((s) => (all || s.live) && (tag === undefined || s.record.tags?.includes(tag)))
+        .map((s) => s.record);
       const logHeldBack: Record<string, string> = {};
       for (const h of m.logs.heldBack()) logHeldBack[h.id] = h.error;
       return { sessions, shortLength: m.shortLength(), logHeldBack };
+    },
+
+    tag: (msg): Api["tag"]["result"] => {
+      const add = optStrArray(msg, "add") ?? [];
+      const remove = optStrArray(msg, "remove") ?? [];
+      return { session: m.tag(str(msg, "session"), add, remove).record };
     },
 
     get: (msg): Api["get"]["result"] => ({ session: m.resolve(str(msg, "session")).record }),
@@ -193,12 +206,32 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
 
     events: (msg, conn, id): Api["events"]["result"] => {
       const ref = optStr(msg, "session");
+      const snapshot = optBool(msg, "snapshot") ?? false;
       const only = ref === undefined ? null : m.resolve(ref).id;
-      const unsubscribe = m.subscribe((event) => {
-        if (only === null || event.id === only) conn.send({ type: "event", sub: id, event });
+      // Subscribed, and the sessions read, in the same turn: the snapshot is
+      // exactly as of event `m.seq`, and the first push is the next one.
+      const unsubscribe = m.subscribe((event, seq) => {
+        if (only !== null && event.id !== only) return;
+        if (!snapshot) {
+          if (!FREQUENT.has(event.event)) conn.send({ type: "event", sub: id, event });
+          return;
+        }
+        const push: EventPush = { type: "event", sub: id, event, seq };
+        if (event.event !== "activity" && event.event !== "removed") {
+          const s = m.byId(event.id);
+          if (s) push.session = s.record;
+        }
+        conn.send(push);
       });
       conn.onClose(unsubscribe);
-      return { subscribed: true };
+      if (!snapshot) return { subscribed: true };
+      return {
+        subscribed: true,
+        seq: m.seq,
+        sessions: m.sessions.filter((s) => only === null || s.id === only).map((s) => s.record),
+        shortLength: m.shortLength(),
+        daemonStarted: ctx.daemonInfo().started,
+      };
     },
 
     wait: (msg, conn): Promise<Api["wait"]["result"]> | Api["wait"]["result"] => {
@@ -235,7 +268,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
           resolve(done(outcome));
         };
         const unsubscribe = m.subscribe((ev) => {
-          if (ev.id !== s.id) return;
+          if (ev.id !== s.id || !isLifecycleEvent(ev)) return;
           // With `next`, only a change counts (not e.g. a `started` event).
           if (next && ev.event !== "status" && ev.event !== "exited") return;
           if (until.includes(ev.status)) finish("reached");
@@ -256,6 +289,9 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
   };
   return new Map(Object.entries(handlers));
 }
+
+/** Event kinds sent only to subscribers that asked for a snapshot (they come often). */
+const FREQUENT = new Set<SessionEvent["event"]>(["activity", "updated"]);
 
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 

@@ -21,19 +21,33 @@ import { SessionLogs } from "./session_logs.ts";
 import { claudeTrusts } from "./claude_trust.ts";
 import { OwnershipError, readOwnTextFile } from "../ownership.ts";
 import { isNoSpace } from "./_disk.ts";
+import { shortIdLength } from "../session_view.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Tags follow the rules of names. */
+const TAG_RE = NAME_RE;
+/** Most tags one session may carry. */
+export const MAX_TAGS = 32;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Why a session stopped that makes it eligible for resume at daemon start. */
 const AUTO_RESUME_REASONS = new Set(["daemon_stopped", "daemon_lost"]);
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
-/** Shortest id prefix shown by `ls`. */
-export const MIN_SHORT_ID = 8;
 /** Default PTY size when the client has no terminal. */
 export const DEFAULT_SIZE = { cols: 120, rows: 40 } as const;
 
-/** Listener of lifecycle events. */
-export type EventListener = (event: SessionEvent) => void;
+/**
+ * Listener of lifecycle events. `seq` numbers the events of the daemon's
+ * life, one apart, in the order they are delivered.
+ */
+export type EventListener = (event: SessionEvent, seq: number) => void;
+
+/** Kinds that tell a status or lifecycle change (what `wait` and `send` follow). */
+const LIFECYCLE = new Set<string>(["created", "started", "status", "exited", "removed"]);
+
+/** Whether an event tells a lifecycle or status change (not e.g. `activity` or `attached`). */
+export function isLifecycleEvent(ev: SessionEvent): boolean {
+  return LIFECYCLE.has(ev.event);
+}
 
 /** Owns every session of one home. */
 export class Manager {
@@ -54,6 +68,8 @@ export class Manager {
   readonly #logs: SessionLogs;
   /** Names, conversations and sessions claimed by a `new` or `resume` still starting. */
   readonly #claims = new Set<string>();
+  /** Number of the last event delivered. */
+  #seq = 0;
 
   constructor(
     paths: Paths,
@@ -119,6 +135,14 @@ export class Manager {
   /** The session with this exact id. */
   byId(id: string): Session | undefined {
     return this.#sessions.get(id);
+  }
+
+  /**
+   * Number of the last event delivered to listeners: sessions read now are
+   * as of this event, and the next event delivered has `seq + 1`.
+   */
+  get seq(): number {
+    return this.#seq;
   }
 
   /** Subscribes to lifecycle events; returns the unsubscribe function. */
@@ -213,18 +237,9 @@ export class Manager {
     );
   }
 
-  /** Shortest prefix length (at least {@linkcode MIN_SHORT_ID}) keeping all ids unique. */
+  /** Shortest id prefix length (at least 8) keeping all ids unique. */
   shortLength(): number {
-    const ids = [...this.#sessions.keys()].sort();
-    let len = MIN_SHORT_ID;
-    for (let i = 1; i < ids.length; i++) {
-      const a = ids[i - 1]!;
-      const b = ids[i]!;
-      let k = 0;
-      while (k < a.length && a[k] === b[k]) k++;
-      len = Math.max(len, k + 1);
-    }
-    return Math.min(len, 26);
+    return shortIdLength(this.#sessions.keys());
   }
 
   /**
@@ -244,6 +259,7 @@ export class Manager {
   }
 
   async #create(params: NewParams): Promise<Session> {
+    const tags = checkTags(params.tags ?? []);
     const cwd = await checkDir(params.cwd);
     const name = params.name ?? null;
     if (name !== null) {
@@ -324,6 +340,9 @@ export class Manager {
       transcriptPath: null,
       lastMessage: null,
       lastError: null,
+      tags,
+      lastOutputAt: null,
+      clients: 0,
     };
     const dir = sessionDir(this.#paths, id);
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e) => {
@@ -588,6 +607,28 @@ export class Manager {
     return s;
   }
 
+  /**
+   * Adds then removes tags of a session (live or exited); announces `tags`
+   * when they changed.
+   * @throws {ProtocolError} `bad_request` for an invalid tag or too many tags
+   */
+  tag(ref: string, add: string[], remove: string[]): Session {
+    const s = this.resolve(ref);
+    for (const t of [...add, ...remove]) checkTagName(t);
+    const before = s.record.tags ?? [];
+    const gone = new Set(remove);
+    const after = [...new Set([...before, ...add])].filter((t) => !gone.has(t));
+    if (after.length > MAX_TAGS) {
+      throw new ProtocolError("bad_request", `a session has at most ${MAX_TAGS} tags`);
+    }
+    if (after.length === before.length && after.every((t, i) => t === before[i])) return s;
+    s.record.tags = after;
+    s.record.updated = now();
+    this.#host.save(s.record);
+    s.announce("tags", { tags: [...after] });
+    return s;
+  }
+
   /** Removes an exited session's record and, unless `keepLogs`, its logs. */
   async remove(ref: string, keepLogs = false): Promise<string> {
     const s = this.resolve(ref);
@@ -656,9 +697,10 @@ export class Manager {
   }
 
   #deliver(ev: SessionEvent): void {
+    const seq = ++this.#seq;
     for (const fn of this.#listeners) {
       try {
-        fn(ev);
+        fn(ev, seq);
       } catch (e) {
         this.#log(`event listener failed: ${(e as Error).message}`);
       }
@@ -694,6 +736,31 @@ function normalize(rec: SessionRecord): void {
   rec.transcriptPath ??= null;
   rec.lastMessage ??= null;
   rec.lastError ??= null;
+  rec.tags ??= [];
+  rec.lastOutputAt ??= null;
+  rec.clients = 0;
+}
+
+function checkTagName(t: string): void {
+  if (!TAG_RE.test(t)) {
+    throw new ProtocolError(
+      "bad_request",
+      `invalid tag "${t}": use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+  }
+}
+
+/**
+ * Validates tags (the rules of names) and drops repeats.
+ * @throws {ProtocolError} `bad_request`
+ */
+export function checkTags(tags: string[]): string[] {
+  for (const t of tags) checkTagName(t);
+  const out = [...new Set(tags)];
+  if (out.length > MAX_TAGS) {
+    throw new ProtocolError("bad_request", `a session has at most ${MAX_TAGS} tags`);
+  }
+  return out;
 }
 
 async function checkDir(dir: string): Promise<string> {

@@ -20,7 +20,7 @@
 
 import type { SendResult, SessionEvent, TurnResult } from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
-import type { Manager } from "./manager.ts";
+import { isLifecycleEvent, type Manager } from "./manager.ts";
 import type { Observation, Session } from "./session.ts";
 import { encodeKey, KEY_NAMES } from "../keys.ts";
 import { boxShows, claudeInputBox, squash } from "./claude_screen.ts";
@@ -67,7 +67,7 @@ class Watch {
       this.#wake?.();
     }));
     this.#stop.push(m.subscribe((ev) => {
-      if (ev.id !== s.id) return;
+      if (ev.id !== s.id || !isLifecycleEvent(ev)) return;
       this.events.push(ev);
       this.#wake?.();
     }));

@@ -37,6 +37,9 @@ import { MAX_QUEUED_INPUT } from "./limits.ts";
 /** After the program exits, how long to wait for the PTY to drain. */
 const DRAIN_MS = 500;
 
+/** Least time between two `activity` events of one session. */
+export const ACTIVITY_INTERVAL_MS = 1000;
+
 /** Longest `lastMessage` kept on a record. */
 export const LAST_MESSAGE_LIMIT = 4000;
 /**
@@ -180,6 +183,14 @@ export class Session {
   #trustCheck: ReturnType<typeof setTimeout> | undefined;
   #finished: Promise<void> = Promise.resolve();
   #childExited: Promise<void> = Promise.resolve();
+  /** When the program last wrote output (ms). */
+  #lastOutput = 0;
+  /** The output time the last `activity` event reported (ms). */
+  #reportedOutput = 0;
+  /** When the last `activity` event was sent (ms). */
+  #activitySent = 0;
+  /** The trailing `activity` event, due once the interval has passed. */
+  #activityTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param record an existing or freshly created record */
   constructor(record: SessionRecord, host: SessionHost) {
@@ -404,6 +415,16 @@ export class Session {
     pty.startReading({
       onData: (chunk) => {
         screen.feed(chunk);
+        // Per chunk: a clock read and a compare; the event itself at most once a second.
+        const t = Date.now();
+        this.#lastOutput = t;
+        if (t - this.#activitySent >= ACTIVITY_INTERVAL_MS) this.#sendActivity();
+        else {
+          this.#activityTimer ??= setTimeout(
+            () => this.#sendActivity(),
+            this.#activitySent + ACTIVITY_INTERVAL_MS - t,
+          );
+        }
         if (this.#outputWaiters.length > 0) {
           for (const w of this.#outputWaiters.splice(0)) w();
         }
@@ -429,9 +450,28 @@ export class Session {
     this.#finished = this.#awaitExit(child, pty, readerDone);
   }
 
-  /** Publishes a lifecycle event about this session (e.g. `created`, `started`). */
-  announce(kind: SessionEvent["event"]): void {
-    this.#host.emit(this.#event(kind));
+  /**
+   * Publishes an event about this session (e.g. `created`, `started`), with
+   * `extra` fields (e.g. `clients`).
+   */
+  announce(kind: SessionEvent["event"], extra?: Partial<SessionEvent>): void {
+    this.#host.emit(Object.assign(this.#event(kind), extra));
+  }
+
+  /**
+   * Announces output not yet reported (`activity`, with when it was seen);
+   * also the trailing one, so the last output of a burst is told within the
+   * interval.
+   */
+  #sendActivity(): void {
+    clearTimeout(this.#activityTimer);
+    this.#activityTimer = undefined;
+    if (this.#lastOutput === this.#reportedOutput) return;
+    this.#reportedOutput = this.#lastOutput;
+    this.#activitySent = Date.now();
+    const at = new Date(this.#lastOutput).toISOString();
+    this.record.lastOutputAt = at;
+    this.announce("activity", { lastOutputAt: at });
   }
 
   /** Sends bytes to the program (they are recorded as input by listeners). */
@@ -559,7 +599,11 @@ export class Session {
         else if (o.waitingFor) changed = true;
       }
     }
-    if (changed) this.#touch();
+    if (changed) {
+      this.#touch();
+      // What it waits for, its last message…: told to those who follow the record.
+      this.announce("updated");
+    }
     for (const fn of this.#observers) {
       try {
         fn(o);
@@ -777,6 +821,14 @@ export class Session {
     await this.#host.settle?.(this.id).catch((e) =>
       this.#host.log(`session ${this.id}: settling after exit failed: ${(e as Error).message}`)
     );
+    // The last output is on the record the exit is told with (no event: at
+    // most one a second).
+    clearTimeout(this.#activityTimer);
+    this.#activityTimer = undefined;
+    if (this.#lastOutput !== this.#reportedOutput) {
+      this.#reportedOutput = this.#lastOutput;
+      this.record.lastOutputAt = new Date(this.#lastOutput).toISOString();
+    }
 
     const rec = this.record;
     const at = now();

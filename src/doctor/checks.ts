@@ -11,7 +11,7 @@ import { ConfigError, defaultConfig, type LoadedConfig } from "../config.ts";
 import { selfCommand, selfKind, shellQuote } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
-import { connectOrStart } from "../cli/_client.ts";
+import { connectOrStart } from "../cli/_connect.ts";
 import { hookCommand } from "../hooks.ts";
 import { exists } from "../exists.ts";
 import { formatBytes } from "../bytes.ts";
