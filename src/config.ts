@@ -44,6 +44,20 @@ export interface Config {
   /** Key that detaches `attach`: a prefix and a key ("C-b d"), or one control key. */
   detachKey: string;
   log: LogConfig;
+  /** Other machines, by name (`--host NAME`): see {@linkcode HostConfig}. */
+  hosts: Record<string, HostConfig>;
+}
+
+/** One entry of `hosts`. */
+export interface HostConfig {
+  /** `ssh://[user@]host[:port]`. */
+  url: string;
+  /** The program on that host (default: `claude-sessions` on its PATH, else `~/.local/bin/`). */
+  command?: string;
+  /** `CLAUDE_SESSIONS_HOME` on that host (default: its own default). */
+  home?: string;
+  /** More arguments for `ssh` (e.g. `["-i", "~/.ssh/id_box"]`). */
+  ssh?: string[];
 }
 
 /** Session I/O log settings (`log.*`). */
@@ -60,7 +74,7 @@ export interface LogConfig {
   maxBufferBytes: number;
 }
 
-type Kind = "string" | "string[]" | "number" | "integer" | "boolean" | "boolean|auto";
+type Kind = "string" | "string[]" | "number" | "integer" | "boolean" | "boolean|auto" | "hosts";
 
 interface KeySpec {
   kind: Kind;
@@ -125,6 +139,10 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     min: 0,
     doc: "delete logs of sessions exited longer ago; 0 keeps them forever (default: 30)",
   },
+  hosts: {
+    kind: "hosts",
+    doc: 'other machines: name → "ssh://[user@]host[:port]" or {url, command, home, ssh}',
+  },
   "log.maxBufferBytes": {
     kind: "integer",
     min: 65536,
@@ -147,6 +165,7 @@ export function defaultConfig(): Config {
       retentionDays: 30,
       maxBufferBytes: 8 * 1024 * 1024,
     },
+    hosts: {},
   };
 }
 
@@ -267,6 +286,8 @@ function readValue(node: Node, key: string, text: string, path: string): unknown
     case "boolean|auto":
       if (node.type !== "boolean" && node.value !== "auto") fail('true, false or "auto"');
       return node.value;
+    case "hosts":
+      return readHosts(node, text, path);
     case "number":
     case "integer": {
       if (node.type !== "number") fail("a number");
@@ -285,6 +306,64 @@ function assign(config: Config, key: string, value: unknown): void {
   let obj: any = config;
   for (const part of parts.slice(0, -1)) obj = obj[part];
   obj[parts[parts.length - 1]!] = value;
+}
+
+const HOST_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** `hosts`: name → `"ssh://…"` or `{url, command?, home?, ssh?}`. */
+function readHosts(node: Node, text: string, path: string): Record<string, HostConfig> {
+  if (node.type !== "object") {
+    throw new ConfigError(`${where(path, text, node.offset)}: "hosts" must be an object`);
+  }
+  const out: Record<string, HostConfig> = {};
+  for (const prop of node.children ?? []) {
+    const [k, v] = prop.children ?? [];
+    if (!k || !v) continue;
+    const name = String(k.value);
+    const at = where(path, text, v.offset);
+    if (!HOST_NAME_RE.test(name) || name === "local" || name === "all") {
+      throw new ConfigError(
+        `${
+          where(path, text, k.offset)
+        }: invalid host name "${name}": use letters, digits, ".", "_" or "-" ("local" and "all" are taken)`,
+      );
+    }
+    const entry: HostConfig = { url: "" };
+    if (v.type === "string") {
+      entry.url = v.value as string;
+    } else if (v.type === "object") {
+      for (const f of v.children ?? []) {
+        const [fk, fv] = f.children ?? [];
+        if (!fk || !fv) continue;
+        const field = String(fk.value);
+        const fat = where(path, text, fv.offset);
+        if (field === "url" || field === "command" || field === "home") {
+          if (fv.type !== "string" || (fv.value as string) === "") {
+            throw new ConfigError(`${fat}: "hosts.${name}.${field}" must be a non-empty string`);
+          }
+          entry[field] = fv.value as string;
+        } else if (field === "ssh") {
+          if (fv.type !== "array" || (fv.children ?? []).some((c) => c.type !== "string")) {
+            throw new ConfigError(`${fat}: "hosts.${name}.ssh" must be an array of strings`);
+          }
+          entry.ssh = (fv.children ?? []).map((c) => c.value as string);
+        } else {
+          throw new ConfigError(
+            `${
+              where(path, text, fk.offset)
+            }: unknown key "hosts.${name}.${field}" (url, command, home, ssh)`,
+          );
+        }
+      }
+    } else {
+      throw new ConfigError(`${at}: "hosts.${name}" must be "ssh://…" or an object with "url"`);
+    }
+    if (!/^ssh:\/\/[^/\s]+\/?$/.test(entry.url)) {
+      throw new ConfigError(`${at}: "hosts.${name}" needs a url ssh://[user@]host[:port]`);
+    }
+    out[name] = entry;
+  }
+  return out;
 }
 
 /** `path:line:column` (1-based) of a character offset in `text`. */

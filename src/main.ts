@@ -9,7 +9,7 @@
  */
 
 import { VERSION } from "./version.ts";
-import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
+import { type CommandSpec, helpText, parse, type Parsed, strOpt } from "./cli/_args.ts";
 import { EXIT, UsageError } from "./cli/_errors.ts";
 import { UserError } from "./errors.ts";
 import { claimLauncher } from "./self.ts";
@@ -87,6 +87,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "stop the daemon (and its sessions) gracefully",
     load: () => import("./cli/stop_daemon.ts"),
   },
+  "dial-stdio": {
+    summary: "bridge stdin/stdout to the daemon (the transport of --host over ssh)",
+    load: () => import("./cli/dial_stdio.ts"),
+  },
   service: {
     summary: "install, remove, inspect or restart the user service (systemd/launchd)",
     load: () => import("./cli/service.ts"),
@@ -121,8 +125,10 @@ function globalHelp(): string {
     "Run `claude-sessions <command> --help` for a command's options.",
     "",
     "Environment: CLAUDE_SESSIONS_HOME (default ~/.claude-sessions) holds the",
-    "socket, records, logs and config.jsonc.",
-    "Exit codes: 0 ok, 1 error, 2 usage, 124 timeout.",
+    "socket, records, logs and config.jsonc. CLAUDE_SESSIONS_HOST (or -H/--host",
+    "on a command) acts on another machine over ssh.",
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 waiting for permission (send --wait),",
+    "124 timeout.",
   ];
   return lines.join("\n");
 }
@@ -162,6 +168,10 @@ async function main(argv: string[]): Promise<number> {
   if (parsed.help) {
     console.log(helpText(mod.spec));
     return EXIT.OK;
+  }
+  if (mod.spec.remote !== false) {
+    const { setTarget } = await import("./cli/_connect.ts");
+    setTarget(strOpt(parsed, "host") ?? Deno.env.get("CLAUDE_SESSIONS_HOST"));
   }
   return (await mod.run(parsed)) ?? EXIT.OK;
 }

@@ -321,6 +321,27 @@ export interface Api {
     params: { session: string; add?: string[]; remove?: string[] };
     result: { session: SessionRecord };
   };
+  /**
+   * Streams a session's I/O log (needs `files.stream`): its JSON lines as
+   * stored, oldest first, archives included, in {@linkcode LinesPush}
+   * batches; the last has `end: true` — unless `follow`, which goes on as
+   * the log grows until the connection closes. The session is named as
+   * elsewhere, or (its record removed with `rm --keep-logs`) by a unique
+   * prefix of its id among the log files. Replies at once with its id.
+   * This is how `logs`, `replay` and `export` work with `--host`.
+   */
+  log: {
+    params: { session: string; follow?: boolean };
+    result: { id: string; record: SessionRecord | null };
+  };
+  /**
+   * Streams Claude's transcript of a session (the JSON lines of the file its
+   * hooks reported), like `log` (needs `files.stream`).
+   */
+  transcript: {
+    params: { session: string };
+    result: { session: SessionRecord; path: string };
+  };
   /** Graceful daemon shutdown; replies before the daemon exits. */
   shutdown: { params: Record<never, never>; result: { pid: number } };
   /** Bytes to type into a session (base64), recorded as input. */
@@ -452,7 +473,18 @@ export interface AttachExitPush {
 export type AttachPush = AttachScreenPush | AttachOutputPush | AttachExitPush;
 
 /** Every message pushed for a streaming request (tagged with its id in `sub`). */
-export type Push = EventPush | SendProgressPush | AttachPush;
+/** Lines of a file streamed by `log` or `transcript`. */
+export interface LinesPush {
+  type: "lines";
+  sub: RequestId;
+  lines: string[];
+  /** The last batch: nothing follows. */
+  end?: boolean;
+  /** Something the reader should know (e.g. an archive that could not be read). */
+  notice?: string;
+}
+
+export type Push = EventPush | SendProgressPush | AttachPush | LinesPush;
 
 /**
  * The daemon's last line to a client it disconnects (it did not read what it
@@ -549,6 +581,8 @@ export const FEATURES = {
   notify: "notify",
   /** Tags: `new` with `tags`, `tag`, `ls`/`kill` by tag. */
   tags: "tags",
+  /** `log` and `transcript`: files streamed through the protocol (for `--host`). */
+  filesStream: "files.stream",
 } as const;
 
 /** Machine-readable error codes. */

@@ -31,6 +31,11 @@ export interface CommandSpec {
   /** Whether arguments after `--` are accepted (returned as `rest`). */
   dashDash?: boolean;
   /**
+   * False for commands that only make sense on this machine (the daemon
+   * itself, its service, doctor): they take no `--host`.
+   */
+  remote?: boolean;
+  /**
    * Arguments `-WORD` (WORD starting with a letter or digit) are positionals,
    * not short options (`tag ID +T -T`); long options still work.
    */
@@ -62,6 +67,7 @@ export function parse(spec: CommandSpec, argv: string[]): Parsed {
   }
   const options: Record<string, OptionSpec> = {
     ...spec.options,
+    ...(spec.remote === false ? {} : { host: HOST_OPTION }),
     help: { type: "boolean", short: "h", description: "show this help" },
   };
   const byShort = new Map<string, string>();
@@ -151,6 +157,15 @@ export function parse(spec: CommandSpec, argv: string[]): Parsed {
   return { values, positionals, rest, help };
 }
 
+/** `--host`, which every command that can act on another machine takes. */
+export const HOST_OPTION: OptionSpec = {
+  type: "string",
+  short: "H",
+  arg: "HOST",
+  description:
+    "act on another machine: ssh://[user@]host[:port] or a name in config hosts (also $CLAUDE_SESSIONS_HOST; local: this one)",
+};
+
 /** Renders `--help` for a command. */
 export function helpText(spec: CommandSpec): string {
   const lines = [`Usage: claude-sessions ${spec.usage}`, "", spec.summary];
@@ -164,6 +179,7 @@ export function helpText(spec: CommandSpec): string {
     }`,
     o.description,
   ]);
+  if (spec.remote !== false) rows.push([`-H, --host ${HOST_OPTION.arg}`, HOST_OPTION.description]);
   // With signed words, -h is a word (tag: remove the tag "h").
   rows.push([spec.signedWords ? "    --help" : "-h, --help", "show this help"]);
   const w = Math.max(...rows.map((r) => r[0].length));

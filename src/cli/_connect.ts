@@ -13,12 +13,66 @@ import { NoDaemonError } from "../client/errors.ts";
 import { checkHomePath, OwnershipError } from "../ownership.ts";
 import { CliError } from "./_errors.ts";
 
+/** The machine the command acts on (`--host`): null for this one. */
+let target: string | null = null;
+
+/**
+ * Sets the machine commands act on: `--host`, else `$CLAUDE_SESSIONS_HOST`
+ * (`local` or empty: this one).
+ */
+export function setTarget(host: string | undefined): void {
+  target = host && host !== "local" ? host : null;
+}
+
+/** The `--host` in effect (null: this machine). */
+export function remoteTarget(): string | null {
+  return target;
+}
+
+/**
+ * Connects to the daemon of `host` over ssh (see `src/client/ssh.ts`).
+ * `noStart`: do not start a daemon there when none runs.
+ */
+export async function connectRemote(
+  p: Paths,
+  host: string,
+  opts: ConnectOptions & { noStart?: boolean } = {},
+): Promise<Client> {
+  const { loadConfig, ConfigError } = await import("../config.ts");
+  const { resolveHost, sshTransport } = await import("../client/ssh.ts");
+  let hosts;
+  try {
+    hosts = (await loadConfig(p.config)).config.hosts;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message);
+    throw e;
+  }
+  let h;
+  try {
+    h = resolveHost(host, hosts);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  const transport = await sshTransport(h, `${p.home}/ssh`, { noStart: opts.noStart ?? false });
+  try {
+    return await Client.over(transport, opts);
+  } catch (e) {
+    if (e instanceof NoDaemonError) {
+      throw new CliError(`cannot reach ${transport.label}: ${e.why}`, 1);
+    }
+    throw e;
+  }
+}
+
 /**
  * Connects to the daemon, starting it first when none answers: through the
  * service when one is installed for this home, else in the background.
- * `opts.require`: features the command uses (see `Client.connect`).
+ * `opts.require`: features the command uses (see `Client.connect`). With
+ * `--host`, connects to that machine's daemon over ssh instead (starting it
+ * there as any command does).
  */
 export async function connectOrStart(p: Paths, opts: ConnectOptions = {}): Promise<Client> {
+  if (target !== null) return await connectRemote(p, target, opts);
   try {
     return await Client.connect(p.socket, opts);
   } catch (e) {

@@ -29,6 +29,7 @@ daemon on their own when none answers.`,
     foreground: { type: "boolean", short: "f", description: "run in this process" },
   },
   positionals: { min: 0, max: 0 },
+  remote: false,
 };
 
 /** Runs the command. */

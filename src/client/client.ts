@@ -176,14 +176,57 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/**
+ * A byte stream to a daemon: its unix socket, or a command that bridges to
+ * one (`ssh HOST claude-sessions dial-stdio`, see `src/client/ssh.ts`).
+ */
+export interface Transport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  /** Where it leads, for messages: a socket path, `ssh://host`. */
+  readonly label: string;
+  /** Ends it. */
+  close(): void;
+  /**
+   * Why it ended before the daemon's greeting, when it can tell (e.g. what
+   * ssh printed); null when it cannot.
+   */
+  failure?(): Promise<string | null>;
+}
+
+/** The transport of a unix socket. */
+export async function unixTransport(socket: string): Promise<Transport> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: socket });
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "no socket"
+      : e instanceof Deno.errors.ConnectionRefused
+      ? "connection refused"
+      : (e as Error).message;
+    throw new NoDaemonError(socket, why);
+  }
+  return {
+    readable: conn.readable,
+    writable: conn.writable,
+    label: socket,
+    close: () => {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    },
+  };
+}
+
 /** A connection to the daemon. */
 export class Client {
   /** The daemon's greeting. */
   readonly hello: Hello;
-  /** The socket it is connected to. */
+  /** Where it is connected: the socket, or `ssh://host` (see {@linkcode Transport.label}). */
   readonly socket: string;
   readonly #features: ReadonlySet<string>;
-  #conn: Deno.UnixConn;
+  #conn: Transport;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #pending = new Map<number, Pending>();
   #subs = new Map<number, PushHandler>();
@@ -194,12 +237,11 @@ export class Client {
   #encoder = new TextEncoder();
 
   private constructor(
-    socket: string,
-    conn: Deno.UnixConn,
+    conn: Transport,
     hello: Hello,
     rest: AsyncIterator<Record<string, unknown>>,
   ) {
-    this.socket = socket;
+    this.socket = conn.label;
     this.#conn = conn;
     this.hello = hello;
     this.#features = new Set(Array.isArray(hello.features) ? hello.features : []);
@@ -215,24 +257,30 @@ export class Client {
    * @throws {DaemonError} when it refuses the connection (`forbidden`)
    */
   static async connect(socket: string, opts: ConnectOptions = {}): Promise<Client> {
-    let conn: Deno.UnixConn;
-    try {
-      conn = await Deno.connect({ transport: "unix", path: socket });
-    } catch (e) {
-      const why = e instanceof Deno.errors.NotFound
-        ? "no socket"
-        : e instanceof Deno.errors.ConnectionRefused
-        ? "connection refused"
-        : (e as Error).message;
-      throw new NoDaemonError(socket, why);
-    }
-    const messages = readMessages(conn)[Symbol.asyncIterator]();
+    return await Client.over(await unixTransport(socket), opts);
+  }
+
+  /**
+   * Reads the greeting on `conn` (a socket, or a bridge such as ssh) and
+   * returns the client speaking over it. Errors as {@linkcode Client.connect}.
+   */
+  static async over(conn: Transport, opts: ConnectOptions = {}): Promise<Client> {
+    const socket = conn.label;
+    const messages = readMessages(conn.readable)[Symbol.asyncIterator]();
     let first: IteratorResult<Record<string, unknown>>;
     try {
       first = await messages.next();
     } catch (e) {
       conn.close();
       throw new NoDaemonError(socket, `no greeting: ${(e as Error).message}`);
+    }
+    if (first.done) {
+      // The bridge ended (ssh failed, the remote command is missing…): say why.
+      const why = await conn.failure?.();
+      if (why) {
+        conn.close();
+        throw new NoDaemonError(socket, why);
+      }
     }
     if (!first.done && first.value.type === "reply" && first.value.ok === false) {
       // Refused before the greeting (`forbidden`: we are not the daemon's user).
@@ -252,7 +300,7 @@ export class Client {
       conn.close();
       throw new ProtocolMismatchError(String(hello.version), hello.protocol, PROTOCOL_VERSION);
     }
-    const client = new Client(socket, conn, hello, messages);
+    const client = new Client(conn, hello, messages);
     try {
       client.require(...(opts.require ?? []));
     } catch (e) {
@@ -448,9 +496,7 @@ export class Client {
   /** Closes the connection. */
   close(): void {
     this.#finish(CLOSED_BY_CLIENT);
-    try {
-      this.#conn.close();
-    } catch { /* closed */ }
+    this.#conn.close();
   }
 
   #send(
@@ -560,9 +606,11 @@ export class Client {
   }
 }
 
-async function* readMessages(conn: Deno.UnixConn): AsyncGenerator<Record<string, unknown>> {
+async function* readMessages(
+  readable: ReadableStream<Uint8Array>,
+): AsyncGenerator<Record<string, unknown>> {
   const decoder = new LineDecoder(MAX_INCOMING);
-  for await (const chunk of conn.readable) {
+  for await (const chunk of readable) {
     for (const frame of decoder.push(chunk)) {
       if (frame.kind !== "line") continue;
       let msg: unknown;

@@ -17,9 +17,12 @@ export class ClientError extends UserError {
 
 /** No daemon answers on the socket. */
 export class NoDaemonError extends ClientError {
+  /** Why not, alone (e.g. "no socket", or what ssh said). */
+  readonly why: string;
   constructor(socket: string, why: string) {
     super(`no daemon is answering on ${socket} (${why})`, "start one with: claude-sessions daemon");
     this.name = "NoDaemonError";
+    this.why = why;
   }
 }
 

@@ -9,9 +9,11 @@ import type {
   Api,
   DaemonStatus,
   EventPush,
+  LinesPush,
   RequestType,
   SendProgressPush,
   SessionEvent,
+  SessionRecord,
   SessionStatus,
 } from "../protocol.ts";
 import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
@@ -19,6 +21,8 @@ import { Buffer } from "node:buffer";
 import { isLifecycleEvent, type Manager } from "./manager.ts";
 import type { Attachments } from "./attach.ts";
 import { deliver, type SendRequest } from "./send.ts";
+import { fileLines, logLines, streamLines } from "./streams.ts";
+import { listLogFiles, loggedSessions } from "../log_format.ts";
 import type { Handler } from "./server.ts";
 import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./_validate.ts";
 
@@ -280,6 +284,71 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
           clearTimeout(timer);
         });
       });
+    },
+
+    log: async (msg, conn, id): Promise<Api["log"]["result"]> => {
+      const ref = str(msg, "session");
+      const follow = optBool(msg, "follow") ?? false;
+      const dir = m.logs.dir;
+      let target: { id: string; record: SessionRecord | null };
+      try {
+        const s = m.resolve(ref);
+        target = { id: s.id, record: s.record };
+      } catch (e) {
+        // A session whose record went (rm --keep-logs): by its id among the logs.
+        if (!(e instanceof ProtocolError) || e.code !== "not_found") throw e;
+        const upper = ref.trim().toUpperCase();
+        const ids = [...await loggedSessions(dir)].filter((i) => i.startsWith(upper));
+        if (ids.length !== 1) throw e;
+        target = { id: ids[0]!, record: null };
+      }
+      const live = target.record !== null && target.record.status !== "exited";
+      if (!live && (await listLogFiles(dir, target.id)).length === 0) {
+        throw new ProtocolError(
+          "not_found",
+          `session ${target.id} has no log (logging is off, or retention deleted it)`,
+        );
+      }
+      const stop = new AbortController();
+      conn.onClose(() => stop.abort());
+      const lines = logLines(dir, target.id, follow, stop.signal, (notice) => {
+        const push: LinesPush = { type: "lines", sub: id, lines: [], notice };
+        conn.send(push);
+      });
+      // After the reply has gone out.
+      setTimeout(() => {
+        streamLines(conn, id, lines, follow).catch((e) => {
+          if (!conn.closed) conn.drop(`log stream failed: ${(e as Error).message}`);
+        });
+      }, 0);
+      return target;
+    },
+
+    transcript: async (msg, conn, id): Promise<Api["transcript"]["result"]> => {
+      const s = m.resolve(str(msg, "session"));
+      const path = s.record.transcriptPath;
+      if (!path) {
+        throw new ProtocolError(
+          "not_found",
+          `session ${s.id} never reported a transcript (Claude reports it through its hooks)`,
+        );
+      }
+      let lines: AsyncGenerator<string>;
+      try {
+        await Deno.stat(path);
+        lines = fileLines(path);
+      } catch (e) {
+        throw new ProtocolError(
+          "not_found",
+          `the transcript of session ${s.id} is gone: ${path} (${(e as Error).message})`,
+        );
+      }
+      setTimeout(() => {
+        streamLines(conn, id, lines, false).catch((e) => {
+          if (!conn.closed) conn.drop(`transcript stream failed: ${(e as Error).message}`);
+        });
+      }, 0);
+      return { session: s.record, path };
     },
 
     shutdown: (): Api["shutdown"]["result"] => {

@@ -44,6 +44,7 @@ export const DAEMON_FEATURES: string[] = [
   FEATURES.eventsSnapshot,
   FEATURES.eventsActivity,
   FEATURES.tags,
+  FEATURES.filesStream,
 ];
 
 /** Unread bytes a client may accumulate before it is dropped. */
