@@ -43,6 +43,12 @@ function describeRaw(ev: SessionEvent): string {
         `${ev.source ? ` [${ev.source}${ev.detail ? `: ${ev.detail}` : ""}]` : ""}`;
     case "exited":
       return `${time} ${who} ${exitSummary(ev)}`;
+    case "notified": {
+      const n = ev.notification;
+      if (!n) return `${time} ${who} notified`;
+      return `${time} ${who} notified (${n.kind}) via ${n.notifier}: ${n.outcome}` +
+        `${n.error ? ` (${n.error})` : ""}`;
+    }
     default:
       return `${time} ${who} ${ev.event}`;
   }

@@ -16,6 +16,7 @@ import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import type { Manager } from "./manager.ts";
 import type { Attachments } from "./attach.ts";
+import type { Notifications } from "./notifications.ts";
 import { deliver, type SendRequest } from "./send.ts";
 import type { Handler } from "./server.ts";
 import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./_validate.ts";
@@ -24,6 +25,7 @@ import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./
 export interface ApiContext {
   manager: Manager;
   attachments: Attachments;
+  notifications: Notifications;
   /** Facts about the daemon for `status`. */
   daemonInfo(): Omit<DaemonStatus, "sessions" | "configWarnings" | "uptimeMs">;
   /** Starts a graceful shutdown after the reply went out. */
@@ -37,7 +39,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
   const m = ctx.manager;
   const attachments = ctx.attachments;
   const handlers: Handlers = {
-    status: (): Api["status"]["result"] => {
+    status: async (): Promise<Api["status"]["result"]> => {
       const info = ctx.daemonInfo();
       const byStatus: Partial<Record<SessionStatus, number>> = {};
       let live = 0;
@@ -52,6 +54,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         uptimeMs: Date.now() - Date.parse(info.started),
         sessions: { live, exited, byStatus },
         configWarnings: m.configWarnings,
+        notify: await ctx.notifications.status(),
       };
     },
 
@@ -243,6 +246,12 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
           clearTimeout(timer);
         });
       });
+    },
+
+    notifyTest: async (): Promise<Api["notifyTest"]["result"]> => {
+      await m.reloadConfig(true);
+      const notification = await ctx.notifications.test();
+      return { notification, enabled: m.config.notify.enabled };
     },
 
     shutdown: (): Api["shutdown"]["result"] => {

@@ -38,7 +38,11 @@ import { listenUnix, peerUid } from "./_platform.ts";
 import { userLabel } from "../ownership.ts";
 
 /** What this daemon can do (see {@linkcode FEATURES}), told in every greeting. */
-export const DAEMON_FEATURES: string[] = [FEATURES.sendConfirm, FEATURES.waitNext];
+export const DAEMON_FEATURES: string[] = [
+  FEATURES.sendConfirm,
+  FEATURES.waitNext,
+  FEATURES.notify,
+];
 
 /** Unread bytes a client may accumulate before it is dropped. */
 export const MAX_CLIENT_BACKLOG = 16 * 1024 * 1024;
