@@ -46,6 +46,7 @@ export interface Config {
   log: LogConfig;
   /** Other machines, by name (`--host NAME`): see {@linkcode HostConfig}. */
   hosts: Record<string, HostConfig>;
+  notify: NotifyConfig;
 }
 
 /** One entry of `hosts`. */
@@ -58,6 +59,23 @@ export interface HostConfig {
   home?: string;
   /** More arguments for `ssh` (e.g. `["-i", "~/.ssh/id_box"]`). */
   ssh?: string[];
+}
+
+/** The statuses a notification can be raised for. */
+export const NOTIFY_STATUSES = ["waiting_permission", "waiting_input"] as const;
+/** One of {@linkcode NOTIFY_STATUSES}. */
+export type NotifyStatusName = typeof NOTIFY_STATUSES[number];
+
+/** Notification settings (`notify.*`). */
+export interface NotifyConfig {
+  /** Whether the daemon raises notifications at all. */
+  enabled: boolean;
+  /** The statuses that raise one. */
+  on: NotifyStatusName[];
+  /** Run with `/bin/sh -c` instead of the desktop notifier; null: the desktop notifier. */
+  command: string | null;
+  /** A notifier still running after this many seconds is killed. */
+  timeoutSeconds: number;
 }
 
 /** Session I/O log settings (`log.*`). */
@@ -148,6 +166,30 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     min: 65536,
     doc: "log bytes waiting for the disk before a session's output is paused (default: 8 MiB)",
   },
+  "notify.enabled": {
+    kind: "boolean",
+    doc: "notify when a session waits for you (default: true)",
+  },
+  "notify.on": {
+    kind: "string[]",
+    check: (v) => {
+      const bad = (v as string[]).find((s) => !(NOTIFY_STATUSES as readonly string[]).includes(s));
+      return bad === undefined
+        ? null
+        : `"notify.on" takes ${NOTIFY_STATUSES.join(" and ")}, not "${bad}"`;
+    },
+    doc: 'statuses that notify (default: ["waiting_permission", "waiting_input"])',
+  },
+  "notify.command": {
+    kind: "string",
+    doc: "run with /bin/sh -c instead of the desktop notifier (default: none)",
+  },
+  "notify.timeoutSeconds": {
+    kind: "number",
+    min: 1,
+    max: 600,
+    doc: "kill a notifier still running after this many seconds (default: 10)",
+  },
 };
 
 /** The built-in defaults. */
@@ -166,6 +208,12 @@ export function defaultConfig(): Config {
       maxBufferBytes: 8 * 1024 * 1024,
     },
     hosts: {},
+    notify: {
+      enabled: true,
+      on: ["waiting_permission", "waiting_input"],
+      command: null,
+      timeoutSeconds: 10,
+    },
   };
 }
 

@@ -58,3 +58,35 @@ Deno.test("wrongly typed values are errors naming the key and position", () => {
   assert.throws(() => parseConfig('{"claude":"x"}', "c"), /"claude" must be an object/);
   assert.throws(() => parseConfig('{"kill":{"graceSeconds":-1}}', "c"), /must be at least 0/);
 });
+
+Deno.test("notify settings: defaults, overrides, and bad values", () => {
+  const d = defaultConfig().notify;
+  assert.deepEqual(d, {
+    enabled: true,
+    on: ["waiting_permission", "waiting_input"],
+    command: null,
+    timeoutSeconds: 10,
+  });
+  const { config, warnings } = parseConfig(
+    `{"notify": {"enabled": false, "on": ["waiting_permission"], "command": "cat > /tmp/x",
+      "timeoutSeconds": 3}}`,
+    "c",
+  );
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(config.notify, {
+    enabled: false,
+    on: ["waiting_permission"],
+    command: "cat > /tmp/x",
+    timeoutSeconds: 3,
+  });
+  assert.deepEqual(parseConfig('{"notify": {"on": []}}', "c").config.notify.on, []);
+  assert.throws(
+    () => parseConfig('{"notify": {"on": ["running"]}}', "c"),
+    /c:1:19: "notify.on" takes waiting_permission and waiting_input, not "running"/,
+  );
+  assert.throws(() => parseConfig('{"notify": {"on": "waiting_input"}}', "c"), /array of strings/);
+  assert.throws(() => parseConfig('{"notify": {"timeoutSeconds": 0}}', "c"), /at least 1/);
+  assert.throws(() => parseConfig('{"notify": {"command": ""}}', "c"), /non-empty string/);
+  assert.throws(() => parseConfig('{"notify": {"enabled": "yes"}}', "c"), /true or false/);
+  assert.match(parseConfig('{"notify": {"sound": 1}}', "c").warnings[0]!, /"notify.sound"/);
+});

@@ -66,6 +66,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "stream session events as they happen",
     load: () => import("./cli/events.ts"),
   },
+  notify: {
+    summary: "send a test notification through the daemon's notifier",
+    load: () => import("./cli/notify.ts"),
+  },
   logs: {
     summary: "print a session's output (or input) from its I/O log",
     load: () => import("./cli/logs.ts"),

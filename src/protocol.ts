@@ -264,7 +264,11 @@ export interface NotificationReport {
   kind: "permission" | "input";
   title: string;
   body: string;
-  /** Who delivered it: `command` (config notify.command), `notify-send`, `terminal-notifier`, `osascript`. */
+  /**
+   * Who delivered it: `command` (config notify.command), `notify-send`,
+   * `terminal-notifier`, `osascript`; `none` when no notifier was available
+   * (or too many were busy), with outcome `failed`.
+   */
   notifier: string;
   /** `sent`; `failed` (the notifier exited non-zero or could not start); `timeout` (killed). */
   outcome: "sent" | "failed" | "timeout";
@@ -424,6 +428,15 @@ export interface Api {
     params: { session: string; until: SessionStatus[]; timeoutMs?: number; next?: boolean };
     result: { outcome: "reached" | "exited" | "timeout"; session: SessionRecord };
   };
+  /**
+   * Send a sample notification through the notifier the daemon uses (the
+   * config is re-read first when it changed); replies with how it went, also
+   * when `notify.enabled` is false (`enabled` says so).
+   */
+  notifyTest: {
+    params: Record<never, never>;
+    result: { notification: NotificationReport; enabled: boolean };
+  };
 }
 
 /** An event pushed to an `events` subscriber. */
@@ -536,6 +549,29 @@ export interface DaemonStatus {
   logHeldBack?: { id: string; error: string; bytes: number }[];
   /** Why session records cannot be written at the moment (retried), if they cannot. */
   recordsFailing?: string | null;
+  /** How the daemon notifies (absent: a daemon without {@linkcode FEATURES.notify}). */
+  notify?: NotifyStatus;
+}
+
+/** The daemon's notifier, as `status` (and `doctor`) report it. */
+export interface NotifyStatus {
+  /** Config `notify.enabled`. */
+  enabled: boolean;
+  /** Config `notify.on`. */
+  on: SessionStatus[];
+  /**
+   * Who delivers: `command` (config `notify.command`), `notify-send`,
+   * `terminal-notifier`, `osascript`; null when none is available.
+   */
+  notifier: string | null;
+  /** The command or program it runs; without a notifier, why there is none. */
+  detail: string;
+  /** Something the daemon can see will stop delivery (e.g. no D-Bus session bus). */
+  problem?: string;
+  /** Whether the daemon sees a desktop session (a display, a session bus, or macOS). */
+  desktop: boolean;
+  /** Config `notify.timeoutSeconds`. */
+  timeoutSeconds: number;
 }
 
 /** A request as sent on the wire. */

@@ -154,6 +154,66 @@ export function describeWait(w: WaitingFor | null | undefined): string {
   }
 }
 
+/** How a session is named to a person: its name, else the first 8 characters of its id. */
+export function sessionLabel(rec: Pick<SessionRecord, "id" | "name">): string {
+  return rec.name ?? rec.id.slice(0, 8);
+}
+
+/** What a waiting session waits for, as notifications tell it. */
+export type WaitKind = "permission" | "input";
+
+/** A notification's text. */
+export interface NotificationText {
+  /** Names the session and says what kind of wait it is. */
+  title: string;
+  /** What it waits for (or what Claude said last), then its directory. */
+  body: string;
+}
+
+/** Longest line a notification's body takes from the session (the JSON has it all). */
+export const NOTIFY_LINE_LIMIT = 200;
+
+/**
+ * What a notification says about a session waiting for the user:
+ * "api: waiting for permission" / "Waiting for permission to use Bash: rm x"
+ * / "in /home/me/api", or "api: waiting for input" with Claude's last answer
+ * (or its error). Single lines, control characters escaped, each part cut
+ * at {@linkcode NOTIFY_LINE_LIMIT}.
+ */
+export function notificationText(
+  rec: Pick<
+    SessionRecord,
+    "id" | "name" | "cwd" | "waitingFor" | "lastMessage" | "lastError"
+  >,
+  kind: WaitKind,
+): NotificationText {
+  const label = sessionLabel(rec);
+  let what: string;
+  let line: string;
+  if (kind === "permission") {
+    const w = rec.waitingFor;
+    what = w?.kind === "question"
+      ? "an answer"
+      : w?.kind === "folder_trust"
+      ? "folder trust"
+      : w?.kind === "dialog"
+      ? "you"
+      : "permission";
+    line = `Waiting for ${describeWait(w)}`;
+  } else {
+    what = "input";
+    line = rec.lastError
+      ? `Turn failed: ${rec.lastError}`
+      : rec.lastMessage
+      ? rec.lastMessage
+      : "Claude finished its turn";
+  }
+  return {
+    title: oneLine(`${label}: waiting for ${what}`, NOTIFY_LINE_LIMIT),
+    body: `${oneLine(line, NOTIFY_LINE_LIMIT)}\nin ${oneLine(rec.cwd, NOTIFY_LINE_LIMIT)}`,
+  };
+}
+
 /** Signal numbers the same on Linux and macOS, for exit codes 128+N. */
 const SIGNALS: Record<number, string> = {
   1: "SIGHUP",

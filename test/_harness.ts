@@ -7,7 +7,7 @@
  */
 
 import { LineDecoder } from "../src/protocol.ts";
-import { within } from "../src/async.ts";
+import { TIMED_OUT, within } from "../src/async.ts";
 
 /** Repository root (with trailing slash). */
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -308,6 +308,35 @@ export class Fifo {
     } catch { /* closed */ }
     this.#closed = true;
     for (const fn of this.#waiters.splice(0)) fn();
+  }
+}
+
+/**
+ * Spools a hook event as the hook command would, stamped `ns`; resolves once
+ * the daemon consumed it (fails after `timeoutMs`).
+ */
+export async function spoolHook(
+  dir: string,
+  id: string,
+  ns: bigint,
+  payload: Record<string, unknown>,
+  timeoutMs = 20_000,
+) {
+  const name = `${ns}-${Math.floor(Math.random() * 1e6)}-${id}`;
+  const watcher = Deno.watchFs(dir);
+  try {
+    const consumed = (async () => {
+      for await (const ev of watcher) {
+        if (ev.kind === "remove" && ev.paths.some((p) => p.endsWith(`${name}.hook`))) return;
+      }
+    })();
+    await Deno.writeTextFile(`${dir}/${name}.tmp`, JSON.stringify(payload));
+    await Deno.rename(`${dir}/${name}.tmp`, `${dir}/${name}.hook`);
+    if (await within(consumed, timeoutMs) === TIMED_OUT) {
+      throw new Error(`the daemon did not take ${name}.hook within ${timeoutMs} ms`);
+    }
+  } finally {
+    watcher.close();
   }
 }
 

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Fifo, PROBE, ROOT, TestHome } from "./_harness.ts";
+import { Fifo, PROBE, ROOT, spoolHook as spool, TestHome } from "./_harness.ts";
 import type { SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -47,21 +47,6 @@ async function setup(program = READY_PROGRAM) {
       await Deno.remove(fakeHome, { recursive: true });
     },
   };
-}
-
-/** Spools an event as the hook command would, stamped `ns`; resolves once the daemon consumed it. */
-async function spool(dir: string, id: string, ns: bigint, payload: Record<string, unknown>) {
-  const name = `${ns}-${Math.floor(Math.random() * 1e6)}-${id}`;
-  const watcher = Deno.watchFs(dir);
-  try {
-    await Deno.writeTextFile(`${dir}/${name}.tmp`, JSON.stringify(payload));
-    await Deno.rename(`${dir}/${name}.tmp`, `${dir}/${name}.hook`);
-    for await (const ev of watcher) {
-      if (ev.kind === "remove" && ev.paths.some((p) => p.endsWith(`${name}.hook`))) break;
-    }
-  } finally {
-    watcher.close();
-  }
 }
 
 const nowNs = () => BigInt(Date.now()) * 1_000_000n;

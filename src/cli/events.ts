@@ -63,6 +63,12 @@ function describeRaw(ev: SessionEvent): string {
         (typeof ev.clients === "number" ? ` (${ev.clients} attached)` : "");
     case "tags":
       return `${time} ${who} tags: ${ev.tags?.length ? ev.tags.join(" ") : "none"}`;
+    case "notified": {
+      const n = ev.notification;
+      if (!n) return `${time} ${who} notified`;
+      return `${time} ${who} notified (${n.kind}) via ${n.notifier}: ${n.outcome}` +
+        `${n.error ? ` (${n.error})` : ""}`;
+    }
     default:
       // Including kinds of a newer daemon: their name.
       return `${time} ${who} ${String(ev.event)}`;

@@ -10,6 +10,7 @@ import { Client } from "../client/client.ts";
 import { formatBytes, formatUptime } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
+import type { NotifyStatus } from "../protocol.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -52,6 +53,7 @@ export async function run(args: Parsed): Promise<number> {
       `${st.sessions.live} live${counts ? ` (${counts})` : ""}, ${st.sessions.exited} exited`,
     ],
   ];
+  if (st.notify) lines.push(["notify", notifyLine(st.notify)]);
   for (const w of st.configWarnings) lines.push(["config", w]);
   const held = st.logHeldBack ?? [];
   if (held.length > 0) {
@@ -67,4 +69,15 @@ export async function run(args: Parsed): Promise<number> {
   }
   for (const [k, v] of lines) console.log(`${k!.padEnd(9)} ${printable(v!)}`);
   return 0;
+}
+
+/** How the daemon notifies, in one line. */
+export function notifyLine(n: NotifyStatus): string {
+  if (!n.enabled) return "off (notify.enabled is false)";
+  const who = n.notifier === null
+    ? `none: ${n.detail}`
+    : n.notifier === "command"
+    ? n.detail
+    : `${n.notifier} (${n.detail})`;
+  return `${who}${n.problem ? `, but ${n.problem}` : ""} (on ${n.on.join(", ") || "nothing"})`;
 }

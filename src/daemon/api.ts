@@ -20,6 +20,7 @@ import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import { isLifecycleEvent, type Manager } from "./manager.ts";
 import type { Attachments } from "./attach.ts";
+import type { Notifications } from "./notifications.ts";
 import { deliver, type SendRequest } from "./send.ts";
 import { fileLines, logLines, streamLines } from "./streams.ts";
 import { listLogFiles, loggedSessions } from "../log_format.ts";
@@ -30,6 +31,7 @@ import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./
 export interface ApiContext {
   manager: Manager;
   attachments: Attachments;
+  notifications: Notifications;
   /** Facts about the daemon for `status`. */
   daemonInfo(): Omit<DaemonStatus, "sessions" | "configWarnings" | "uptimeMs">;
   /** Starts a graceful shutdown after the reply went out. */
@@ -43,7 +45,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
   const m = ctx.manager;
   const attachments = ctx.attachments;
   const handlers: Handlers = {
-    status: (): Api["status"]["result"] => {
+    status: async (): Promise<Api["status"]["result"]> => {
       const info = ctx.daemonInfo();
       const byStatus: Partial<Record<SessionStatus, number>> = {};
       let live = 0;
@@ -60,6 +62,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         configWarnings: m.configWarnings,
         logHeldBack: m.logs.heldBack(),
         recordsFailing: m.recordsFailing,
+        notify: await ctx.notifications.status(),
       };
     },
 
@@ -349,6 +352,12 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         });
       }, 0);
       return { session: s.record, path };
+    },
+
+    notifyTest: async (): Promise<Api["notifyTest"]["result"]> => {
+      await m.reloadConfig(true);
+      const notification = await ctx.notifications.test();
+      return { notification, enabled: m.config.notify.enabled };
     },
 
     shutdown: (): Api["shutdown"]["result"] => {

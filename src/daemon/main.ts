@@ -21,6 +21,7 @@ import { Attachments } from "./attach.ts";
 import { StatusWatcher } from "./status.ts";
 import { IS_MAC, trimMemory } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
+import { Notifications } from "./notifications.ts";
 import { OwnershipError, prepareHome } from "../ownership.ts";
 
 /** How often memory the allocator keeps free is given back. */
@@ -166,9 +167,20 @@ export async function runDaemon(): Promise<void> {
     const s = manager.byId(ev.id);
     if (s) attachments.sessionExited(s);
   });
+  const notifications = new Notifications({
+    config: () => manager.config.notify,
+    record: (id) => manager.byId(id)?.record,
+    attached: (id) => attachments.count(id),
+    publish: (ev) => manager.publish(ev),
+    log: daemonLog,
+    env: () => Deno.env.toObject(),
+    sampleDir: p.home,
+  });
+  manager.subscribe((ev) => notifications.onEvent(ev));
   const handlers = createHandlers({
     manager,
     attachments,
+    notifications,
     daemonInfo: () => ({
       pid: Deno.pid,
       version: VERSION,
@@ -217,6 +229,7 @@ export async function runDaemon(): Promise<void> {
       daemonLog(`shutting down (${why})`);
       notify("STOPPING=1");
       server.stopAccepting();
+      notifications.close();
       await manager.shutdown();
       status.close();
       if (listen.kind === "path") {

@@ -151,6 +151,11 @@ export class Manager {
     return () => this.#listeners.delete(fn);
   }
 
+  /** Publishes an event that no session raised itself (`notified`). */
+  publish(ev: SessionEvent): void {
+    this.#emit(ev);
+  }
+
   /**
    * Re-reads config.jsonc. With `ifChanged`, only when its mtime moved.
    * A bad file keeps the previous configuration and is reported.

@@ -45,6 +45,7 @@ export const DAEMON_FEATURES: string[] = [
   FEATURES.eventsActivity,
   FEATURES.tags,
   FEATURES.filesStream,
+  FEATURES.notify,
 ];
 
 /** Unread bytes a client may accumulate before it is dropped. */
