@@ -513,7 +513,7 @@ export type RequestType = keyof Api;
 
 /** Parameters of `new`. */
 export interface NewParams {
-  /** Absolute working directory for the session. */
+  /** Absolute working directory for the session (`~` or `~/…`: under the daemon's home directory). */
   cwd: string;
   name?: string;
   /** Extra arguments appended after config `claude.args`. */
@@ -524,8 +524,11 @@ export interface NewParams {
   resume?: string;
   /** Start a new conversation with this id (`claude --session-id UUID`). */
   sessionId?: string;
-  /** The requesting CLI's environment; the session's environment is built from it. */
-  env: Record<string, string>;
+  /**
+   * The requesting CLI's environment; the session's environment is built
+   * from it. Absent (a client on another machine): the daemon's own.
+   */
+  env?: Record<string, string>;
   cols?: number;
   rows?: number;
 }

@@ -89,7 +89,7 @@ Deno.test("signedWords: -WORD is a positional (tag ID +a -b), long options still
   assert.deepEqual(p.positionals, ["api", "+ci", "-old", "-h", "-9x"]);
   assert.equal(p.values.json, true);
   assert.equal(parse(s, ["api", "--help"]).help, true);
-  assert.match(helpText(s), /^ {6}--help {2}show this help$/m);
+  assert.match(helpText(s), /^ {6}--help +show this help$/m);
   assert.throws(() => parse(s, ["api", "-_x"]), /unknown option '-_'/);
   // Without it, -old is a short option as before.
   assert.throws(() => parse({ ...s, signedWords: false }, ["api", "-old"]), /unknown option '-o'/);

@@ -58,10 +58,22 @@ export async function connectRemote(
     return await Client.over(transport, opts);
   } catch (e) {
     if (e instanceof NoDaemonError) {
+      // The host said no daemon runs (--no-start), or it could not be reached.
+      if (/no daemon is answering/.test(e.why)) throw new NoDaemonError(transport.label, e.why);
       throw new CliError(`cannot reach ${transport.label}: ${e.why}`, 1);
     }
     throw e;
   }
+}
+
+/**
+ * Connects to a daemon that runs, never starting one (`status`,
+ * `stop-daemon`): here, or on the `--host`.
+ * @throws {NoDaemonError} when none runs
+ */
+export async function connectExisting(p: Paths, opts: ConnectOptions = {}): Promise<Client> {
+  if (target !== null) return await connectRemote(p, target, { ...opts, noStart: true });
+  return await Client.connect(p.socket, opts);
 }
 
 /**

@@ -95,32 +95,13 @@ export async function* logLines(
   const client = await connectOrStart(opts.paths ?? paths(), {
     require: [FEATURES.filesStream],
   });
-  const queue: (string[] | null)[] = [];
-  let wake: (() => void) | null = null;
-  const put = (lines: string[] | null) => {
-    queue.push(lines);
-    wake?.();
-  };
-  client.onClose(() => put(null));
   opts.signal?.addEventListener("abort", () => client.close(), { once: true });
   try {
     const params: Api["log"]["params"] = { session: target.id };
     if (opts.follow) params.follow = true;
-    await client.request("log", params, (push) => {
-      if (push.type !== "lines") return;
-      if (push.notice) opts.onNotice?.(push.notice);
-      put(push.lines);
-      if (push.end) put(null);
-    });
-    while (true) {
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      wake = null;
-      const lines = queue.shift()!;
-      if (lines === null) return;
-      for (const text of lines) {
-        const line = parseLine(text);
-        if (line) yield { text, line };
-      }
+    for await (const text of client.lines("log", params, opts.onNotice)) {
+      const line = parseLine(text);
+      if (line) yield { text, line };
     }
   } finally {
     client.close();

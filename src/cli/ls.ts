@@ -8,6 +8,7 @@ import type { CommandSpec, Parsed } from "./_args.ts";
 import { viewSession } from "../session_view.ts";
 import { boolOpt, strOpt } from "./_args.ts";
 import { connectOrStart } from "./_connect.ts";
+import { askHosts, hostsOf } from "./_hosts.ts";
 import { formatDuration, paintStatus, table, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
@@ -17,14 +18,26 @@ import { FEATURES } from "../protocol.ts";
 export const spec: CommandSpec = {
   name: "ls",
   aliases: ["list"],
-  usage: "ls [--all] [--tag TAG] [--json]",
+  usage: "ls [--all] [--tag TAG] [--hosts all|HOST,…] [--json]",
   summary: "List live sessions: short id, name, status and how long it has held, age, directory.",
   details: `
 The short id is the shortest prefix (at least 8 characters) that tells every
 known session apart; any unique prefix works wherever an ID is expected.
 A TAGS column shows when a listed session has tags; --tag lists only the
-sessions with that tag. --json prints the full records as a JSON array.`,
+sessions with that tag. --json prints the full records as a JSON array.
+
+--hosts lists several machines at once — all (this one and every host of
+config hosts) or a comma list of host names (local: this one) — with a HOST
+column; each is asked over its own connection, and one that does not answer
+(within 15 s) is shown as unreachable, with why, without holding up the
+others (exit 1 then). Other hosts' daemons are not started for it. With
+--json it prints [{"host", "sessions"} or {"host", "error"}, …].`,
   options: {
+    hosts: {
+      type: "string",
+      arg: "all|HOST,…",
+      description: "list these machines (all: this one and every configured host)",
+    },
     all: { type: "boolean", short: "a", description: "include exited sessions" },
     tag: { type: "string", short: "t", arg: "TAG", description: "only sessions with this tag" },
     json: { type: "boolean", description: "print records as a JSON array" },
@@ -34,6 +47,8 @@ sessions with that tag. --json prints the full records as a JSON array.`,
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
+  const hostsSpec = strOpt(args, "hosts");
+  if (hostsSpec !== undefined) return await listHosts(args, hostsSpec);
   const tag = strOpt(args, "tag");
   const client = await connectOrStart(
     paths(),
@@ -91,4 +106,73 @@ export async function run(args: Parsed): Promise<number> {
     );
   }
   return 0;
+}
+
+/** `ls --hosts`: every machine's sessions, in one table with a HOST column. */
+async function listHosts(args: Parsed, spec: string): Promise<number> {
+  const p = paths();
+  const hosts = await hostsOf(spec, p, "ls");
+  const tag = strOpt(args, "tag");
+  const answers = await askHosts(
+    hosts,
+    p,
+    (c) =>
+      c.request("ls", {
+        all: boolOpt(args, "all"),
+        ...(tag !== undefined ? { tag } : {}),
+      }),
+    tag !== undefined ? { require: [FEATURES.tags] } : {},
+  );
+  const failed = answers.some((a) => "error" in a);
+  if (boolOpt(args, "json")) {
+    console.log(JSON.stringify(
+      answers.map((a) =>
+        "error" in a
+          ? { host: a.host, error: a.error }
+          : { host: a.host, sessions: a.value.sessions }
+      ),
+      null,
+      2,
+    ));
+    return failed ? 1 : 0;
+  }
+  const color = useColor();
+  const now = Date.now();
+  const home = Deno.env.get("HOME");
+  const rows: string[][] = [];
+  for (const a of answers) {
+    if ("error" in a) {
+      rows.push([
+        printable(a.host),
+        "-",
+        "-",
+        paintStatus("unreachable", "exited", color),
+        "-",
+        "-",
+      ]);
+      continue;
+    }
+    for (const s of a.value.sessions) {
+      const v = viewSession(s, {
+        now,
+        shortLength: a.value.shortLength,
+        home: a.host === "local" ? home : undefined,
+      });
+      rows.push([
+        printable(a.host),
+        v.shortId,
+        v.name === null ? "-" : printable(v.name),
+        paintStatus(v.statusText, v.status, color),
+        formatDuration(v.ageMs),
+        v.dir,
+      ]);
+    }
+  }
+  console.log(table(["HOST", "ID", "NAME", "STATUS", "AGE", "DIR"], rows));
+  for (const a of answers) {
+    if ("error" in a) {
+      console.error(printable(`claude-sessions: ${a.host}: unreachable: ${a.error}`));
+    }
+  }
+  return failed ? 1 : 0;
 }

@@ -7,7 +7,7 @@
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { listOpt, strOpt } from "./_args.ts";
 import { FEATURES } from "../protocol.ts";
-import { connectOrStart } from "./_connect.ts";
+import { connectOrStart, remoteTarget } from "./_connect.ts";
 import { reportStarted } from "./_started.ts";
 import { CliError, UsageError } from "./_errors.ts";
 import { paths } from "../paths.ts";
@@ -86,6 +86,21 @@ export async function checkDir(dir: string | undefined): Promise<string> {
   return await Deno.realPath(abs);
 }
 
+/** DIR for a session on another machine: absolute there, or `~/…` (its home there). */
+function remoteDir(args: Parsed, host: string): string {
+  const dir = args.positionals[0];
+  if (dir === undefined) {
+    throw new UsageError(`give the directory on ${host} (an absolute path, or ~/…)`, "new");
+  }
+  if (!dir.startsWith("/") && dir !== "~" && !dir.startsWith("~/")) {
+    throw new UsageError(
+      `the directory on ${host} must be absolute (or ~/…): "${dir}" would depend on this machine's current directory`,
+      "new",
+    );
+  }
+  return dir;
+}
+
 /** The local terminal's size, when there is one. */
 export function terminalSize(): { cols: number; rows: number } | null {
   for (const f of [Deno.stdout, Deno.stdin, Deno.stderr]) {
@@ -101,16 +116,19 @@ export function terminalSize(): { cols: number; rows: number } | null {
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
-  const cwd = await checkDir(args.positionals[0]);
+  const remote = remoteTarget();
+  // On another machine, DIR is a path there: its daemon checks it.
+  const cwd = remote === null ? await checkDir(args.positionals[0]) : remoteDir(args, remote);
   const sizeOpt = strOpt(args, "size");
   const size = sizeOpt ? parseSize(sizeOpt) : terminalSize();
   const tags = listOpt(args, "tag");
   const client = await connectOrStart(paths(), tags.length > 0 ? { require: [FEATURES.tags] } : {});
   try {
-    const params: Parameters<typeof client.request<"new">>[1] = {
-      cwd,
-      env: Deno.env.toObject(),
-    };
+    // Here, the session gets this command's environment; on another
+    // machine, the daemon's own there (this one's PATH and HOME mean nothing there).
+    const params: Parameters<typeof client.request<"new">>[1] = remote === null
+      ? { cwd, env: Deno.env.toObject() }
+      : { cwd };
     const name = strOpt(args, "name");
     if (name !== undefined) params.name = name;
     if (args.rest.length > 0) params.args = args.rest;

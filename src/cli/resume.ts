@@ -5,7 +5,7 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { connectOrStart } from "./_connect.ts";
+import { connectOrStart, remoteTarget } from "./_connect.ts";
 import { reportStarted } from "./_started.ts";
 import { paths } from "../paths.ts";
 
@@ -31,10 +31,13 @@ conversation open.`,
 export async function run(args: Parsed): Promise<number> {
   const client = await connectOrStart(paths());
   try {
-    const { session } = await client.request("resume", {
-      session: args.positionals[0]!,
-      env: Deno.env.toObject(),
-    });
+    // This environment stands in for a lost saved one; not from another machine.
+    const { session } = await client.request(
+      "resume",
+      remoteTarget() === null
+        ? { session: args.positionals[0]!, env: Deno.env.toObject() }
+        : { session: args.positionals[0]! },
+    );
     return await reportStarted(client, session, args);
   } finally {
     client.close();

@@ -6,7 +6,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { Client } from "../client/client.ts";
+import { connectExisting } from "./_connect.ts";
 import { formatBytes, formatUptime } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
@@ -27,7 +27,7 @@ Exits 1 with a hint when no daemon answers (it does not start one).`,
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
-  const client = await Client.connect(paths().socket);
+  const client = await connectExisting(paths());
   let st;
   try {
     st = await client.request("status", {});

@@ -471,6 +471,44 @@ export class Client {
   }
 
   /**
+   * The lines a `log` or `transcript` request streams (needs
+   * `files.stream`), as they arrive, until the last batch (a followed log:
+   * until {@linkcode Client.close}). `onNotice` hears what the daemon tells
+   * of on the way (an unreadable archive).
+   */
+  async *lines<K extends "log" | "transcript">(
+    type: K,
+    params: Api[K]["params"],
+    onNotice?: (msg: string) => void,
+  ): AsyncGenerator<string> {
+    this.require("files.stream");
+    const queue: (string[] | null)[] = [];
+    let wake: (() => void) | null = null;
+    const put = (lines: string[] | null) => {
+      queue.push(lines);
+      wake?.();
+    };
+    const off = this.onClose(() => put(null));
+    try {
+      await this.request(type, params, (push) => {
+        if (push.type !== "lines") return;
+        if (push.notice) onNotice?.(push.notice);
+        put(push.lines);
+        if (push.end) put(null);
+      });
+      while (true) {
+        while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+        wake = null;
+        const lines = queue.shift()!;
+        if (lines === null) return;
+        yield* lines;
+      }
+    } finally {
+      off();
+    }
+  }
+
+  /**
    * Runs `fn` with the reason when the connection ends (at once if it has);
    * returns a function that cancels it.
    */

@@ -99,6 +99,8 @@ export function sshArgs(h: Host, controlDir: string, args: string[]): string[] {
     "-o",
     `ControlPersist=${CONTROL_PERSIST_SECONDS}`,
     "-o",
+    "ConnectTimeout=10",
+    "-o",
     "ServerAliveInterval=15",
     "-o",
     "ServerAliveCountMax=3",

@@ -69,7 +69,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
     new: async (msg): Promise<Api["new"]["result"]> => {
       const params: Api["new"]["params"] = {
         cwd: str(msg, "cwd"),
-        env: strRecord(msg, "env"),
+        ...(msg.env === undefined ? {} : { env: strRecord(msg, "env") }),
       };
       const name = optStr(msg, "name");
       if (name !== undefined) params.name = name;

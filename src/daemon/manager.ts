@@ -285,7 +285,7 @@ export class Manager {
     await this.reloadConfig(true);
     const config = this.#config.config;
     const id = ulid();
-    const env = sessionEnv(params.env, id, this.#paths.home);
+    const env = sessionEnv(params.env ?? daemonEnv(), id, this.#paths.home);
     const command = config.claude.command;
     const resolved = await resolveCommand(command, env.PATH ?? "", cwd);
     if (!resolved) {
@@ -768,9 +768,12 @@ export function checkTags(tags: string[]): string[] {
   return out;
 }
 
-async function checkDir(dir: string): Promise<string> {
+async function checkDir(given: string): Promise<string> {
+  // `~/…` (from another machine, which cannot know this one's home).
+  const home = Deno.env.get("HOME");
+  const dir = home && (given === "~" || given?.startsWith("~/")) ? home + given.slice(1) : given;
   if (typeof dir !== "string" || !dir.startsWith("/")) {
-    throw new ProtocolError("bad_request", `cwd must be an absolute path, got "${dir}"`);
+    throw new ProtocolError("bad_request", `cwd must be an absolute path, got "${given}"`);
   }
   let st: Deno.FileInfo;
   try {
@@ -781,6 +784,19 @@ async function checkDir(dir: string): Promise<string> {
   if (!st.isDirectory) throw new ProtocolError("bad_request", `not a directory: ${dir}`);
   return dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
 }
+
+/**
+ * The environment for a session whose client sent none (it is on another
+ * machine): the daemon's own, without what only the daemon's process needs.
+ */
+export function daemonEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const k of DAEMON_ONLY_ENV) delete env[k];
+  return env;
+}
+
+/** The daemon's own variables (runtime tuning), never a session's. */
+const DAEMON_ONLY_ENV = ["DENO_V8_FLAGS", "CLAUDE_SESSIONS_DAEMON_V8"];
 
 /** Variables never passed from the requesting CLI into a session. */
 const DROPPED_ENV = [
