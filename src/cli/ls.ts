@@ -10,6 +10,7 @@ import { boolOpt } from "./_args.ts";
 import { connectOrStart } from "./_client.ts";
 import { formatDuration, nameOf, paintStatus, table, tildify, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
+import { shortBytes } from "../bytes.ts";
 import { printable } from "../printable.ts";
 
 /** Command interface. */
@@ -17,11 +18,23 @@ export const spec: CommandSpec = {
   name: "ls",
   aliases: ["list"],
   usage: "ls [--all] [--json]",
-  summary: "List live sessions: short id, name, status and how long it has held, age, directory.",
+  summary:
+    "List sessions: short id, name, status and how long it has held, memory, CPU, age, directory.",
   details: `
+Lists every session that has not exited: live ones, and queued and
+hibernated ones (they have no process); --all adds exited ones.
+
 The short id is the shortest prefix (at least 8 characters) that tells every
 known session apart; any unique prefix works wherever an ID is expected.
---json prints the full records as a JSON array.`,
+
+MEM is the resident memory of the session's whole process tree (every
+process of its terminal session, or carrying its CLAUDE_SESSIONS_ID, or in
+its cgroup, and their children); CPU is their CPU use in percent of one core
+since the previous measurement, or over a quarter of a second when there was
+none in the last minute. Both are "-" for a session without a process.
+
+--json prints the full records as a JSON array, with "usage" ({"rss",
+"cpu", "processes", "at"}) on live ones.`,
   options: {
     all: { type: "boolean", short: "a", description: "include exited sessions" },
     json: { type: "boolean", description: "print records as a JSON array" },
@@ -34,7 +47,7 @@ export async function run(args: Parsed): Promise<number> {
   const client = await connectOrStart(paths());
   let result;
   try {
-    result = await client.request("ls", { all: boolOpt(args, "all") });
+    result = await client.request("ls", { all: boolOpt(args, "all"), usage: true });
   } finally {
     client.close();
   }
@@ -63,11 +76,13 @@ export async function run(args: Parsed): Promise<number> {
       s.id.slice(0, shortLength),
       printable(nameOf(s)),
       paintStatus(printable(status), s.status, color),
+      s.usage ? shortBytes(s.usage.rss) : "-",
+      s.usage?.cpu != null ? `${Math.round(s.usage.cpu)}%` : "-",
       formatDuration(now - Date.parse(s.created)),
       printable(tildify(s.cwd)),
     ];
   });
-  console.log(table(["ID", "NAME", "STATUS", "AGE", "DIR"], rows));
+  console.log(table(["ID", "NAME", "STATUS", "MEM", "CPU", "AGE", "DIR"], rows));
   const heldIds = Object.keys(held);
   if (heldIds.length > 0) {
     console.error(

@@ -21,6 +21,7 @@ import { Attachments } from "./attach.ts";
 import { StatusWatcher } from "./status.ts";
 import { IS_MAC, trimMemory } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
+import { Governor } from "./governor.ts";
 import { OwnershipError, prepareHome } from "../ownership.ts";
 
 /** How often memory the allocator keeps free is given back. */
@@ -161,6 +162,8 @@ export async function runDaemon(): Promise<void> {
   let shutdownPromise: Promise<void> | null = null;
 
   const attachments = new Attachments();
+  manager.setAttachedCount((id) => attachments.count(id));
+  const governor = new Governor(manager, daemonLog);
   manager.subscribe((ev) => {
     if (ev.event !== "exited") return;
     const s = manager.byId(ev.id);
@@ -169,6 +172,7 @@ export async function runDaemon(): Promise<void> {
   const handlers = createHandlers({
     manager,
     attachments,
+    governor,
     daemonInfo: () => ({
       pid: Deno.pid,
       version: VERSION,
@@ -206,6 +210,7 @@ export async function runDaemon(): Promise<void> {
   manager.setStatusWatcher(status);
   await status.start();
   await manager.autoResume();
+  governor.start();
   server.open();
   // Memory freed after a burst goes back to the system.
   const trim = setInterval(trimMemory, TRIM_MS);
@@ -217,6 +222,7 @@ export async function runDaemon(): Promise<void> {
       daemonLog(`shutting down (${why})`);
       notify("STOPPING=1");
       server.stopAccepting();
+      governor.close();
       await manager.shutdown();
       status.close();
       if (listen.kind === "path") {

@@ -38,7 +38,11 @@ import { listenUnix, peerUid } from "./_platform.ts";
 import { userLabel } from "../ownership.ts";
 
 /** What this daemon can do (see {@linkcode FEATURES}), told in every greeting. */
-export const DAEMON_FEATURES: string[] = [FEATURES.sendConfirm, FEATURES.waitNext];
+export const DAEMON_FEATURES: string[] = [
+  FEATURES.sendConfirm,
+  FEATURES.waitNext,
+  FEATURES.resources,
+];
 
 /** Unread bytes a client may accumulate before it is dropped. */
 export { MAX_CLIENT_BACKLOG } from "./limits.ts";

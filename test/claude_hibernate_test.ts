@@ -1,0 +1,268 @@
+/**
+ * End-to-end with the real Claude Code (offline, against the mock API):
+ * hibernation. An idle Claude session is hibernated (`hibernate.afterMinutes`,
+ * here a second or so), all its processes gone; `send --wait` wakes it and
+ * Claude answers with the earlier turns of its conversation; `attach` wakes
+ * one and shows its last screen at once; text typed into its input line
+ * keeps it awake; by hand (`hibernate`), only what may be; a daemon restart
+ * keeps it hibernated; a conversation whose transcript is gone cannot be
+ * woken and says why; `limits.whenFull: "hibernate"` hibernates the idlest
+ * to make room; `ls` shows what the sessions use, as `/proc` says.
+ */
+
+import assert from "node:assert/strict";
+import { claudeTest, setupClaude } from "./_claude.ts";
+import { scriptedReply, userTexts } from "./_mock_api.ts";
+import { alive, type DaemonProcess } from "./_harness.ts";
+import { TermClient } from "./_term.ts";
+import type { SessionRecord } from "../src/protocol.ts";
+
+/** Pids of every process whose environment names session `id`. */
+function processesOf(id: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const env = Deno.readTextFileSync(`/proc/${pid}/environ`);
+      if (env.split("\0").includes(`CLAUDE_SESSIONS_ID=${id}`) && alive(pid)) out.push(pid);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+type Setup = Awaited<ReturnType<typeof setupClaude>>;
+
+function cli(t: Setup) {
+  const cs = (args: string[]) => t.home.ok(args, { env: t.env, cwd: t.work });
+  const rec = async (ref: string) =>
+    JSON.parse(await cs(["ls", "--all", "--json"])).find((r: SessionRecord) =>
+      r.id === ref || r.name === ref
+    ) as SessionRecord;
+  return { cs, rec };
+}
+
+Deno.test({
+  name: "claude hibernate: idle → hibernated, processes gone; send --wait wakes it with its turns",
+  ...claudeTest,
+  fn: async () => {
+    const t = await setupClaude({ config: { hibernate: { afterMinutes: 0.02 } } });
+    t.api.defaultReply = scriptedReply();
+    const { cs, rec } = cli(t);
+    try {
+      const id = (await cs(["new", t.work, "--name", "h", "--size", "100x30"])).trim();
+      assert.equal((await cs(["send", "h", "ECHO first answer", "--wait"])).trim(), "first answer");
+      const before = await rec(id);
+      const pid = before.pid!;
+      assert.ok(processesOf(id).length > 0);
+
+      // Idle 1.2 s, nothing attached or typed: hibernated.
+      await cs(["wait", "h", "--until", "hibernated", "--timeout", "60"]);
+      const slept = await rec(id);
+      assert.equal(slept.status, "hibernated");
+      assert.equal(slept.exitReason, "hibernated");
+      assert.match(slept.history.at(-1)!.detail ?? "", /idle/);
+      assert.equal(alive(pid), false);
+      assert.deepEqual(processesOf(id), []);
+      // Listed without --all; no memory, no process.
+      assert.match(await cs(["ls"]), /h\s+hibernated \S+\s+-\s+-/);
+      // Its last screen stays.
+      assert.match(await cs(["peek", "h"]), /first answer/);
+
+      // send --wait wakes it: Claude gets the prompt with the earlier turn.
+      const after = t.api.lastSeq;
+      const reply = await cs(["send", "h", "ECHO second answer", "--wait", "--timeout", "90"]);
+      assert.equal(reply.trim(), "second answer");
+      const req = await t.api.waitForMainRequest(
+        (r) => userTexts(r.body).some((u) => u.includes("ECHO second answer")),
+        { afterSeq: after },
+      );
+      assert.ok(userTexts(req.body).some((u) => u.includes("ECHO first answer")));
+      const woken = await rec(id);
+      assert.equal(woken.runs.length, 2);
+      assert.equal(woken.runs[1]!.resumed, true);
+      assert.equal(woken.runs[0]!.exitReason, "hibernated");
+      assert.equal(woken.conversationId, before.conversationId);
+      assert.ok(woken.history.some((h) => h.status === "starting" && h.detail === "woken"));
+    } finally {
+      await t.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "claude hibernate: text typed into the input line keeps it awake; hibernate by hand refuses",
+  ...claudeTest,
+  fn: async () => {
+    const t = await setupClaude({ config: { hibernate: { afterMinutes: 0.01 } } });
+    t.api.defaultReply = scriptedReply();
+    const { cs, rec } = cli(t);
+    try {
+      const id = (await cs(["new", t.work, "--name", "draft", "--size", "100x30"])).trim();
+      await cs(["wait", id, "--until", "waiting_input", "--timeout", "60"]);
+      await cs(["send", id, "--no-enter", "half a thought"]);
+      // The daemon looked and said why not.
+      await t.daemon.waitForLog(
+        new RegExp(`${id}: idle \\S+, not hibernated: something was typed`),
+        60_000,
+      );
+      assert.equal((await rec(id)).status, "waiting_input");
+      // By hand: the text in its input line would be lost.
+      const r = await t.home.cli(["hibernate", id], { env: t.env });
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /cannot be hibernated: its input line holds text \("half a thought"\)/,
+      );
+      assert.equal((await rec(id)).status, "waiting_input");
+
+      // Cleared, it may be hibernated by hand (not by itself: it was typed into).
+      await cs(["send", id, "--keys", "C-u"]);
+      await cs(["hibernate", id]);
+      assert.equal((await rec(id)).status, "hibernated");
+      // Twice: it says so. Woken by hand.
+      const again = await t.home.cli(["hibernate", id], { env: t.env });
+      assert.match(again.stderr, /already hibernated/);
+      assert.match(await cs(["wake", id]), /woken/);
+      await cs(["wait", id, "--until", "waiting_input", "--timeout", "60"]);
+      // A session that is working is never hibernated.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      t.api.enqueue({ type: "text", text: "slow", gate });
+      await cs(["send", id, "take your time"]);
+      const busy = await t.home.cli(["hibernate", id], { env: t.env });
+      release();
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /it is running \(Claude is working\)/);
+    } finally {
+      await t.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "claude hibernate: attach wakes it and shows its last screen at once, then the live one",
+  ...claudeTest,
+  fn: async () => {
+    const t = await setupClaude();
+    t.api.defaultReply = scriptedReply();
+    const { cs, rec } = cli(t);
+    try {
+      const id = (await cs(["new", t.work, "--name", "a", "--size", "100x30"])).trim();
+      await cs(["send", "a", "ECHO remember the screen", "--wait"]);
+      await cs(["hibernate", "a"]);
+      assert.equal((await rec(id)).status, "hibernated");
+      const a = TermClient.spawn(["attach", "a"], t.env, { cols: 100, rows: 30 });
+      // The old screen first (before Claude is back)…
+      await a.waitForScreen(/remember the screen/);
+      // … then Claude's live prompt, with the conversation.
+      await cs(["wait", "a", "--until", "waiting_input", "--timeout", "60"]);
+      const live = await rec(id);
+      assert.equal(live.runs.length, 2);
+      await a.waitForScreen(/remember the screen[\s\S]*❯/);
+      t.api.enqueue("typed after waking");
+      a.type("hello again");
+      await a.waitForScreen(/❯\u00a0hello again/);
+      a.type("\r");
+      await a.waitForScreen(/typed after waking/);
+      a.type("\x02d");
+      assert.equal((await a.close()).code, 0);
+    } finally {
+      await t.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "claude hibernate: a daemon restart keeps it hibernated; a lost transcript says why",
+  ...claudeTest,
+  fn: async () => {
+    const t = await setupClaude();
+    t.api.defaultReply = scriptedReply();
+    const { cs, rec } = cli(t);
+    let second: DaemonProcess | undefined;
+    try {
+      const id = (await cs(["new", t.work, "--name", "r", "--size", "100x30"])).trim();
+      await cs(["send", "r", "ECHO kept across restarts", "--wait"]);
+      await cs(["hibernate", "r"]);
+      await t.daemon.stop();
+      second = await t.home.startDaemon();
+      const back = await rec(id);
+      assert.equal(back.status, "hibernated");
+      assert.equal(back.runs.length, 1);
+      // Its last screen was kept on disk.
+      assert.match(await cs(["peek", "r"]), /kept across restarts/);
+
+      // Claude's transcript deleted: waking would lose the conversation.
+      await Deno.remove(back.transcriptPath!);
+      const r = await t.home.cli(["wake", "r"], { env: t.env });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot be woken: Claude's transcript of its conversation .* is gone/);
+      assert.equal((await rec(id)).status, "hibernated");
+      // kill ends it for good.
+      assert.match(await cs(["kill", "r"]), /killed/);
+      assert.equal((await rec(id)).status, "exited");
+    } finally {
+      await second?.stop();
+      await t.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "claude limits: maxLive 2 with whenFull hibernate: a third session hibernates the idlest",
+  ...claudeTest,
+  fn: async () => {
+    const t = await setupClaude({ config: { limits: { maxLive: 2, whenFull: "hibernate" } } });
+    t.api.defaultReply = scriptedReply();
+    const { cs, rec } = cli(t);
+    try {
+      const a = (await cs(["new", t.work, "--name", "one", "--size", "100x30"])).trim();
+      const b = (await cs(["new", t.work, "--name", "two", "--size", "100x30"])).trim();
+      await cs(["send", "one", "ECHO a", "--wait"]);
+      await cs(["send", "two", "ECHO b", "--wait"]);
+      // "one" has waited for input longest.
+      const c = (await cs(["new", t.work, "--name", "three", "--size", "100x30"])).trim();
+      assert.equal((await rec(a)).status, "hibernated");
+      assert.match((await rec(a)).history.at(-1)!.detail ?? "", /to make room/);
+      assert.notEqual((await rec(b)).status, "hibernated");
+      assert.equal((await rec(c)).status === "queued", false);
+      await cs(["wait", "three", "--until", "waiting_input", "--timeout", "60"]);
+
+      // ls: MEM and CPU of real Claude sessions, as /proc tells (within 10%;
+      // read just before and just after, since a Claude that just started grows).
+      const procRss = (id: string) => {
+        let rss = 0;
+        for (const pid of processesOf(id)) {
+          const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+          rss += Number(m?.[1] ?? 0) * 1024;
+        }
+        return rss;
+      };
+      const ids = [b, c];
+      const before = new Map(ids.map((id) => [id, procRss(id)]));
+      const listed = JSON.parse(await cs(["ls", "--json"])) as SessionRecord[];
+      const after = new Map(ids.map((id) => [id, procRss(id)]));
+      for (const id of ids) {
+        const s = listed.find((r) => r.id === id)!;
+        const low = Math.min(before.get(id)!, after.get(id)!);
+        const high = Math.max(before.get(id)!, after.get(id)!);
+        assert.ok(s.usage, `no usage for ${s.name}`);
+        assert.ok(low > 50 * 1024 * 1024, `claude should hold tens of MiB, got ${low}`);
+        assert.ok(
+          s.usage.rss >= low * 0.9 && s.usage.rss <= high * 1.1,
+          `${s.name}: ls says ${s.usage.rss}, /proc ${low}…${high}`,
+        );
+        assert.equal(s.usage.processes, processesOf(id).length);
+        assert.ok(s.usage.cpu !== null && s.usage.cpu >= 0);
+      }
+      const table = await cs(["ls"]);
+      assert.match(table, /ID\s+NAME\s+STATUS\s+MEM\s+CPU\s+AGE\s+DIR/);
+      assert.match(table, /two\s+waiting_input \S+\s+\d+(\.\d)?M\s+\d+%/);
+      assert.match(table, /one\s+hibernated \S+\s+-\s+-/);
+    } finally {
+      await t.cleanup();
+    }
+  },
+});
