@@ -332,6 +332,21 @@ export function procStat(pid: number): ProcStat | null {
 }
 
 /**
+ * A process's resident memory in bytes, exactly (`VmRSS` of
+ * `/proc/<pid>/status`: `stat`'s count is the kernel's per-CPU estimate,
+ * off by up to hundreds of KiB), or null when gone (Linux).
+ */
+export function procRss(pid: number): number | null {
+  if (IS_MAC) return null;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Value of one environment variable of a running process (Linux, same user),
  * or undefined when it cannot be read. Used to tell our own orphaned session
  * processes from unrelated ones that reused a pid.

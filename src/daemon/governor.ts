@@ -93,6 +93,9 @@ export class Governor {
   readonly #said = new Map<string, string>();
   #closed = false;
   #ticking = false;
+  /** When the next tick is due (ms). */
+  #due = Infinity;
+  #unsubscribe: (() => void) | null = null;
 
   constructor(m: Manager, log: (msg: string) => void) {
     this.#m = m;
@@ -102,11 +105,18 @@ export class Governor {
   /** Starts the timer. */
   start(): void {
     this.#schedule(0);
+    // A session that starts or changes status may need an earlier look.
+    this.#unsubscribe = this.#m.subscribe((ev) => {
+      if (ev.event !== "started" && ev.event !== "status") return;
+      const ms = this.#period();
+      if (!this.#ticking && Date.now() + ms < this.#due) this.#schedule(ms);
+    });
   }
 
   /** Stops every timer. */
   close(): void {
     this.#closed = true;
+    this.#unsubscribe?.();
     clearTimeout(this.#timer);
     clearInterval(this.#usageTimer);
     this.#usageListeners.clear();
@@ -145,6 +155,7 @@ export class Governor {
   #schedule(ms: number): void {
     if (this.#closed) return;
     clearTimeout(this.#timer);
+    this.#due = Date.now() + ms;
     this.#timer = setTimeout(() => void this.#tick(), ms);
     Deno.unrefTimer(this.#timer as unknown as number);
   }
@@ -171,6 +182,7 @@ export class Governor {
     try {
       await this.#hibernateIdle();
       await this.#enforceMemory();
+      this.#m.retryCgroups();
     } catch (e) {
       this.#log(`governor: ${(e as Error).message}`);
     } finally {

@@ -714,12 +714,19 @@ export class Manager {
 
   /** A run's cgroup after its leader exited: removed now, or once its last process is gone. */
   #releaseCgroup(id: string, cgroup: RunCgroup): void {
-    if (!cgroup.remove()) {
+    if (cgroup.remove()) {
+      if (this.#leftCgroups.delete(cgroup)) this.#log(`session ${id}: its old cgroup is removed`);
+    } else if (!this.#leftCgroups.has(cgroup)) {
       this.#leftCgroups.set(cgroup, id);
       this.#log(`session ${id}: its cgroup still holds processes; removed once they are gone`);
     }
+    this.retryCgroups();
+  }
+
+  /** Removes the cgroups of ended runs whose last process has gone since. */
+  retryCgroups(): void {
     for (const [cg, owner] of this.#leftCgroups) {
-      if (cg !== cgroup && cg.remove()) {
+      if (cg.remove()) {
         this.#leftCgroups.delete(cg);
         this.#log(`session ${owner}: its old cgroup is removed`);
       }

@@ -769,6 +769,9 @@ export class Session {
     );
     this.#host.log(`session ${this.id}: stopped (${n} process${n === 1 ? "" : "es"} signalled)`);
     await this.#finished;
+    // Every process is gone now, also what outlived the leader in its cgroup.
+    const cgroup = this.#cgroup;
+    if (cgroup && !this.live) this.#host.releaseCgroup?.(this.id, cgroup);
   }
 
   /** Marks a record whose process can no longer be managed (found at daemon start). */

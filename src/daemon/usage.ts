@@ -20,7 +20,7 @@
  */
 
 import type { SessionUsage } from "../protocol.ts";
-import { clockTicks, IS_MAC } from "./_platform.ts";
+import { clockTicks, IS_MAC, procRss } from "./_platform.ts";
 import { members, type Scan, scanNow, type Target } from "./reaper.ts";
 import { psScan } from "./resources.ts";
 
@@ -45,14 +45,17 @@ interface Totals {
   at: number;
 }
 
-/** Sum of what the processes of `t` use in `scan`. */
-export function totals(scan: Scan, t: Target): Totals {
+/**
+ * Sum of what the processes of `t` use in `scan` (with `exactRss`, each
+ * one's resident memory read again exactly).
+ */
+export function totals(scan: Scan, t: Target, exactRss = false): Totals {
   const out: Totals = { ticks: 0, rss: 0, processes: 0, at: scan.at };
   for (const pid of members(scan, t)) {
     const p = scan.procs.get(pid);
     if (!p) continue;
     out.ticks += p.ticks;
-    out.rss += p.rss;
+    out.rss += (exactRss ? procRss(pid) : null) ?? p.rss;
     out.processes++;
   }
   return out;
@@ -82,6 +85,8 @@ export class UsageSampler {
   readonly #scan: () => Scan;
   readonly #tps: number;
   readonly #windowMs: number;
+  /** Read each member's resident memory exactly (`/proc`; not with a made-up scan). */
+  readonly #exact: boolean;
   /** Each session's totals at its last measurement. */
   readonly #prev = new Map<string, Totals>();
   #cached: { at: number; results: Map<string, SessionUsage> } | null = null;
@@ -93,6 +98,7 @@ export class UsageSampler {
     // psScan reports hundredths of a second.
     this.#tps = opts.ticksPerSecond ?? (IS_MAC ? 100 : clockTicks());
     this.#windowMs = opts.windowMs ?? WINDOW_MS;
+    this.#exact = opts.scan === undefined && !IS_MAC;
   }
 
   /** How many scans it made (for tests of the cost). */
@@ -128,7 +134,7 @@ export class UsageSampler {
     const results = new Map<string, SessionUsage>();
     const at = new Date(scan.at).toISOString();
     for (const t of targets) {
-      const now = totals(scan, t.target);
+      const now = totals(scan, t.target, this.#exact);
       const prev = this.#prev.get(t.id);
       const cpu = prev && scan.at - prev.at <= MAX_AGE_MS ? cpuPercent(prev, now, this.#tps) : null;
       this.#prev.set(t.id, now);
