@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { claudeTest, setupClaude } from "./_claude.ts";
+import { CLAUDE_BIN, claudeTest, setupClaude } from "./_claude.ts";
 import { scriptedReply, userTexts } from "./_mock_api.ts";
 import { alive, type DaemonProcess } from "./_harness.ts";
 import { TermClient } from "./_term.ts";
@@ -33,6 +33,20 @@ function processesOf(id: string): number[] {
 
 type Setup = Awaited<ReturnType<typeof setupClaude>>;
 
+/**
+ * Turns hibernation on (after `minutes` idle) in a running daemon: the
+ * config, then SIGHUP. (Set from the start, a session could be hibernated
+ * before a test got to it.)
+ */
+async function hibernateAfter(t: Setup, minutes: number): Promise<void> {
+  await t.home.writeConfig({
+    claude: { command: CLAUDE_BIN },
+    hibernate: { afterMinutes: minutes },
+  });
+  Deno.kill(t.daemon.pid, "SIGHUP");
+  await t.daemon.waitForLog(/SIGHUP: reloading config/);
+}
+
 function cli(t: Setup) {
   const cs = (args: string[]) => t.home.ok(args, { env: t.env, cwd: t.work });
   const rec = async (ref: string) =>
@@ -46,7 +60,7 @@ Deno.test({
   name: "claude hibernate: idle → hibernated, processes gone; send --wait wakes it with its turns",
   ...claudeTest,
   fn: async () => {
-    const t = await setupClaude({ config: { hibernate: { afterMinutes: 0.02 } } });
+    const t = await setupClaude();
     t.api.defaultReply = scriptedReply();
     const { cs, rec } = cli(t);
     try {
@@ -55,6 +69,7 @@ Deno.test({
       const before = await rec(id);
       const pid = before.pid!;
       assert.ok(processesOf(id).length > 0);
+      await hibernateAfter(t, 0.02);
 
       // Idle 1.2 s, nothing attached or typed: hibernated.
       await cs(["wait", "h", "--until", "hibernated", "--timeout", "60"]);
@@ -95,13 +110,14 @@ Deno.test({
     "claude hibernate: text typed into the input line keeps it awake; hibernate by hand refuses",
   ...claudeTest,
   fn: async () => {
-    const t = await setupClaude({ config: { hibernate: { afterMinutes: 0.01 } } });
+    const t = await setupClaude();
     t.api.defaultReply = scriptedReply();
     const { cs, rec } = cli(t);
     try {
       const id = (await cs(["new", t.work, "--name", "draft", "--size", "100x30"])).trim();
       await cs(["wait", id, "--until", "waiting_input", "--timeout", "60"]);
       await cs(["send", id, "--no-enter", "half a thought"]);
+      await hibernateAfter(t, 0.01);
       // The daemon looked and said why not.
       await t.daemon.waitForLog(
         new RegExp(`${id}: idle \\S+, not hibernated: something was typed`),
@@ -119,6 +135,11 @@ Deno.test({
 
       // Cleared, it may be hibernated by hand (not by itself: it was typed into).
       await cs(["send", id, "--keys", "C-u"]);
+      const deadline = Date.now() + 30_000;
+      // Each peek is a round trip: until Claude has redrawn its empty input line.
+      while ((await cs(["peek", id])).includes("half a thought")) {
+        assert.ok(Date.now() < deadline, "Ctrl-U did not clear Claude's input line");
+      }
       await cs(["hibernate", id]);
       assert.equal((await rec(id)).status, "hibernated");
       // Twice: it says so. Woken by hand.

@@ -95,7 +95,7 @@ export class Governor {
   #ticking = false;
   /** When the next tick is due (ms). */
   #due = Infinity;
-  #unsubscribe: (() => void) | null = null;
+  #unsubscribe: (() => void)[] = [];
 
   constructor(m: Manager, log: (msg: string) => void) {
     this.#m = m;
@@ -105,18 +105,24 @@ export class Governor {
   /** Starts the timer. */
   start(): void {
     this.#schedule(0);
-    // A session that starts or changes status may need an earlier look.
-    this.#unsubscribe = this.#m.subscribe((ev) => {
-      if (ev.event !== "started" && ev.event !== "status") return;
+    // A session that starts or changes status, or a new configuration, may
+    // need an earlier look.
+    const sooner = () => {
       const ms = this.#period();
       if (!this.#ticking && Date.now() + ms < this.#due) this.#schedule(ms);
-    });
+    };
+    this.#unsubscribe.push(
+      this.#m.subscribe((ev) => {
+        if (ev.event === "started" || ev.event === "status") sooner();
+      }),
+      this.#m.onConfig(sooner),
+    );
   }
 
   /** Stops every timer. */
   close(): void {
     this.#closed = true;
-    this.#unsubscribe?.();
+    for (const fn of this.#unsubscribe) fn();
     clearTimeout(this.#timer);
     clearInterval(this.#usageTimer);
     this.#usageListeners.clear();

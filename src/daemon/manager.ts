@@ -81,6 +81,8 @@ export class Manager {
   /** Clients attached to a session (set by the daemon). */
   #attached: (id: string) => number = () => 0;
   readonly #sampler = new UsageSampler();
+  /** Told when the configuration was (re)loaded. */
+  readonly #configListeners = new Set<() => void>();
 
   constructor(
     paths: Paths,
@@ -128,6 +130,12 @@ export class Manager {
       this.#gov = { mode, governance };
     }
     return this.#gov.governance;
+  }
+
+  /** Calls `fn` whenever the configuration is (re)loaded; returns the unsubscribe function. */
+  onConfig(fn: () => void): () => void {
+    this.#configListeners.add(fn);
+    return () => this.#configListeners.delete(fn);
   }
 
   /** Tells the manager how many clients are attached to a session (for hibernation). */
@@ -250,6 +258,7 @@ export class Manager {
       for (const w of this.#config.warnings) this.#log(`warning: ${w}`);
       // limits.maxLive may have grown.
       this.#drain();
+      for (const fn of this.#configListeners) fn();
     } catch (e) {
       const msg = e instanceof ConfigError ? e.message : String(e);
       this.#configError = msg;
