@@ -309,3 +309,57 @@ Deno.test(
     }
   },
 );
+
+Deno.test({
+  name:
+    "cgroup: after a daemon SIGKILL, the next one stops what is left in the cgroup and removes it",
+  ignore: !KERNEL,
+  ...opts,
+  fn: async () => {
+    const script = `sh -c 'env -i setsid sh -c "printf \\"pid=%s\\nEND\\n\\" \\$\\$ >$FIFO; ` +
+      `exec sleep 1000" </dev/null >/dev/null 2>&1 &' && exec cat`;
+    const home = await TestHome.create({
+      claude: { command: "/bin/sh", args: ["-c", script] },
+      kill: { graceSeconds: 1 },
+    });
+    const fifo = await Fifo.create(home.dir);
+    const first = await home.startDaemon();
+    let escaped = 0;
+    try {
+      const msg = fifo.read();
+      const id = (await home.ok(["new", home.dir], { env: { FIFO: fifo.path } })).trim();
+      escaped = Number((await msg).pid);
+      const cgroupOf = () =>
+        Deno.readTextFileSync(`/proc/${escaped}/cgroup`).split("\n")
+          .find((l) => l.includes(`cs-${id}.1`));
+      assert.ok(cgroupOf(), "the escaped process is not in the session's cgroup");
+      Deno.kill(first.pid, "SIGKILL");
+      await first.exited();
+      assert.equal(alive(escaped), true);
+      const second = await home.startDaemon();
+      try {
+        assert.equal(alive(escaped), false, "the process left in the cgroup survived");
+        assert.match(second.log, new RegExp(`${id}: stopped orphaned processes`));
+        const mount = ENFORCEMENT === "cgroup_v1" ? "/sys/fs/cgroup/memory" : null;
+        const st = await status(home);
+        const base = mount ?? st.resources!.enforcementDetail.match(/under (\S+)/)![1]!;
+        const left: string[] = [];
+        const walk = (dir: string, depth: number) => {
+          for (const e of Deno.readDirSync(dir)) {
+            if (!e.isDirectory) continue;
+            if (e.name.startsWith(`cs-${id}.`)) left.push(`${dir}/${e.name}`);
+            else if (depth < 4) walk(`${dir}/${e.name}`, depth + 1);
+          }
+        };
+        walk(base, 0);
+        assert.deepEqual(left, []);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      fifo.close();
+      if (escaped && alive(escaped)) Deno.kill(escaped, "SIGKILL");
+      await home.cleanup();
+    }
+  },
+});

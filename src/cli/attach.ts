@@ -36,7 +36,10 @@ is never used.
 
 On detach, or when the session ends, the daemon goes away, or this client is
 stopped, your terminal is restored (modes, cursor, screen) and the reason is
-shown in one line.`,
+shown in one line.
+
+A hibernated session is woken: its last screen shows at once, then the live
+one once Claude is back (claude --resume).`,
   options: {
     "read-only": { type: "boolean", short: "r", description: "watch without typing or resizing" },
   },

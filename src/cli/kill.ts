@@ -18,10 +18,13 @@ export const spec: CommandSpec = {
   aliases: ["stop"],
   usage: "kill ID… [--json]",
   summary:
-    "Stop sessions: SIGHUP, then SIGTERM, then SIGKILL to the whole process group and session.",
+    "Stop sessions: SIGHUP, then SIGTERM, then SIGKILL to every process of each (its cgroup too).",
   details: `
-Signals are config kill.graceSeconds apart (default 2). Returns once each
-session has exited; its record stays (see rm).`,
+Signals are config kill.graceSeconds apart (default 2), to the program's
+process group and terminal session, anything carrying its CLAUDE_SESSIONS_ID,
+and everything in its cgroup (where it has one). Returns once each session
+has exited; its record stays (see rm). A queued or hibernated session has no
+process: it ends at once.`,
   options: {
     json: { type: "boolean", description: "print the final records as a JSON array" },
   },

@@ -278,6 +278,7 @@ export class Manager {
     const grace = this.#config.config.kill.graceSeconds * 1000;
     const lost: Session[] = [];
     const gov = this.governance;
+    const leftovers = gov.leftovers();
     for (const rec of records) {
       normalize(rec);
       const s = new Session(rec, this.#host);
@@ -293,18 +294,19 @@ export class Manager {
       )
     );
     await Promise.all(lost.map(async (s) => {
-      const cgroups = gov.leftovers(s.id);
-      const n = await Session.reapOrphan(s.record, grace, cgroups[0] ?? null);
+      const cgroups = leftovers.get(s.id) ?? [];
+      // The last run's cgroup holds what escaped (on v1, either hierarchy's: both hold all).
+      const last = cgroups.filter((d) => d.endsWith(`.${s.record.runs.length}`)).sort()[0];
+      const n = await Session.reapOrphan(s.record, grace, last ?? null);
       if (n > 0) {
         this.#log(`session ${s.id}: stopped orphaned processes (${n}; its pty is gone)`);
       }
       s.markLost();
     }));
-    // Cgroups of runs a dead daemon left behind (emptied by now).
-    for (const s of this.sessions) {
-      const dirs = gov.leftovers(s.id);
-      if (dirs.length > 0 && !removeDirs(dirs)) {
-        this.#log(`session ${s.id}: cannot remove its old cgroups yet (${dirs.join(", ")})`);
+    // Cgroups of runs a dead daemon left behind (emptied by now); only this home's.
+    for (const [id, dirs] of leftovers) {
+      if (this.#sessions.has(id) && !removeDirs(dirs)) {
+        this.#log(`session ${id}: cannot remove its old cgroups yet (${dirs.join(", ")})`);
       }
     }
     await this.#logs.restore(

@@ -75,8 +75,8 @@ export interface Governance {
    * @throws {Error} when it cannot be made (the caller falls back, saying so)
    */
   create(id: string, run: number, limits: RunLimits): RunCgroup | null;
-  /** The cgroup directories of session `id` left from earlier runs (to reap and remove). */
-  leftovers(id: string): string[];
+  /** The cgroup directories left from earlier runs, by session id (to reap and remove). */
+  leftovers(): Map<string, string[]>;
 }
 
 /** One mounted cgroup hierarchy, and where this process sits in it. */
@@ -166,15 +166,17 @@ function rmdirAll(dirs: string[]): boolean {
 }
 
 const RUN_NAME = (id: string, run: number) => `cs-${id}.${run}`;
+const RUN_RE = /^cs-([0-9A-Z]{26})\.\d+$/;
 
-function runDirsOf(base: string, id: string): string[] {
-  const out: string[] = [];
+/** Adds the run directories under `base` to `into`, by session id. */
+function runDirs(base: string, into = new Map<string, string[]>()): Map<string, string[]> {
   try {
     for (const e of Deno.readDirSync(base)) {
-      if (e.isDirectory && e.name.startsWith(`cs-${id}.`)) out.push(`${base}/${e.name}`);
+      const id = e.isDirectory ? RUN_RE.exec(e.name)?.[1] : undefined;
+      if (id) into.set(id, [...(into.get(id) ?? []), `${base}/${e.name}`]);
     }
   } catch { /* gone */ }
-  return out;
+  return into;
 }
 
 /** A cgroup v2 run: one directory with everything. */
@@ -426,7 +428,7 @@ export function detectGovernance(
     kind: "daemon",
     detail,
     create: () => null,
-    leftovers: () => [],
+    leftovers: () => new Map(),
   });
   if (mode === "daemon") return daemon('config limits.enforcement is "daemon"');
   if (IS_MAC) return daemon("macOS has no cgroups");
@@ -440,7 +442,7 @@ export function detectGovernance(
         kind: "systemd",
         detail: "a transient scope per run (systemd-run --user --scope)",
         create: (id, run, limits) => new ScopeRun(`claude-sessions-${id}-${run}`, limits, v2),
-        leftovers: () => [],
+        leftovers: () => new Map(),
       };
     }
     why.push(no);
@@ -463,7 +465,7 @@ export function detectGovernance(
           }
           return new V2Run(dir);
         },
-        leftovers: (id) => runDirsOf(set.base, id),
+        leftovers: () => runDirs(set.base),
       };
     }
     why.push(set);
@@ -490,10 +492,7 @@ export function detectGovernance(
       }
       return new V1Run(dirs);
     },
-    leftovers: (id) => [
-      ...runDirsOf(set.memory, id),
-      ...(set.cpu ? runDirsOf(set.cpu, id) : []),
-    ],
+    leftovers: () => set.cpu ? runDirs(set.cpu, runDirs(set.memory)) : runDirs(set.memory),
   };
 }
 

@@ -83,7 +83,11 @@ Deno.test("detect: cgroup v2 — the daemon moves to a leaf, enables memory and 
     assert.equal(read(`${dir}/memory.max`), "1048576");
     assert.equal(read(`${dir}/memory.swap.max`), "0");
     assert.equal(read(`${dir}/cpu.max`), "150000 100000");
-    assert.deepEqual(gov.leftovers("ID1"), [dir]);
+    assert.deepEqual(gov.leftovers(), new Map());
+    // (Run directories are named by ULID.)
+    const ulid = "01M8K3HWA6688MHHKRG9Y6A6TZ";
+    gov.create(ulid, 2, { memory: null, cpu: null });
+    assert.deepEqual(gov.leftovers(), new Map([[ulid, [`${root}/svc/cs-${ulid}.2`]]]));
     // The kernel's oom kills: only a SIGKILL of the leader counts.
     await Deno.writeTextFile(`${dir}/memory.events`, "oom 1\noom_kill 1\n");
     assert.equal(run.oomKilled("SIGKILL"), true);
@@ -231,7 +235,7 @@ Deno.test({
       assert.equal(run.oomKilled(out.signal), true);
       // Empty now: removed.
       assert.equal(run.remove(), true);
-      assert.deepEqual(gov.leftovers(id), []);
+      assert.equal(gov.leftovers().has(id), false);
     } finally {
       run.remove();
     }

@@ -288,6 +288,9 @@ export class Session {
     const screen = this.#screen;
     if (screen) return await screen.peek(opts);
     const final = await this.#finalText;
+    if (!final && this.record.status === "queued") {
+      throw new ProtocolError("invalid_state", `${notRunning(this.record)}; no screen yet`);
+    }
     if (!final) {
       throw new ProtocolError(
         "invalid_state",
