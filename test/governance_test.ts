@@ -141,6 +141,14 @@ async function overTheLimit(home: TestHome): Promise<{ victim: SessionRecord; lo
   }
 }
 
+/**
+ * A session that starts a process which clears its environment, leaves the
+ * terminal's session and outlives its parent (it reports its pid to $FIFO):
+ * only the session's cgroup still holds it. Then waits on `cat`.
+ */
+const ESCAPING = `sh -c 'env -i setsid sh -c "printf \\"pid=%s\\nEND\\n\\" \\$\\$ >$FIFO; ` +
+  `exec sleep 1000" </dev/null >/dev/null 2>&1 &' && exec cat`;
+
 const probeHome = await TestHome.create({ limits: { memory: "64M" } });
 /** How this machine enforces limits (what a daemon here detects). */
 const ENFORCEMENT = await (async () => {
@@ -194,12 +202,8 @@ Deno.test({
   ignore: !KERNEL,
   ...opts,
   fn: async () => {
-    // A process that clears its environment, leaves the terminal's session
-    // and outlives its parent: only the session's cgroup still holds it.
-    const script = `sh -c 'env -i setsid sh -c "printf \\"pid=%s\\nEND\\n\\" \\$\\$ >$FIFO; ` +
-      `exec sleep 1000" </dev/null >/dev/null 2>&1 &' && exec cat`;
     const home = await TestHome.create({
-      claude: { command: "/bin/sh", args: ["-c", script] },
+      claude: { command: "/bin/sh", args: ["-c", ESCAPING] },
       limits: { memory: "1G", cpu: "50%" },
       kill: { graceSeconds: 1 },
     });
@@ -316,10 +320,8 @@ Deno.test({
   ignore: !KERNEL,
   ...opts,
   fn: async () => {
-    const script = `sh -c 'env -i setsid sh -c "printf \\"pid=%s\\nEND\\n\\" \\$\\$ >$FIFO; ` +
-      `exec sleep 1000" </dev/null >/dev/null 2>&1 &' && exec cat`;
     const home = await TestHome.create({
-      claude: { command: "/bin/sh", args: ["-c", script] },
+      claude: { command: "/bin/sh", args: ["-c", ESCAPING] },
       kill: { graceSeconds: 1 },
     });
     const fifo = await Fifo.create(home.dir);

@@ -6,11 +6,7 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
-import { paths } from "../paths.ts";
-import { printable } from "../printable.ts";
-import type { SessionRecord } from "../protocol.ts";
+import { eachSession } from "./_each.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -39,41 +35,4 @@ idle that long with no client attached.`,
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
   return await eachSession(args, "hibernate", (s) => `${s.status}`);
-}
-
-/**
- * Sends `type` for each ID at once, printing `ID (name): what` for each, or
- * the records with --json; exit 1 when any failed.
- */
-export async function eachSession(
-  args: Parsed,
-  type: "hibernate" | "wake",
-  what: (s: SessionRecord) => string,
-): Promise<number> {
-  const client = await connectOrStart(paths());
-  const done: SessionRecord[] = [];
-  let failed = 0;
-  try {
-    const results = await Promise.allSettled(
-      args.positionals.map((ref) => client.request(type, { session: ref })),
-    );
-    results.forEach((r, i) => {
-      if (r.status === "fulfilled") {
-        const s = r.value.session;
-        done.push(s);
-        if (!boolOpt(args, "json")) {
-          console.log(printable(`${s.id}${s.name ? ` (${s.name})` : ""}: ${what(s)}`));
-        }
-      } else {
-        failed++;
-        console.error(
-          printable(`claude-sessions: ${args.positionals[i]}: ${(r.reason as Error).message}`),
-        );
-      }
-    });
-  } finally {
-    client.close();
-  }
-  if (boolOpt(args, "json")) console.log(JSON.stringify(done, null, 2));
-  return failed ? 1 : 0;
 }

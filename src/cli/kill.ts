@@ -6,11 +6,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { exitSummary } from "../session_view.ts";
-import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
-import { paths } from "../paths.ts";
-import { printable } from "../printable.ts";
-import type { SessionRecord } from "../protocol.ts";
+import { eachSession } from "./_each.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -33,30 +29,5 @@ process: it ends at once.`,
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
-  const client = await connectOrStart(paths());
-  const done: SessionRecord[] = [];
-  let failed = 0;
-  try {
-    const results = await Promise.allSettled(
-      args.positionals.map((ref) => client.request("kill", { session: ref })),
-    );
-    results.forEach((r, i) => {
-      if (r.status === "fulfilled") {
-        done.push(r.value.session);
-        if (!boolOpt(args, "json")) {
-          const s = r.value.session;
-          console.log(printable(`${s.id}${s.name ? ` (${s.name})` : ""}: ${exitSummary(s)}`));
-        }
-      } else {
-        failed++;
-        console.error(
-          printable(`claude-sessions: ${args.positionals[i]}: ${(r.reason as Error).message}`),
-        );
-      }
-    });
-  } finally {
-    client.close();
-  }
-  if (boolOpt(args, "json")) console.log(JSON.stringify(done, null, 2));
-  return failed ? 1 : 0;
+  return await eachSession(args, "kill", exitSummary);
 }

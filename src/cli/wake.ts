@@ -5,7 +5,7 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { eachSession } from "./hibernate.ts";
+import { eachSession } from "./_each.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {

@@ -282,31 +282,30 @@ export interface ProcStat {
 /** sysconf(3) names. */
 const SC = IS_MAC ? { CLK_TCK: 3, PAGESIZE: 29 } : { CLK_TCK: 2, PAGESIZE: 30 };
 
-let ticksPerSecond: number | undefined;
-let pageBytes: number | undefined;
+const sysconfCache = new Map<number, number>();
+
+/** sysconf(3) of `name`, or `fallback` when it cannot be asked; asked once. */
+function sysconf(name: number, fallback: number): number {
+  let n = sysconfCache.get(name);
+  if (n === undefined) {
+    n = 0;
+    try {
+      n = Number(libc().sysconf(name));
+    } catch { /* no libc: the usual value */ }
+    if (!(n > 0)) n = fallback;
+    sysconfCache.set(name, n);
+  }
+  return n;
+}
 
 /** Clock ticks per second (`sysconf(_SC_CLK_TCK)`; 100 when it cannot be asked). */
 export function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    let n = 0;
-    try {
-      n = Number(libc().sysconf(SC.CLK_TCK));
-    } catch { /* no libc: the usual value */ }
-    ticksPerSecond = n > 0 ? n : 100;
-  }
-  return ticksPerSecond;
+  return sysconf(SC.CLK_TCK, 100);
 }
 
 /** Bytes in a memory page (`sysconf(_SC_PAGESIZE)`; 4096 when it cannot be asked). */
 export function pageSize(): number {
-  if (pageBytes === undefined) {
-    let n = 0;
-    try {
-      n = Number(libc().sysconf(SC.PAGESIZE));
-    } catch { /* no libc: the usual value */ }
-    pageBytes = n > 0 ? n : 4096;
-  }
-  return pageBytes;
+  return sysconf(SC.PAGESIZE, 4096);
 }
 
 /** State, parent, process group, session and start time of a pid from /proc (Linux), or null. */
