@@ -188,6 +188,15 @@ claudeCase(
     const other = await RawClient.connect(t.home.socket);
     try {
       await c.send({ id: "att", type: "attach", session: id, cols: 100, rows: 30 });
+      // A send at the same moment wakes it too: one wake, both served.
+      await other.send({
+        id: "s1",
+        type: "send",
+        session: id,
+        text: "ECHO together",
+        enter: true,
+        wait: true,
+      });
       const first = await c.next((m) => m.type !== "hello");
       assert.equal(first.type, "screen");
       assert.match(String(first.data), /remember the screen/);
@@ -201,6 +210,10 @@ claudeCase(
       assert.equal(attached.status, "waiting_input");
       assert.equal(attached.runs.length, 2);
       await c.next((m) => m.type === "screen");
+      const sent = await other.next((m) => m.type === "reply" && m.id === "s1");
+      assert.equal(sent.ok, true, JSON.stringify(sent));
+      assert.equal((sent.result as { turn: { reply: string } }).turn.reply, "together");
+      assert.equal((await rec(id)).runs.length, 2);
     } finally {
       c.close();
       other.close();

@@ -301,13 +301,13 @@ Deno.test(
       assert.ok(usage.rss > 0);
       assert.equal(usage.processes, 1);
       // Only a Claude session can be hibernated; only a hibernated one woken.
-    const notClaude = await home.cli(["hibernate", "u"]);
-    assert.equal(notClaude.code, 1);
-    assert.match(notClaude.stderr, /cannot be hibernated: it runs \/bin\/sh, not Claude/);
-    const notAsleep = await home.cli(["wake", "u"]);
-    assert.equal(notAsleep.code, 1);
-    assert.match(notAsleep.stderr, /is not hibernated \(it is running\)/);
-    // Bad limits are refused before anything starts.
+      const notClaude = await home.cli(["hibernate", "u"]);
+      assert.equal(notClaude.code, 1);
+      assert.match(notClaude.stderr, /cannot be hibernated: it runs \/bin\/sh, not Claude/);
+      const notAsleep = await home.cli(["wake", "u"]);
+      assert.equal(notAsleep.code, 1);
+      assert.match(notAsleep.stderr, /is not hibernated \(it is running\)/);
+      // Bad limits are refused before anything starts.
       const bad = await home.cli(["new", home.dir, "--memory", "lots"]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /invalid --memory "lots"/);

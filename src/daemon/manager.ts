@@ -76,6 +76,8 @@ export class Manager {
   #drainAgain = false;
   /** Sessions being hibernated, until they are. */
   readonly #hibernating = new Map<string, Promise<void>>();
+  /** Wakes under way, by session. */
+  readonly #waking = new Map<string, Promise<Session>>();
   /** Sends under way, by session (no hibernation meanwhile). */
   readonly #sending = new Map<string, number>();
   /** Clients attached to a session (set by the daemon). */
@@ -594,16 +596,27 @@ export class Manager {
     }
   }
 
-  /** Wakes a hibernated session (see {@linkcode Manager.resume}). */
+  /**
+   * Wakes a hibernated session (see {@linkcode Manager.resume}). Whoever asks
+   * while it is being woken (an attach and a send at once) waits for that.
+   */
   async wake(ref: string): Promise<Session> {
     const s = this.resolve(ref);
+    const under = this.#waking.get(s.id);
+    if (under) return await under;
     if (s.record.status !== "hibernated") {
       throw new ProtocolError(
         "invalid_state",
         `session ${s.id} is not hibernated (it is ${s.record.status})`,
       );
     }
-    return await this.resume(s.id, undefined, "woken");
+    const waking = this.resume(s.id, undefined, "woken");
+    this.#waking.set(s.id, waking);
+    try {
+      return await waking;
+    } finally {
+      this.#waking.delete(s.id);
+    }
   }
 
   async #resume(
