@@ -501,6 +501,28 @@ export function removeDirs(dirs: string[]): boolean {
   return rmdirAll(dirs);
 }
 
+/**
+ * Removes the (empty) run cgroups of sessions `ids` that a daemon started
+ * from this process's cgroups left behind — for a home whose daemon died and
+ * will not start again (tests). Changes nothing else.
+ */
+export function removeRunCgroups(ids: Iterable<string>): void {
+  const wanted = new Set(ids);
+  if (IS_MAC || wanted.size === 0) return;
+  const mountinfo = readText("/proc/self/mountinfo");
+  const self = readText("/proc/self/cgroup");
+  if (mountinfo === null || self === null) return;
+  const { v2, v1 } = parseHierarchies(mountinfo, self);
+  const bases = [...v1.values()].filter((h) =>
+    h.controllers.some((c) => c === "memory" || c === "cpu")
+  )
+    .map((h) => at(h));
+  if (v2) bases.push(at(v2), at(v2, v2.own.replace(/\/daemon$/, "") || "/"));
+  for (const base of new Set(bases)) {
+    for (const [id, dirs] of runDirs(base)) if (wanted.has(id)) rmdirAll(dirs);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // macOS: no /proc
 
