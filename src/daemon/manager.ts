@@ -178,11 +178,6 @@ export class Manager {
     return n;
   }
 
-  /** Sessions waiting for a slot, in order. */
-  get queued(): string[] {
-    return [...this.#queue];
-  }
-
   /** What each of `sessions` uses now (live ones only), by id: one measurement for all. */
   async usage(sessions: Session[]): Promise<Map<string, SessionUsage>> {
     const targets = sessions.flatMap((s) => {
