@@ -17,6 +17,7 @@ import {
 } from "jsonc-parser";
 import { parseDetachKey } from "./keys.ts";
 import { OwnershipError, readOwnTextFile } from "./ownership.ts";
+import { parseBytes, parsePercent } from "./bytes.ts";
 
 /** The effective configuration (defaults merged with the file). */
 export interface Config {
@@ -47,6 +48,14 @@ export interface Config {
   /** Other machines, by name (`--host NAME`): see {@linkcode HostConfig}. */
   hosts: Record<string, HostConfig>;
   notify: NotifyConfig;
+  limits: LimitsConfig;
+  hibernate: {
+    /**
+     * Minutes a Claude session may sit idle (see the README) before it is
+     * hibernated; 0: never.
+     */
+    afterMinutes: number;
+  };
 }
 
 /** One entry of `hosts`. */
@@ -78,6 +87,23 @@ export interface NotifyConfig {
   timeoutSeconds: number;
 }
 
+/** Resource limits (`limits.*`). */
+export interface LimitsConfig {
+  /** Memory per session in bytes (its whole process tree); null: none. */
+  memory: number | null;
+  /** CPU per session in percent of one core; null: none. */
+  cpu: number | null;
+  /** At most this many sessions with a live process; 0: no bound. */
+  maxLive: number;
+  /** Beyond `maxLive`: queue the new one, or hibernate the idlest session to make room. */
+  whenFull: "queue" | "hibernate";
+  /**
+   * How limits are enforced: `auto` (systemd, else a cgroup, else the
+   * daemon), or one of them.
+   */
+  enforcement: "auto" | "systemd" | "cgroup" | "daemon";
+}
+
 /** Session I/O log settings (`log.*`). */
 export interface LogConfig {
   /** Whether session I/O is logged at all. */
@@ -92,10 +118,22 @@ export interface LogConfig {
   maxBufferBytes: number;
 }
 
-type Kind = "string" | "string[]" | "number" | "integer" | "boolean" | "boolean|auto" | "hosts";
+type Kind =
+  | "string"
+  | "string[]"
+  | "number"
+  | "integer"
+  | "boolean"
+  | "boolean|auto"
+  | "hosts"
+  | "size"
+  | "percent"
+  | "enum";
 
 interface KeySpec {
   kind: Kind;
+  /** The values an `enum` takes. */
+  values?: readonly string[];
   min?: number;
   max?: number;
   /** Extra validation: an error message, or null when the value is fine. */
@@ -190,6 +228,35 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     max: 600,
     doc: "kill a notifier still running after this many seconds (default: 10)",
   },
+  "limits.memory": {
+    kind: "size",
+    doc: 'memory per session, e.g. "2G"; null: none (default: null)',
+  },
+  "limits.cpu": {
+    kind: "percent",
+    doc: 'CPU per session in percent of one core, e.g. "150%"; null: none (default: null)',
+  },
+  "limits.maxLive": {
+    kind: "integer",
+    min: 0,
+    max: 100_000,
+    doc: "at most this many sessions with a live process; 0: no bound (default: 0)",
+  },
+  "limits.whenFull": {
+    kind: "enum",
+    values: ["queue", "hibernate"],
+    doc: 'beyond maxLive: "queue" the new session, or "hibernate" the idlest (default: "queue")',
+  },
+  "limits.enforcement": {
+    kind: "enum",
+    values: ["auto", "systemd", "cgroup", "daemon"],
+    doc: 'how limits are enforced: "auto", "systemd", "cgroup" or "daemon" (default: "auto")',
+  },
+  "hibernate.afterMinutes": {
+    kind: "number",
+    min: 0,
+    doc: "hibernate a Claude session idle this many minutes; 0: never (default: 0)",
+  },
 };
 
 /** The built-in defaults. */
@@ -214,6 +281,8 @@ export function defaultConfig(): Config {
       command: null,
       timeoutSeconds: 10,
     },
+    limits: { memory: null, cpu: null, maxLive: 0, whenFull: "queue", enforcement: "auto" },
+    hibernate: { afterMinutes: 0 },
   };
 }
 
@@ -336,6 +405,28 @@ function readValue(node: Node, key: string, text: string, path: string): unknown
       return node.value;
     case "hosts":
       return readHosts(node, text, path);
+    case "size":
+    case "percent": {
+      if (node.type === "null") return null;
+      const what = spec.kind === "size"
+        ? 'a size such as "2G" or "512M" (or a number of bytes), or null'
+        : 'a percentage of one core such as "150%" (or a number), or null';
+      if (node.type === "number") {
+        const n = node.value as number;
+        if (!(n > 0) || (spec.kind === "size" && !Number.isSafeInteger(n))) fail(what);
+        return n;
+      }
+      if (node.type !== "string") fail(what);
+      const parsed = spec.kind === "size"
+        ? parseBytes(node.value as string)
+        : parsePercent(node.value as string);
+      return parsed ?? fail(what);
+    }
+    case "enum":
+      if (node.type !== "string" || !spec.values!.includes(node.value as string)) {
+        fail(`one of ${spec.values!.map((v) => `"${v}"`).join(", ")}`);
+      }
+      return node.value;
     case "number":
     case "integer": {
       if (node.type !== "number") fail("a number");

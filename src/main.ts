@@ -59,6 +59,14 @@ const COMMANDS: Record<string, Entry> = {
     summary: "start an exited session again, continuing its conversation",
     load: () => import("./cli/resume.ts"),
   },
+  hibernate: {
+    summary: "stop idle Claude sessions to free their memory (woken by attach, send, wake)",
+    load: () => import("./cli/hibernate.ts"),
+  },
+  wake: {
+    summary: "wake hibernated sessions (claude --resume, where they were)",
+    load: () => import("./cli/wake.ts"),
+  },
   rm: { summary: "remove exited sessions (records and logs)", load: () => import("./cli/rm.ts") },
   status: { summary: "show the daemon's state", load: () => import("./cli/status.ts") },
   wait: { summary: "wait until a session reaches a status", load: () => import("./cli/wait.ts") },

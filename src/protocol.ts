@@ -34,19 +34,33 @@ export type RequestId = number | string;
 
 /** Lifecycle status of a session. See the README for what sets each one. */
 export type SessionStatus =
+  /** Waits for a free slot (`limits.maxLive`); no process yet. */
+  | "queued"
   | "starting"
   | "running"
   | "waiting_input"
   | "waiting_permission"
+  /** Stopped while idle to free its memory; woken by attach, send, resume or wake. */
+  | "hibernated"
   | "exited";
 
 /** Every status, in lifecycle order. */
 export const STATUSES: readonly SessionStatus[] = [
+  "queued",
   "starting",
   "running",
   "waiting_input",
   "waiting_permission",
+  "hibernated",
   "exited",
+];
+
+/** Statuses of a session that has a process (or is starting one). */
+export const LIVE_STATUSES: readonly SessionStatus[] = [
+  "starting",
+  "running",
+  "waiting_input",
+  "waiting_permission",
 ];
 
 /**
@@ -66,7 +80,15 @@ export type ExitReason =
   /** The daemon that owned it died; found dead (or orphaned) at the next start. */
   | "daemon_lost"
   /** The program could not be started at all. */
-  | "spawn_failed";
+  | "spawn_failed"
+  /**
+   * Out of memory: the kernel killed it in its cgroup (`memory.events`
+   * oom_kill, or v1's `memory.oom_control`), or the daemon stopped it over
+   * its memory limit.
+   */
+  | "oom"
+  /** Stopped to hibernate (the status is then `hibernated`, not `exited`). */
+  | "hibernated";
 
 /** One entry of a record's status history. */
 export interface StatusChange {
@@ -149,8 +171,52 @@ export interface SessionRecord {
   lastOutputAt?: string | null;
   /** Clients attached to it now (not persisted). */
   clients?: number;
+  /**
+   * Its resource limits, fixed when it was created (`new --memory/--cpu`,
+   * else config `limits.memory`/`limits.cpu`), with how the current (or
+   * last) run enforces them.
+   */
+  limits?: SessionLimits;
+  /** Its processes' memory and CPU, in replies that measured them (`ls` with `usage`); not persisted. */
+  usage?: SessionUsage;
 }
 
+/** How resource limits are enforced. */
+export type Enforcement =
+  /** A transient systemd scope per run (`systemd-run --user --scope -p MemoryMax=… -p CPUQuota=…`). */
+  | "systemd"
+  /** A cgroup v2 per run, in the daemon's own delegated subtree. */
+  | "cgroup_v2"
+  /** A cgroup v1 per run (memory and cpu hierarchies), under the daemon's own. */
+  | "cgroup_v1"
+  /** No cgroup: the daemon measures and stops a session over its memory limit (CPU is not bounded). */
+  | "daemon";
+
+/** A session's resource limits. */
+export interface SessionLimits {
+  /** Memory of its whole process tree, in bytes (RAM and swap); null: none. */
+  memory: number | null;
+  /** CPU, in percent of one core (150: one and a half cores); null: none. */
+  cpu: number | null;
+  /** How the current (or last) run enforces them. */
+  enforcement?: Enforcement;
+}
+
+/** What a session's processes use, measured at one moment. */
+export interface SessionUsage {
+  /** Resident memory of every process of the session, summed (bytes). */
+  rss: number;
+  /**
+   * CPU of every process of the session, in percent of one core, over the
+   * time since the previous measurement (or a short window: see the README);
+   * null when it could not be measured.
+   */
+  cpu: number | null;
+  /** How many processes. */
+  processes: number;
+  /** When it was measured (RFC 3339). */
+  at: string;
+}
 /** What a session waiting for the user waits for. */
 export interface WaitingFor {
   /**
@@ -288,9 +354,14 @@ export interface Api {
    * Claude will first ask whether to trust the directory).
    */
   new: { params: NewParams; result: { session: SessionRecord; notices?: string[] } };
-  /** List sessions (`tag`: only those with this tag). */
+  /**
+   * List sessions: every session that is not `exited` (also `queued` and
+   * `hibernated` ones), or with `all` every one (`tag`: only those with this
+   * tag). With `usage`, each live session's record carries `usage` (one
+   * measurement for all).
+   */
   ls: {
-    params: { all?: boolean; tag?: string };
+    params: { all?: boolean; tag?: string; usage?: boolean };
     /**
      * `shortLength`: prefix length that keeps every known id unique.
      * `logHeldBack`: sessions whose log output waits in memory because writing
@@ -309,12 +380,24 @@ export interface Api {
   /**
    * Start an exited session again, continuing its conversation: same record,
    * same directory, a new process. `env` is used only when the session's
-   * saved environment is missing.
+   * saved environment is missing. A hibernated session is woken. Beyond
+   * `limits.maxLive` it is `queued` (or, with `limits.whenFull: "hibernate"`,
+   * the idlest session is hibernated to make room).
    */
   resume: {
     params: { session: string; env?: Record<string, string> };
     result: { session: SessionRecord };
   };
+  /**
+   * Stop an idle Claude session to free its memory: it becomes `hibernated`
+   * (its record, name, log and last screen stay) until woken.
+   */
+  hibernate: { params: { session: string }; result: { session: SessionRecord } };
+  /**
+   * Wake a hibernated session (`claude --resume` in its directory, with its
+   * arguments and environment); replies once it started (or was queued).
+   */
+  wake: { params: { session: string }; result: { session: SessionRecord } };
   /** Remove an exited session's record and its logs (kept with `keepLogs`). */
   rm: { params: { session: string; keepLogs?: boolean }; result: { id: string } };
   /**
@@ -406,7 +489,11 @@ export interface Api {
      * nothing in between. Without it, the frequent kinds `activity` and
      * `updated` are not sent (older clients never asked for them).
      */
-    params: { session?: string; snapshot?: boolean };
+    /**
+     * `usage`: also push a {@linkcode UsagePush} with every live session's
+     * usage every {@linkcode USAGE_PUSH_MS} ms while subscribed.
+     */
+    params: { session?: string; snapshot?: boolean; usage?: boolean };
     result: {
       subscribed: true;
       /** With `snapshot`: the number of the last event before it (pushes start at seq + 1). */
@@ -508,6 +595,18 @@ export interface DroppedNotice {
   reason: string;
 }
 
+/** How often a subscriber that asked for usage gets it. */
+export const USAGE_PUSH_MS = 5000;
+
+/** Pushed to an `events` subscriber that asked for `usage`. */
+export interface UsagePush {
+  type: "usage";
+  /** Id of the `events` request. */
+  sub: RequestId;
+  /** Each live session's usage (of the one session subscribed to, if one), by id. */
+  sessions: Record<string, SessionUsage>;
+}
+
 /** Every request type name. */
 export type RequestType = keyof Api;
 
@@ -524,6 +623,10 @@ export interface NewParams {
   resume?: string;
   /** Start a new conversation with this id (`claude --session-id UUID`). */
   sessionId?: string;
+  /** Memory limit in bytes instead of config `limits.memory`; null: none. */
+  memory?: number | null;
+  /** CPU limit in percent of one core instead of config `limits.cpu`; null: none. */
+  cpu?: number | null;
   /**
    * The requesting CLI's environment; the session's environment is built
    * from it. Absent (a client on another machine): the daemon's own.
@@ -554,6 +657,8 @@ export interface DaemonStatus {
   recordsFailing?: string | null;
   /** How the daemon notifies (absent: a daemon without {@linkcode FEATURES.notify}). */
   notify?: NotifyStatus;
+  /** Limits, their enforcement, hibernation, and what the sessions use. */
+  resources?: ResourceStatus;
 }
 
 /** The daemon's notifier, as `status` (and `doctor`) report it. */
@@ -575,6 +680,25 @@ export interface NotifyStatus {
   desktop: boolean;
   /** Config `notify.timeoutSeconds`. */
   timeoutSeconds: number;
+}
+
+/** The daemon's resource governance, as `status` (and `doctor`) report it. */
+export interface ResourceStatus {
+  /** How limits are enforced now. */
+  enforcement: Enforcement;
+  /** Where (the cgroup), or why not by the kernel. */
+  enforcementDetail: string;
+  /** Config `limits.memory` and `limits.cpu` (defaults for new sessions). */
+  limits: { memory: number | null; cpu: number | null };
+  /** Config `limits.maxLive` (0: no bound) and `limits.whenFull`. */
+  maxLive: number;
+  whenFull: "queue" | "hibernate";
+  /** Config `hibernate.afterMinutes` (0: off). */
+  hibernateAfterMinutes: number;
+  /** Every live session's usage, summed (`cpu` null when not measured). */
+  usage: { rss: number; cpu: number | null; processes: number; sessions: number };
+  /** The machine's memory (bytes): total, and available for new work. */
+  machine: { total: number; available: number };
 }
 
 /** A request as sent on the wire. */
@@ -622,6 +746,12 @@ export const FEATURES = {
   tags: "tags",
   /** `log` and `transcript`: files streamed through the protocol (for `--host`). */
   filesStream: "files.stream",
+  /**
+   * Resource governance: `ls`/`events` with `usage`, `new` with `memory`/`cpu`,
+   * `hibernate`, `wake`, the `queued` and `hibernated` statuses, `resources`
+   * in `status`.
+   */
+  resources: "resources",
 } as const;
 
 /** Machine-readable error codes. */

@@ -234,14 +234,20 @@ export interface ExitFacts {
 /**
  * "exited (code 0)", "exited (signal SIGSEGV)", "killed (SIGHUP)" — a program
  * stopped with `kill` that exits with 128+N after signal N was killed by it —
- * "stopped with the daemon (SIGHUP)", "lost with the daemon", "failed to start".
+ * "stopped with the daemon (SIGHUP)", "lost with the daemon", "failed to start",
+ * "out of memory", "hibernated".
  */
 export function exitSummary(r: ExitFacts): string {
   const code = r.exitCode ?? null;
   const bySignal = r.signal ?? (code !== null && code > 128 ? SIGNALS[code - 128] : undefined);
   switch (r.exitReason) {
     case "killed":
-      return `killed (${bySignal ?? `code ${code}`})`;
+      // A queued or hibernated session ends without a process to signal.
+      return bySignal || code !== null ? `killed (${bySignal ?? `code ${code}`})` : "killed";
+    case "oom":
+      return "out of memory";
+    case "hibernated":
+      return "hibernated";
     case "daemon_stopped":
       return `stopped with the daemon (${bySignal ?? `code ${code}`})`;
     case "daemon_lost":

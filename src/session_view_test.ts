@@ -196,3 +196,25 @@ Deno.test("notificationText: one line per part, control characters escaped, long
   assert.equal(second, "in /tmp/a\\e]0;evil\\x07");
   assert.equal(n.body.split("\n").length, 2);
 });
+
+Deno.test("exitSummary: out of memory, hibernated, and a kill without a process", () => {
+  assert.equal(
+    exitSummary({ exitReason: "oom", signal: "SIGKILL", exitCode: null }),
+    "out of memory",
+  );
+  assert.equal(exitSummary({ exitReason: "hibernated", exitCode: 129 }), "hibernated");
+  // A queued session killed before it ever ran.
+  assert.equal(exitSummary({ exitReason: "killed", signal: null, exitCode: null }), "killed");
+});
+
+Deno.test("statusSummary: queued and hibernated sessions say so, with how long", () => {
+  const now = Date.parse("2026-11-29T10:00:00Z");
+  const rec = {
+    status: "hibernated",
+    statusSince: "2026-11-29T09:00:00Z",
+    lastError: null,
+    runs: [{ resumed: false }],
+  } as unknown as SessionRecord;
+  assert.equal(statusSummary(rec, now), "hibernated 1h");
+  assert.equal(statusSummary({ ...rec, status: "queued", runs: [] }, now), "queued 1h");
+});

@@ -8,6 +8,7 @@
 
 import { LineDecoder } from "../src/protocol.ts";
 import { TIMED_OUT, within } from "../src/async.ts";
+import { removeRunCgroups } from "../src/daemon/resources.ts";
 
 /** Repository root (with trailing slash). */
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -109,8 +110,19 @@ export class TestHome {
     return await DaemonProcess.start(this, extraEnv);
   }
 
-  /** Removes the home (stopping nothing: stop daemons first). */
+  /**
+   * Removes the home (stopping nothing: stop daemons first), and the empty
+   * cgroups its sessions' runs had, should a daemon have died without
+   * removing them.
+   */
   async cleanup(): Promise<void> {
+    const ids: string[] = [];
+    try {
+      for await (const e of Deno.readDir(`${this.dir}/sessions`)) {
+        if (e.name.endsWith(".json")) ids.push(e.name.slice(0, -5));
+      }
+    } catch { /* no sessions */ }
+    removeRunCgroups(ids);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

@@ -31,6 +31,8 @@ export function useColor(): boolean {
 }
 
 const COLORS: Record<SessionStatus, string> = {
+  queued: "\x1b[2m",
+  hibernated: "\x1b[36m",
   starting: "\x1b[2m",
   running: "\x1b[32m",
   waiting_input: "\x1b[33m",

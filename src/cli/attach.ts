@@ -34,7 +34,10 @@ stopped, your terminal is restored (modes, cursor, screen) and the reason is
 shown in one line.
 
 Without ID, attaches to the session that has waited longest for you, as
-"next" picks it (a permission first); exits 1 when none waits.`,
+"next" picks it (a permission first); exits 1 when none waits.
+
+A hibernated session is woken: its last screen shows at once, then the live
+one once Claude is back (claude --resume).`,
   options: {
     "read-only": { type: "boolean", short: "r", description: "watch without typing or resizing" },
   },

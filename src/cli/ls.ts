@@ -11,6 +11,7 @@ import { connectOrStart } from "./_connect.ts";
 import { askHosts, hostsOf } from "./_hosts.ts";
 import { formatDuration, paintStatus, table, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
+import { shortBytes } from "../bytes.ts";
 import { printable } from "../printable.ts";
 import { FEATURES } from "../protocol.ts";
 
@@ -19,8 +20,12 @@ export const spec: CommandSpec = {
   name: "ls",
   aliases: ["list"],
   usage: "ls [--all] [--tag TAG] [--hosts all|HOST,…] [--json]",
-  summary: "List live sessions: short id, name, status and how long it has held, age, directory.",
+  summary:
+    "List sessions: short id, name, status and how long it has held, memory, CPU, age, directory.",
   details: `
+Lists every session that has not exited: live ones, and queued and
+hibernated ones (they have no process); --all adds exited ones.
+
 The short id is the shortest prefix (at least 8 characters) that tells every
 known session apart; any unique prefix works wherever an ID is expected.
 A TAGS column shows when a listed session has tags; --tag lists only the
@@ -32,6 +37,15 @@ column; each is asked over its own connection, and one that does not answer
 (within 15 s) is shown as unreachable, with why, without holding up the
 others (exit 1 then). Other hosts' daemons are not started for it. With
 --json it prints [{"host", "sessions"} or {"host", "error"}, …].`,
+
+MEM is the resident memory of the session's whole process tree (every
+process of its terminal session, or carrying its CLAUDE_SESSIONS_ID, or in
+its cgroup, and their children); CPU is their CPU use in percent of one core
+since the previous measurement, or over a quarter of a second when there was
+none in the last minute. Both are "-" for a session without a process.
+
+--json prints the full records as a JSON array, with "usage" ({"rss",
+"cpu", "processes", "at"}) on live ones.`,
   options: {
     hosts: {
       type: "string",
@@ -58,6 +72,7 @@ export async function run(args: Parsed): Promise<number> {
   try {
     result = await client.request("ls", {
       all: boolOpt(args, "all"),
+      usage: true,
       ...(tag !== undefined ? { tag } : {}),
     });
   } finally {
@@ -88,15 +103,29 @@ export async function run(args: Parsed): Promise<number> {
   const views = sessions.map((s) => viewSession(s, { now, shortLength, home }));
   const withTags = views.some((v) => v.tags.length > 0);
   // Every text of a view is printable (control characters escaped).
-  const rows = views.map((v) => [
-    v.shortId,
-    v.name === null ? "-" : printable(v.name),
-    paintStatus(v.statusText + (held[v.id] ? " (log held back)" : ""), v.status, color),
-    ...(withTags ? [printable(v.tags.join(",")) || "-"] : []),
-    formatDuration(v.ageMs),
-    v.dir,
-  ]);
-  const header = ["ID", "NAME", "STATUS", ...(withTags ? ["TAGS"] : []), "AGE", "DIR"];
+  const rows = views.map((v, i) => {
+    const usage = sessions[i]!.usage;
+    return [
+      v.shortId,
+      v.name === null ? "-" : printable(v.name),
+      paintStatus(v.statusText + (held[v.id] ? " (log held back)" : ""), v.status, color),
+      usage ? shortBytes(usage.rss) : "-",
+      usage?.cpu != null ? `${Math.round(usage.cpu)}%` : "-",
+      ...(withTags ? [printable(v.tags.join(",")) || "-"] : []),
+      formatDuration(v.ageMs),
+      v.dir,
+    ];
+  });
+  const header = [
+    "ID",
+    "NAME",
+    "STATUS",
+    "MEM",
+    "CPU",
+    ...(withTags ? ["TAGS"] : []),
+    "AGE",
+    "DIR",
+  ];
   console.log(table(header, rows));
   const heldIds = Object.keys(held);
   if (heldIds.length > 0) {

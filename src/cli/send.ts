@@ -33,7 +33,8 @@ The text may be up to 512 KiB; longer text is refused and nothing is typed.
 
 To a Claude session, send returns only once Claude took the prompt (its
 UserPromptSubmit hook, or it started working on it). A starting session is
-waited for (up to a minute) until its prompt is up. Text left sitting in the
+waited for (up to a minute) until its prompt is up; a hibernated one is woken
+first (claude --resume); a queued one is waited for until it starts. Text left sitting in the
 input box gets Enter again (twice at most); if it still does not take, send
 exits 1 saying what is left there. Sent while Claude works, the prompt is
 queued by Claude: send says so on stderr and returns when Claude takes it.

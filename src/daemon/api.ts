@@ -11,19 +11,26 @@ import type {
   EventPush,
   LinesPush,
   RequestType,
+  ResourceStatus,
   SendProgressPush,
   SessionEvent,
   SessionRecord,
   SessionStatus,
+  SessionUsage,
+  UsagePush,
 } from "../protocol.ts";
 import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import { isLifecycleEvent, type Manager } from "./manager.ts";
+import { notRunning, type Session } from "./session.ts";
 import type { Attachments } from "./attach.ts";
 import type { Notifications } from "./notifications.ts";
-import { deliver, type SendRequest } from "./send.ts";
+import { deliver, READY_WAIT_MS, type SendRequest, untilStarted } from "./send.ts";
+import type { Governor } from "./governor.ts";
+import { machineMemory } from "./resources.ts";
 import { fileLines, logLines, streamLines } from "./streams.ts";
 import { listLogFiles, loggedSessions } from "../log_format.ts";
+
 import type { Handler } from "./server.ts";
 import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./_validate.ts";
 
@@ -36,6 +43,62 @@ export interface ApiContext {
   daemonInfo(): Omit<DaemonStatus, "sessions" | "configWarnings" | "uptimeMs">;
   /** Starts a graceful shutdown after the reply went out. */
   requestShutdown(): void;
+  /** Hibernation, enforcement and usage pushes. */
+  governor?: Governor;
+}
+
+/** `memory`/`cpu` of `new`: a positive number, null (no limit), or absent. */
+function optLimit(
+  msg: Record<string, unknown>,
+  key: string,
+  integer: boolean,
+): number | null | undefined {
+  const v = msg[key];
+  if (v === undefined || v === null) return v;
+  if (typeof v !== "number" || !(v > 0) || (integer && !Number.isSafeInteger(v))) {
+    throw new ProtocolError(
+      "bad_request",
+      `"${key}" must be a positive ${
+        integer ? "integer (bytes)" : "number (percent of one core)"
+      } or null`,
+    );
+  }
+  return v;
+}
+
+/** Records with the usage of the live ones (measured once for all). */
+async function withUsage(m: Manager, sessions: Session[]): Promise<SessionRecord[]> {
+  const usage = await m.usage(sessions.filter((s) => s.live));
+  return sessions.map((s) => {
+    const u = usage.get(s.id);
+    return u ? { ...s.record, usage: u } : s.record;
+  });
+}
+
+/** The resource section of `status`: limits, enforcement, hibernation, usage totals. */
+async function resourceStatus(m: Manager): Promise<ResourceStatus> {
+  const live = m.sessions.filter((s) => s.live);
+  const usage = await m.usage(live);
+  let rss = 0;
+  let cpu: number | null = null;
+  let processes = 0;
+  for (const u of usage.values()) {
+    rss += u.rss;
+    processes += u.processes;
+    if (u.cpu !== null) cpu = Math.round(((cpu ?? 0) + u.cpu) * 10) / 10;
+  }
+  const c = m.config;
+  const gov = m.governance;
+  return {
+    enforcement: gov.kind,
+    enforcementDetail: gov.detail,
+    limits: { memory: c.limits.memory, cpu: c.limits.cpu },
+    maxLive: c.limits.maxLive,
+    whenFull: c.limits.whenFull,
+    hibernateAfterMinutes: c.hibernate.afterMinutes,
+    usage: { rss, cpu, processes, sessions: usage.size },
+    machine: machineMemory(),
+  };
 }
 
 type Handlers = { [K in RequestType]: Handler };
@@ -63,6 +126,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         logHeldBack: m.logs.heldBack(),
         recordsFailing: m.recordsFailing,
         notify: await ctx.notifications.status(),
+        resources: await resourceStatus(m),
       };
     },
 
@@ -85,6 +149,10 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       if (sessionId !== undefined) params.sessionId = sessionId;
       const tags = optStrArray(msg, "tags");
       if (tags !== undefined) params.tags = tags;
+      const memory = optLimit(msg, "memory", true);
+      if (memory !== undefined) params.memory = memory;
+      const cpu = optLimit(msg, "cpu", false);
+      if (cpu !== undefined) params.cpu = cpu;
       const s = await m.create(params);
       const notices = await m.noticesFor(s);
       return notices.length > 0 ? { session: s.record, notices } : { session: s.record };
@@ -96,12 +164,15 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       return { session: s.record };
     },
 
-    ls: (msg): Api["ls"]["result"] => {
+    ls: async (msg): Promise<Api["ls"]["result"]> => {
       const all = optBool(msg, "all") ?? false;
       const tag = optStr(msg, "tag");
-      const sessions = m.sessions
-        .filter((s) => (all || s.live) && (tag === undefined || s.record.tags?.includes(tag)))
-        .map((s) => s.record);
+      const chosen = m.sessions.filter((s) =>
+        (all || s.open) && (tag === undefined || s.record.tags?.includes(tag))
+      );
+      const sessions = optBool(msg, "usage")
+        ? await withUsage(m, chosen)
+        : chosen.map((s) => s.record);
       const logHeldBack: Record<string, string> = {};
       for (const h of m.logs.heldBack()) logHeldBack[h.id] = h.error;
       return { sessions, shortLength: m.shortLength(), logHeldBack };
@@ -111,6 +182,16 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const add = optStrArray(msg, "add") ?? [];
       const remove = optStrArray(msg, "remove") ?? [];
       return { session: m.tag(str(msg, "session"), add, remove).record };
+    },
+
+    hibernate: async (msg): Promise<Api["hibernate"]["result"]> => {
+      const s = await m.hibernate(str(msg, "session"), "by hand");
+      return { session: s.record };
+    },
+
+    wake: async (msg): Promise<Api["wake"]["result"]> => {
+      const s = await m.wake(str(msg, "session"));
+      return { session: s.record };
     },
 
     get: (msg): Api["get"]["result"] => ({ session: m.resolve(str(msg, "session")).record }),
@@ -140,7 +221,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       if (cols === undefined || rows === undefined) {
         throw new ProtocolError("bad_request", '"cols" and "rows" are required');
       }
-      if (!s.live) throw new ProtocolError("invalid_state", `session ${s.id} has exited`);
+      if (!s.live) throw new ProtocolError("invalid_state", notRunning(s.record));
       const att = attachments.find(conn, s.id);
       if (att) attachments.resize(att, cols, rows);
       else s.resize(cols, rows);
@@ -155,6 +236,25 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const readOnly = optBool(msg, "readOnly") ?? false;
       const cols = optInt(msg, "cols", 1, 1000) ?? s.record.cols;
       const rows = optInt(msg, "rows", 1, 1000) ?? s.record.rows;
+      await m.settled(s.id);
+      if (s.record.status === "hibernated") {
+        // Its last screen at once; the live one once Claude is back.
+        const last = await s.lastScreen();
+        if (last !== null) {
+          conn.send({
+            type: "screen",
+            sub: id,
+            data: last,
+            cols: s.record.cols,
+            rows: s.record.rows,
+          });
+        }
+        const woken = await m.wake(s.id);
+        if (woken.record.status === "queued") {
+          throw new ProtocolError("invalid_state", notRunning(woken.record));
+        }
+        await untilStarted(m, woken, Date.now() + READY_WAIT_MS, true);
+      }
       await attachments.attach(s, conn, id, { readOnly, cols, rows });
       return { session: s.record, detachKey: m.config.detachKey };
     },
@@ -231,6 +331,14 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         conn.send(push);
       });
       conn.onClose(unsubscribe);
+      if (optBool(msg, "usage") && ctx.governor) {
+        conn.onClose(ctx.governor.subscribeUsage((usage) => {
+          const sessions: Record<string, SessionUsage> = {};
+          for (const [sid, u] of usage) if (only === null || sid === only) sessions[sid] = u;
+          const push: UsagePush = { type: "usage", sub: id, sessions };
+          conn.send(push);
+        }));
+      }
       if (!snapshot) return { subscribed: true };
       return {
         subscribed: true,
@@ -256,7 +364,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const timeoutMs = optNum(msg, "timeoutMs", 0, 365 * 86400_000);
       const next = optBool(msg, "next") ?? false;
       const done = (outcome: Api["wait"]["result"]["outcome"]) => ({ outcome, session: s.record });
-      const outcome = !s.live
+      const outcome = s.record.status === "exited"
         ? (until.includes("exited") ? "reached" : "exited")
         : !next && until.includes(s.record.status)
         ? "reached"

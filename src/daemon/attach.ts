@@ -20,7 +20,7 @@
 import { Buffer } from "node:buffer";
 import { type AttachPush, ProtocolError, type RequestId } from "../protocol.ts";
 import type { Connection } from "./server.ts";
-import type { Session } from "./session.ts";
+import { notRunning, type Session } from "./session.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import { ATTACH_LAG_BYTES } from "./limits.ts";
 
@@ -133,7 +133,7 @@ export class Attachments {
     opts: { readOnly: boolean; cols: number; rows: number },
   ): Promise<Attachment> {
     if (!session.live || !session.screen) {
-      throw new ProtocolError("invalid_state", `session ${session.id} is not running`);
+      throw new ProtocolError("invalid_state", notRunning(session.record));
     }
     const att = new Attachment(session, conn, sub, opts);
     let set = this.#bySession.get(session.id);

@@ -22,6 +22,7 @@ import { StatusWatcher } from "./status.ts";
 import { IS_MAC, trimMemory } from "./_platform.ts";
 import { Notifier } from "./notify.ts";
 import { Notifications } from "./notifications.ts";
+import { Governor } from "./governor.ts";
 import { OwnershipError, prepareHome } from "../ownership.ts";
 
 /** How often memory the allocator keeps free is given back. */
@@ -162,6 +163,8 @@ export async function runDaemon(): Promise<void> {
   let shutdownPromise: Promise<void> | null = null;
 
   const attachments = new Attachments();
+  manager.setAttachedCount((id) => attachments.count(id));
+  const governor = new Governor(manager, daemonLog);
   manager.subscribe((ev) => {
     if (ev.event !== "exited") return;
     const s = manager.byId(ev.id);
@@ -181,6 +184,7 @@ export async function runDaemon(): Promise<void> {
     manager,
     attachments,
     notifications,
+    governor,
     daemonInfo: () => ({
       pid: Deno.pid,
       version: VERSION,
@@ -218,6 +222,7 @@ export async function runDaemon(): Promise<void> {
   manager.setStatusWatcher(status);
   await status.start();
   await manager.autoResume();
+  governor.start();
   server.open();
   // Memory freed after a burst goes back to the system.
   const trim = setInterval(trimMemory, TRIM_MS);
@@ -230,6 +235,7 @@ export async function runDaemon(): Promise<void> {
       notify("STOPPING=1");
       server.stopAccepting();
       notifications.close();
+      governor.close();
       await manager.shutdown();
       status.close();
       if (listen.kind === "path") {

@@ -46,6 +46,7 @@ export const DAEMON_FEATURES: string[] = [
   FEATURES.tags,
   FEATURES.filesStream,
   FEATURES.notify,
+  FEATURES.resources,
 ];
 
 /** Unread bytes a client may accumulate before it is dropped. */

@@ -13,8 +13,9 @@ import type {
   StatusSource,
   WaitingFor,
 } from "../protocol.ts";
-import { ProtocolError } from "../protocol.ts";
+import { LIVE_STATUSES, ProtocolError } from "../protocol.ts";
 import { ptyLaunchArgv } from "./_platform.ts";
+import type { RunCgroup } from "./resources.ts";
 import {
   members,
   nextScan,
@@ -113,6 +114,16 @@ export interface SessionHost {
    * I/O log holds all output by the time anyone hears of the exit).
    */
   settle?(id: string): Promise<void>;
+  /** The last screen of a run that ended in hibernation, to keep on disk. */
+  keepScreen?(id: string, screen: FinalScreen): void;
+  /** A run's cgroup, once its leader exited: remove it (now or once empty). */
+  releaseCgroup?(id: string, cgroup: RunCgroup): void;
+}
+
+/** A run's last screen: its lines (scrollback included) and, with colours, the visible screen. */
+export interface FinalScreen {
+  plain: string[];
+  ansi: string;
 }
 
 /** Everything needed to start a process for a session. */
@@ -121,6 +132,8 @@ export interface LaunchSpec {
   args: string[];
   env: Record<string, string>;
   resumed?: boolean;
+  /** The cgroup the run goes in (joined before the program starts), if any. */
+  cgroup?: RunCgroup | null;
 }
 
 /** The current UTC time as RFC 3339 with milliseconds. */
@@ -139,12 +152,18 @@ export class Session {
   #inputListeners = new Set<InputListener>();
   #resizeListeners = new Set<ResizeListener>();
   #killReason: ExitReason | null = null;
+  /** Said in the status history when the run ends by `kill` (e.g. why it was hibernated). */
+  #killDetail: string | null = null;
   #screen: Screen | null = null;
   /**
    * Text kept from the screen after the program exited (for peek), computed
    * once the screen has parsed everything (no one waits for that).
    */
-  #finalText: Promise<{ plain: string[]; ansi: string }> | null = null;
+  #finalText: Promise<FinalScreen> | null = null;
+  /** The current run's cgroup, if any. */
+  #cgroup: RunCgroup | null = null;
+  /** When input was last written to the program (ms); 0: never in this daemon. */
+  #lastInputAt = 0;
   /** The program has exited: its output is drained whatever holds reading back. */
   #exiting = false;
   /** Why reading the program's output is paused (back-pressure); empty: reading. */
@@ -203,9 +222,47 @@ export class Session {
     return this.record.id;
   }
 
-  /** True while the program runs (or is starting). */
+  /**
+   * True while the program runs (or is starting): the session has a process.
+   * Not while `queued` or `hibernated` (see {@linkcode Session.open}).
+   */
   get live(): boolean {
+    return LIVE_STATUSES.includes(this.record.status);
+  }
+
+  /**
+   * True until the session exits for good: live, `queued` or `hibernated`.
+   * An open session holds its name and its conversation, and `ls` lists it.
+   */
+  get open(): boolean {
     return this.record.status !== "exited";
+  }
+
+  /** When input was last written to the program (ms since the epoch; 0: not since the daemon started). */
+  get lastInputAt(): number {
+    return this.#lastInputAt;
+  }
+
+  /** What identifies the current run's processes (see `reaper.ts`), while it runs. */
+  get target(): Target | null {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return null;
+    return { id: this.id, sid: pid, cgroup: this.#cgroup?.dir(pid) ?? sessionCgroup(pid) };
+  }
+
+  /** The current (or last) run's cgroup, if any. */
+  get cgroup(): RunCgroup | null {
+    return this.#cgroup;
+  }
+
+  /** The last screen of the last run, with colours (null when none is kept). */
+  async lastScreen(): Promise<string | null> {
+    return (await this.#finalText?.catch(() => null))?.ansi ?? null;
+  }
+
+  /** Gives back a last screen kept on disk (a hibernated session, after a daemon restart). */
+  restoreScreen(screen: FinalScreen): void {
+    if (!this.#finalText && !this.#screen) this.#finalText = Promise.resolve(screen);
   }
 
   /** The PTY while the program runs. */
@@ -242,6 +299,9 @@ export class Session {
     const screen = this.#screen;
     if (screen) return await screen.peek(opts);
     const final = await this.#finalText;
+    if (!final && this.record.status === "queued") {
+      throw new ProtocolError("invalid_state", `${notRunning(this.record)}; no screen yet`);
+    }
     if (!final) {
       throw new ProtocolError(
         "invalid_state",
@@ -353,7 +413,11 @@ export class Session {
     } catch (e) {
       throw new ProtocolError("spawn_failed", `cannot open a pty: ${(e as Error).message}`);
     }
-    const argv = ptyLaunchArgv(pty.path, spec.command, spec.args);
+    const cg = spec.cgroup ?? null;
+    const program = cg && cg.wrap.length > 0
+      ? { command: cg.wrap[0]!, args: [...cg.wrap.slice(1), spec.command, ...spec.args] }
+      : { command: spec.command, args: spec.args };
+    const argv = ptyLaunchArgv(pty.path, program.command, program.args, cg?.join ?? []);
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(argv[0]!, {
@@ -374,6 +438,7 @@ export class Session {
     }
     this.#pty = pty;
     this.#child = child;
+    this.#cgroup = cg;
     this.#runStartedAt = Date.now();
     this.#observedAt = 0;
     this.#unpark();
@@ -392,6 +457,7 @@ export class Session {
     });
     this.#screen = screen;
     this.#killReason = null;
+    this.#killDetail = null;
     this.#exiting = false;
     if (this.#holds.size > 0) pty.pause();
     const started = now();
@@ -478,7 +544,7 @@ export class Session {
   write(data: Uint8Array): void {
     const pty = this.#pty;
     if (!pty || !this.live) {
-      throw new ProtocolError("invalid_state", `session ${this.id} is not running`);
+      throw new ProtocolError("invalid_state", notRunning(this.record));
     }
     if (pty.queuedBytes + data.length > MAX_QUEUED_INPUT) {
       throw new ProtocolError(
@@ -487,6 +553,7 @@ export class Session {
       );
     }
     for (const fn of this.#inputListeners) fn(data);
+    this.#lastInputAt = Date.now();
     pty.write(data);
   }
 
@@ -731,21 +798,27 @@ export class Session {
    * SIGHUP, then SIGTERM, then SIGKILL, `graceSeconds` apart. Resolves once
    * the record says `exited`.
    */
-  async kill(reason: ExitReason = "killed", graceMs?: number): Promise<void> {
+  async kill(reason: ExitReason = "killed", graceMs?: number, detail?: string): Promise<void> {
     if (!this.live) return;
     if (!this.#child) {
       await this.#finished;
       return;
     }
-    this.#killReason ??= reason;
+    if (this.#killReason === null) {
+      this.#killReason = reason;
+      this.#killDetail = detail ?? null;
+    }
     const pid = this.#child.pid;
     const n = await terminate(
-      { id: this.id, sid: pid, cgroup: sessionCgroup(pid) },
+      this.target ?? { id: this.id, sid: pid, cgroup: sessionCgroup(pid) },
       graceMs ?? this.#host.graceSeconds() * 1000,
       this.#childExited,
     );
     this.#host.log(`session ${this.id}: stopped (${n} process${n === 1 ? "" : "es"} signalled)`);
     await this.#finished;
+    // Every process is gone now, also what outlived the leader in its cgroup.
+    const cgroup = this.#cgroup;
+    if (cgroup && !this.live) this.#host.releaseCgroup?.(this.id, cgroup);
   }
 
   /** Marks a record whose process can no longer be managed (found at daemon start). */
@@ -767,15 +840,20 @@ export class Session {
    * Stops processes left over from a dead daemon's session: every process
    * carrying its `CLAUDE_SESSIONS_ID`, their children, and the members of
    * the recorded leader's terminal session when one of them carries it too
-   * (pids get reused). Their terminal is gone, so nothing else can reach
-   * them. Resolves with how many processes were signalled.
+   * (pids get reused), and what is left in its last run's `cgroup`. Their
+   * terminal is gone, so nothing else can reach them. Resolves with how many
+   * processes were signalled.
    */
-  static async reapOrphan(rec: SessionRecord, graceMs: number): Promise<number> {
+  static async reapOrphan(
+    rec: SessionRecord,
+    graceMs: number,
+    cgroup: string | null = null,
+  ): Promise<number> {
     const scan = await nextScan();
     const sid = rec.pid;
     const ours = sid !== null &&
       [...scan.procs.values()].some((p) => p.session === sid && sessionIdOf(p) === rec.id);
-    const target: Target = { id: rec.id, sid: ours ? sid : null, cgroup: null };
+    const target: Target = { id: rec.id, sid: ours ? sid : null, cgroup };
     if (members(scan, target).length === 0) return 0;
     return await terminate(target, graceMs, null);
   }
@@ -806,6 +884,7 @@ export class Session {
     this.#child = null;
     const screen = this.#screen;
     this.#screen = null;
+    const cgroup = this.#cgroup;
     if (screen && this.#killReason === "daemon_stopped") {
       // The daemon is stopping: no one will look at this screen again.
       screen.dispose();
@@ -817,6 +896,9 @@ export class Session {
       })();
       this.#finalText = final;
       void final.finally(() => screen.dispose());
+      if (this.#killReason === "hibernated") {
+        void final.then((f) => this.#host.keepScreen?.(this.id, f), () => {});
+      }
     }
     await this.#host.settle?.(this.id).catch((e) =>
       this.#host.log(`session ${this.id}: settling after exit failed: ${(e as Error).message}`)
@@ -834,7 +916,10 @@ export class Session {
     const at = now();
     rec.exitCode = status.signal ? null : status.code;
     rec.signal = status.signal ?? null;
-    rec.exitReason = this.#killReason ?? "exited";
+    // The kernel killed it for memory (in its cgroup), unless we stopped it.
+    rec.exitReason = this.#killReason ??
+      (cgroup?.oomKilled(status.signal ?? null) ? "oom" : "exited");
+    if (cgroup) this.#host.releaseCgroup?.(this.id, cgroup);
     rec.tty = null;
     rec.waitingFor = null;
     this.#unpark();
@@ -852,9 +937,21 @@ export class Session {
         rec.signal ? `signal ${rec.signal}` : `code ${rec.exitCode}`
       }, ${rec.exitReason})`,
     );
-    if (!this.setStatus("exited", "process", rec.exitReason)) this.#touch();
+    const ended = rec.exitReason === "hibernated" ? "hibernated" : "exited";
+    if (!this.setStatus(ended, "process", this.#killDetail ?? rec.exitReason)) this.#touch();
     const ev = this.#event("exited");
     this.#host.emit(ev);
+  }
+
+  /**
+   * Ends a session that has no process (`queued` or `hibernated`) for good:
+   * `exited` with `reason` (e.g. `killed`).
+   */
+  close(reason: ExitReason): void {
+    if (this.live || !this.open) return;
+    this.record.exitReason = reason;
+    this.record.tty = null;
+    this.setStatus("exited", "daemon", reason);
   }
 
   #touch(): void {
@@ -879,5 +976,20 @@ export class Session {
       ev.exitReason = rec.exitReason;
     }
     return ev;
+  }
+}
+
+/** Why a session takes no input now, and what to do. */
+export function notRunning(rec: SessionRecord): string {
+  const ref = rec.name ?? rec.id;
+  switch (rec.status) {
+    case "hibernated":
+      return `session ${rec.id} is hibernated: wake it first (claude-sessions wake ${ref}); ` +
+        "attach and send wake it themselves";
+    case "queued":
+      return `session ${rec.id} is queued (limits.maxLive): it starts when a slot frees; ` +
+        `claude-sessions wait ${ref} --until waiting_input`;
+    default:
+      return `session ${rec.id} is not running`;
   }
 }

@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import { connectOrStart } from "../cli/_connect.ts";
 import { Client } from "../client/client.ts";
+import { resourceLines } from "../cli/status.ts";
 import { hookCommand } from "../hooks.ts";
 import { exists } from "../exists.ts";
 import { formatBytes } from "../bytes.ts";
@@ -451,6 +452,39 @@ export const notifierCheck: Check = {
   },
 };
 
+/**
+ * How the daemon enforces resource limits (a systemd scope, a cgroup, or
+ * itself), as it says in `status`; a CPU limit it cannot enforce fails.
+ */
+export const limitsCheck: Check = {
+  id: "limits",
+  title: "limits",
+  async run(ctx) {
+    let st;
+    try {
+      const client = await Client.connect(ctx.paths.socket);
+      try {
+        st = await client.request("status", {});
+      } finally {
+        client.close();
+      }
+    } catch (e) {
+      return skip(`the daemon does not answer: ${(e as Error).message}`);
+    }
+    const r = st.resources;
+    if (!r) return skip("the daemon is of a version without resource limits");
+    const what = resourceLines(r)[0]![1]!;
+    if (r.limits.cpu !== null && r.enforcement === "daemon") {
+      return fail(
+        `${what}; limits.cpu is not enforced without a cgroup`,
+        "run the daemon where it gets a cgroup: as the systemd user service (its unit has " +
+          "Delegate=yes), under a user systemd manager, or as root with cgroup v1; or drop limits.cpu",
+      );
+    }
+    return ok(what);
+  },
+};
+
 /** Free space below which a disk counts as full (a hook event is a few KiB). */
 const FULL_DISK_BYTES = 64 * 1024;
 
@@ -549,6 +583,7 @@ export const CHECKS: Check[] = [
   homeCheck,
   hooksCheck,
   serviceCheck,
+  limitsCheck,
   notifierCheck,
   diskCheck,
 ];
