@@ -469,7 +469,7 @@ export class Manager {
     const admitted = await this.#admit();
     try {
       return await this.#createAdmitted(
-        { id, name, cwd, command, args, hooks, conversationId, limits, env },
+        { id, name, cwd, command, args, hooks, conversationId, limits, env, tags },
         params,
         admitted,
       );
@@ -489,11 +489,12 @@ export class Manager {
       conversationId: string | null;
       limits: SessionLimits;
       env: Record<string, string>;
+      tags: string[];
     },
     params: NewParams,
     admitted: boolean,
   ): Promise<Session> {
-    const { id, name, cwd, command, args, hooks, conversationId, env } = p;
+    const { id, name, cwd, command, args, hooks, conversationId, env, tags } = p;
     const at = now();
     const first: SessionStatus = admitted ? "starting" : "queued";
     const rec: SessionRecord = {
