@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { TestHome } from "./_harness.ts";
+import { Fifo, spoolHook, TestHome } from "./_harness.ts";
 import { TermClient } from "./_term.ts";
 import { HAVE_SSHD, Sshd } from "./_sshd.ts";
 import { CLAUDE_BIN } from "./_claude.ts";
@@ -229,3 +229,53 @@ async function childPids(pid: number, name: string): Promise<number[]> {
   walk(pid);
   return found;
 }
+
+Deno.test(
+  "notify watch and next --hosts: a wait on another machine is told here",
+  opts,
+  async () => {
+    // There: a stand-in Claude (hooks on, its prompt up) whose hooks the test spools.
+    const t = await setup({
+      claude: {
+        command: "/bin/sh",
+        args: ["-c", "printf '\\033[?2004h'; exec sleep 600"],
+        hooks: true,
+      },
+    });
+    const fifo = await Fifo.create(t.local.dir, "notified.fifo");
+    await t.local.writeConfig({
+      claude: { command: "/bin/sh" },
+      hosts: { box: t.sshd.host(t.remote.dir) },
+      notify: {
+        command: `printf 'title=%s\\nEND\\n' "$CLAUDE_SESSIONS_NOTIFY_TITLE" > ${fifo.path}`,
+      },
+    });
+    const watcher = TermClient.spawn(["notify", "watch", "--hosts", "box"], t.local.env, {
+      cols: 200,
+      rows: 20,
+    }, false);
+    try {
+      const id = (await t.box(["new", t.remote.dir, "--name", "w"])).trim();
+      await watcher.waitForRaw(/box: following/, 30_000);
+      assert.equal((await t.local.cli(["next", "--hosts", "box"])).code, 1, "nothing waits yet");
+      await spoolHook(`${t.remote.dir}/spool`, id, BigInt(Date.now()) * 1_000_000n, {
+        hook_event_name: "PermissionRequest",
+        tool_name: "Bash",
+        tool_input: { command: "make deploy" },
+      });
+      // Told here, named with its host.
+      const told = await fifo.read(30_000);
+      assert.equal(told.title, "box/w: waiting for permission");
+      await watcher.waitForRaw(/box\/w: waiting for permission: sent through command/, 30_000);
+      // next across machines finds it there.
+      const next = await t.local.ok(["next", "--hosts", "all"]);
+      assert.equal(next.trim(), `box ${id}`);
+      const json = JSON.parse(await t.local.ok(["next", "--hosts", "all", "--json"]));
+      assert.deepEqual([json.host, json.id, json.waitingFor.input], ["box", id, "make deploy"]);
+    } finally {
+      await watcher.kill();
+      fifo.close();
+      await t.cleanup();
+    }
+  },
+);

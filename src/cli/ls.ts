@@ -29,14 +29,7 @@ hibernated ones (they have no process); --all adds exited ones.
 The short id is the shortest prefix (at least 8 characters) that tells every
 known session apart; any unique prefix works wherever an ID is expected.
 A TAGS column shows when a listed session has tags; --tag lists only the
-sessions with that tag. --json prints the full records as a JSON array.
-
---hosts lists several machines at once — all (this one and every host of
-config hosts) or a comma list of host names (local: this one) — with a HOST
-column; each is asked over its own connection, and one that does not answer
-(within 15 s) is shown as unreachable, with why, without holding up the
-others (exit 1 then). Other hosts' daemons are not started for it. With
---json it prints [{"host", "sessions"} or {"host", "error"}, …].`,
+sessions with that tag.
 
 MEM is the resident memory of the session's whole process tree (every
 process of its terminal session, or carrying its CLAUDE_SESSIONS_ID, or in
@@ -45,7 +38,14 @@ since the previous measurement, or over a quarter of a second when there was
 none in the last minute. Both are "-" for a session without a process.
 
 --json prints the full records as a JSON array, with "usage" ({"rss",
-"cpu", "processes", "at"}) on live ones.`,
+"cpu", "processes", "at"}) on live ones.
+
+--hosts lists several machines at once — all (this one and every host of
+config hosts) or a comma list of host names (local: this one) — with a HOST
+column; each is asked over its own connection, and one that does not answer
+(within 15 s) is shown as unreachable, with why, without holding up the
+others (exit 1 then). Other hosts' daemons are not started for it. With
+--json it prints [{"host", "sessions"} or {"host", "error"}, …].`,
   options: {
     hosts: {
       type: "string",
