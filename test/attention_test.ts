@@ -309,9 +309,10 @@ Deno.test(
       assert.deepEqual(records.find((r) => r.id === a)?.tags, ["ci", "web"]);
       assert.deepEqual(records.find((r) => r.id === plain)?.tags, []);
       const table = (await ok(["ls"])).split("\n");
-      assert.match(table[0]!, /^ID\s+NAME\s+STATUS\s+TAGS\s+AGE\s+DIR$/);
+      assert.match(table[0]!, /^ID\s+NAME\s+STATUS\s+MEM\s+CPU\s+TAGS\s+AGE\s+DIR$/);
       assert.match(table.find((l) => l.includes(" a "))!, / ci,web /);
-      assert.match(table.find((l) => l.includes(" plain "))!, /running \S+\s+-\s/);
+      // MEM, CPU, then "-" for no tags.
+      assert.match(table.find((l) => l.includes(" plain "))!, /running \S+\s+\S+\s+\S+\s+-\s/);
 
       const web = JSON.parse(await ok(["ls", "--tag", "web", "--json"])) as SessionRecord[];
       assert.deepEqual(web.map((r) => r.id), [a]);
