@@ -440,7 +440,7 @@ Deno.test("notify test: sends a sample through the notifier, says how it went", 
 
     const usage = await home.cli(["notify", "send"]);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /unknown action "send" \(test\)/);
+    assert.match(usage.stderr, /unknown action "send" \(test or watch\)/);
 
     // status and doctor say which notifier the daemon uses.
     await home.writeConfig({ notify: { command: "true", on: ["waiting_permission"] } });
