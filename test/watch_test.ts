@@ -6,84 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import { MAIN, TestHome } from "./_harness.ts";
-import { TermClient } from "./_term.ts";
+import { TestHome } from "./_harness.ts";
 import { StandInDaemon, standInRecord } from "./_standin.ts";
-import { lineText, Terminal } from "../src/xterm.ts";
-import { ModeTracker } from "../src/daemon/_modes.ts";
+import { assertRestored, BEFORE, startWatch } from "./_watch.ts";
 import type { SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const BEFORE = "BEFORE-WATCH";
-
-/** Runs `watch ARGS` on a new terminal, after printing a line on its main screen. */
-function startWatch(
-  env: Record<string, string>,
-  size = { cols: 120, rows: 30 },
-  args: string[] = [],
-): TermClient {
-  return TermClient.spawnArgv(
-    [
-      "/bin/sh",
-      "-c",
-      `printf '${BEFORE}\\n'; exec "$@"`,
-      "sh",
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--quiet",
-      MAIN,
-      "watch",
-      ...args,
-    ],
-    env,
-    size,
-  );
-}
-
-const MODE_KEYS = [
-  "applicationCursorKeysMode",
-  "applicationKeypadMode",
-  "bracketedPasteMode",
-  "insertMode",
-  "mouseTrackingMode",
-  "originMode",
-  "reverseWraparoundMode",
-  "sendFocusMode",
-  "synchronizedOutputMode",
-  "wraparoundMode",
-] as const;
-
-function modesOf(t: Terminal): Record<string, unknown> {
-  return Object.fromEntries(MODE_KEYS.map((k) => [k, t.modes[k]]));
-}
-
-/**
- * Checks that everything watch wrote leaves the terminal as it found it:
- * the main screen (with what was on it), every mode as a fresh terminal's,
- * the cursor visible. Returns the main screen's lines.
- */
-async function assertRestored(t: TermClient, cols: number, rows: number): Promise<string[]> {
-  const term = new Terminal({ cols, rows, allowProposedApi: true });
-  const fresh = new Terminal({ cols, rows, allowProposedApi: true });
-  try {
-    await new Promise<void>((r) => term.write(t.raw, r));
-    assert.equal(term.buffer.active.type, "normal", "back on the main screen");
-    assert.deepEqual(modesOf(term), modesOf(fresh));
-    const modes = new ModeTracker();
-    modes.feed(new TextEncoder().encode(t.raw));
-    assert.equal(modes.cursorHidden, false, "the cursor is visible");
-    assert.equal(modes.mouseEncoding, null);
-    assert.deepEqual(modes.kittyStack, []);
-    const buf = term.buffer.active;
-    const lines = Array.from({ length: rows }, (_, y) => lineText(buf, y).trimEnd());
-    assert.equal(lines[0], BEFORE, "the main screen kept what was on it");
-    return lines;
-  } finally {
-    term.dispose();
-    fresh.dispose();
-  }
-}
 
 async function shellHome() {
   const h = await TestHome.create({ claude: { command: "/bin/sh", args: [] } });
@@ -181,15 +109,16 @@ Deno.test(
       assert.match(screen, /^claude-sessions watch {2}1 session · 1 running\n {2}ID +NAME/);
       assert.doesNotMatch(screen, /READY|got:hello/);
 
-      // Send a line without attaching.
+      // Send a line without attaching; the preview pane follows the session's output.
+      w.type("p");
+      await w.waitForScreen(/── \w+ \(sh1\) · running ─+\n(?:.*\n)*got:hello/);
       w.type("s");
       await w.waitForScreen(/send to \w+ \(sh1\): *$/m);
       w.type("via watch\r");
       await w.waitForScreen(/sent to \w+ \(sh1\): typed/);
-      for (let i = 0; !(await h.ok(["peek", "sh1"])).includes("got:via watch"); i++) {
-        if (i === 100) throw new Error("the line never reached the session");
-        await h.ok(["wait", "sh1", "--until", "running", "--timeout", "1"]);
-      }
+      await w.waitForScreen(/── \w+ \(sh1\) · running ─+\n(?:.*\n)*got:via watch/);
+      w.type("p");
+      await w.waitForScreen(/^(?![\s\S]*── \w+ \(sh1\))/);
 
       // r on a live session says why not.
       w.type("r");
