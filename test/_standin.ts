@@ -19,6 +19,7 @@ import {
   type SessionStatus,
 } from "../src/protocol.ts";
 import { within } from "../src/async.ts";
+import { testRecord } from "../src/_test_record.ts";
 
 /** A request the stand-in received. */
 export interface SeenRequest {
@@ -36,34 +37,16 @@ export function standInRecord(
   extra: Partial<SessionRecord> = {},
 ): SessionRecord {
   const at = new Date().toISOString();
-  return {
+  return testRecord({
     id,
-    name: null,
     cwd: "/tmp",
-    command: "claude",
-    args: [],
-    pid: 1,
     status: status as SessionStatus,
     statusSince: at,
-    statusSource: "hook",
-    history: [],
     created: at,
     updated: at,
-    exitCode: null,
-    signal: null,
-    exitReason: null,
-    cols: 80,
-    rows: 24,
     runs: [],
-    tty: null,
-    hooks: true,
-    conversationId: null,
-    transcriptPath: null,
-    lastMessage: null,
-    lastError: null,
-    clients: 0,
     ...extra,
-  };
+  });
 }
 
 /** The stand-in daemon. */

@@ -16,6 +16,7 @@
 
 import type { SessionEvent, SessionRecord, SessionStatus } from "../protocol.ts";
 import { describeWait, oneLine } from "../session_view.ts";
+import { REAL_TIMERS, type Timers } from "./_timers.ts";
 
 /** How long a wait holds before it is announced. */
 export const ALERT_SETTLE_MS = 2000;
@@ -90,19 +91,6 @@ export function alertText(rec: SessionRecord, kind: WaitKind): { title: string; 
 // ---------------------------------------------------------------------------
 // When
 
-/** Time and timers (tests drive their own). */
-export interface AlertClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const REAL_CLOCK: AlertClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as number | undefined),
-};
-
 /** What {@linkcode WaitAlerts} needs. */
 export interface WaitAlertsHost {
   /** The session's record now. */
@@ -124,13 +112,13 @@ interface Track {
 /** Decides, from the event stream, when a wait is announced. */
 export class WaitAlerts {
   readonly #host: WaitAlertsHost;
-  readonly #clock: AlertClock;
+  readonly #clock: Timers;
   readonly #settleMs: number;
   readonly #tracks = new Map<string, Track>();
 
-  constructor(host: WaitAlertsHost, opts: { clock?: AlertClock; settleMs?: number } = {}) {
+  constructor(host: WaitAlertsHost, opts: { clock?: Timers; settleMs?: number } = {}) {
     this.#host = host;
-    this.#clock = opts.clock ?? REAL_CLOCK;
+    this.#clock = opts.clock ?? REAL_TIMERS;
     this.#settleMs = opts.settleMs ?? ALERT_SETTLE_MS;
   }
 

@@ -1,35 +1,11 @@
 import assert from "node:assert/strict";
-import { type AlertClock, alertSequence, alertText, WaitAlerts, waitStarted } from "./_alerts.ts";
+import { alertSequence, alertText, WaitAlerts, waitStarted } from "./_alerts.ts";
 import type { SessionEvent, SessionRecord, SessionStatus } from "../protocol.ts";
+import { testRecord } from "../_test_record.ts";
+import type { Timers } from "./_timers.ts";
 
 function rec(id: string, status: SessionStatus, extra: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id,
-    name: null,
-    cwd: "/w",
-    command: "claude",
-    args: [],
-    pid: 1,
-    status,
-    statusSince: "2025-01-01T00:00:00Z",
-    statusSource: "hook",
-    history: [],
-    created: "2025-01-01T00:00:00Z",
-    updated: "2025-01-01T00:00:00Z",
-    exitCode: null,
-    signal: null,
-    exitReason: null,
-    cols: 80,
-    rows: 24,
-    runs: [],
-    tty: null,
-    hooks: true,
-    conversationId: null,
-    transcriptPath: null,
-    lastMessage: null,
-    lastError: null,
-    ...extra,
-  };
+  return testRecord({ id, status, ...extra });
 }
 
 function ev(id: string, status: SessionStatus, previous: SessionStatus | null): SessionEvent {
@@ -81,7 +57,7 @@ Deno.test("which waits: a permission from anything, input only after running", (
   assert.equal(waitStarted("queued", null), null);
 });
 
-class Clock implements AlertClock {
+class Clock implements Timers {
   t = 0;
   due: { at: number; fn: () => void; id: number }[] = [];
   n = 0;

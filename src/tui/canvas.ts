@@ -9,6 +9,7 @@
  */
 
 import { charWidth, textWidth } from "./_width.ts";
+import { REAL_TIMERS, type Timers } from "./_timers.ts";
 
 /**
  * A frame: `rows` lines of `cols` cells, each a character (with any
@@ -203,19 +204,6 @@ export class FrameWriter {
   }
 }
 
-/** Time and timers of a {@linkcode FrameClock} (tests drive their own). */
-export interface FrameTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const REAL_TIMERS: FrameTimers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as number | undefined),
-};
-
 /**
  * Coalesces redraw requests: however many come, `draw` runs at most once
  * per `intervalMs`, soon after the first request (at once when the last
@@ -224,11 +212,11 @@ const REAL_TIMERS: FrameTimers = {
 export class FrameClock {
   readonly #intervalMs: number;
   readonly #draw: () => void;
-  readonly #timers: FrameTimers;
+  readonly #timers: Timers;
   #last = -Infinity;
   #timer: unknown = null;
 
-  constructor(intervalMs: number, draw: () => void, timers: FrameTimers = REAL_TIMERS) {
+  constructor(intervalMs: number, draw: () => void, timers: Timers = REAL_TIMERS) {
     this.#intervalMs = intervalMs;
     this.#draw = draw;
     this.#timers = timers;

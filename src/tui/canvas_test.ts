@@ -57,14 +57,19 @@ Deno.test("canvas: ANSI lines keep their colours, or none without colour", () =>
   assert.ok(c.styles[1]!.every((s) => s === ""));
 });
 
+/** A 20x4 canvas with three lines: a header, a styled row, a plain row. */
+function threeLines(second: string, secondStyle: string, third: string): Canvas {
+  const c = new Canvas(20, 4);
+  c.text(0, 0, "header");
+  c.text(1, 0, second, secondStyle);
+  c.text(2, 0, third);
+  return c;
+}
+
 Deno.test("frame writer: the first frame in full, then only the cells that changed", async () => {
   const w = new FrameWriter();
   const term = new Terminal({ cols: 20, rows: 4, allowProposedApi: true });
-  const a = new Canvas(20, 4);
-  a.text(0, 0, "header");
-  a.text(1, 0, "row one", "32");
-  a.text(2, 0, "row two");
-  const first = w.frame(a);
+  const first = w.frame(threeLines("row one", "32", "row two"));
   assert.match(first, /\x1b\[2J/);
   assert.deepEqual((await screenAfter(term, first)).map((l) => l.trimEnd()), [
     "header",
@@ -73,17 +78,9 @@ Deno.test("frame writer: the first frame in full, then only the cells that chang
     "",
   ]);
   // Nothing changed: nothing written.
-  const same = new Canvas(20, 4);
-  same.text(0, 0, "header");
-  same.text(1, 0, "row one", "32");
-  same.text(2, 0, "row two");
-  assert.equal(w.frame(same), "");
+  assert.equal(w.frame(threeLines("row one", "32", "row two")), "");
   // One word changed: that word only (plus the cursor move and synchronized-output marks).
-  const b = new Canvas(20, 4);
-  b.text(0, 0, "header");
-  b.text(1, 0, "row one", "32");
-  b.text(2, 0, "row 2");
-  const diff = w.frame(b);
+  const diff = w.frame(threeLines("row one", "32", "row 2"));
   assert.equal(diff, "\x1b[?2026h\x1b[3;5H2  \x1b[?2026l");
   assert.deepEqual((await screenAfter(term, diff)).map((l) => l.trimEnd()), [
     "header",
@@ -92,10 +89,7 @@ Deno.test("frame writer: the first frame in full, then only the cells that chang
     "",
   ]);
   // A style change rewrites the cells with their style, and ends in the default attributes.
-  const c = new Canvas(20, 4);
-  c.text(0, 0, "header");
-  c.text(1, 0, "row one", "1;31");
-  c.text(2, 0, "row 2");
+  const c = threeLines("row one", "1;31", "row 2");
   const restyled = w.frame(c);
   assert.equal(restyled, "\x1b[?2026h\x1b[2;1H\x1b[0;1;31mrow one\x1b[0m\x1b[?2026l");
   // After invalidate (e.g. coming back from attach): everything again.

@@ -440,6 +440,47 @@ class Watch {
     this.#redraw();
   }
 
+  /** What each key does outside prompts: keys by name in <>, characters as themselves. */
+  readonly #bindings: Record<string, () => void> = (() => {
+    const up = () => this.#move(-1);
+    const down = () => this.#move(1);
+    const first = () => this.#move("first");
+    const last = () => this.#move("last");
+    const attach = () => this.#attach();
+    const quit = () => this.#end({ code: 0 });
+    return {
+      "<up>": up,
+      "<ctrl-p>": up,
+      "<down>": down,
+      "<ctrl-n>": down,
+      j: down,
+      "<pageup>": () => this.#move(-this.#pageRows),
+      "<pagedown>": () => this.#move(this.#pageRows),
+      "<home>": first,
+      g: first,
+      "<end>": last,
+      G: last,
+      "<enter>": attach,
+      a: attach,
+      q: quit,
+      "<ctrl-c>": quit,
+      "<escape>": () => this.#setFilter(""),
+      p: () => this.#togglePreview(),
+      s: () => this.#send(),
+      y: () => this.#answer(true),
+      n: () => this.#answer(false),
+      k: () => this.#kill(),
+      N: () => this.#new(),
+      r: () => this.#resume(),
+      "/": () => this.#filterPrompt(),
+      e: () => {
+        this.#showExited = !this.#showExited;
+        this.#keepSelection();
+      },
+      "?": () => (this.#help = true),
+    };
+  })();
+
   #onKey(key: Key): void {
     if (this.#help) {
       this.#help = false;
@@ -450,69 +491,14 @@ class Watch {
       return;
     }
     this.#message = null;
-    const ch = key.name === "char" ? key.ch : undefined;
-    switch (key.name) {
-      case "up":
-      case "ctrl-p":
-        return this.#move(-1);
-      case "down":
-      case "ctrl-n":
-        return this.#move(1);
-      case "pageup":
-        return this.#move(-this.#pageRows);
-      case "pagedown":
-        return this.#move(this.#pageRows);
-      case "home":
-        return this.#move("first");
-      case "end":
-        return this.#move("last");
-      case "enter":
-        return this.#attach();
-      case "ctrl-c":
-        return this.#end({ code: 0 });
-      case "escape":
-        if (this.#filter) this.#setFilter("");
-        return;
-    }
-    switch (ch) {
-      case "q":
-        return this.#end({ code: 0 });
-      case "j":
-        return this.#move(1);
-      case "g":
-        return this.#move("first");
-      case "G":
-        return this.#move("last");
-      case "a":
-        return this.#attach();
-      case "p":
-        this.#previewOn = !this.#previewOn;
-        if (this.#previewOn) {
-          this.#previewFor = null;
-          this.#refreshPreview();
-        }
-        return;
-      case "s":
-        return this.#send();
-      case "y":
-        return this.#answer(true);
-      case "n":
-        return this.#answer(false);
-      case "k":
-        return this.#kill();
-      case "N":
-        return this.#new();
-      case "r":
-        return this.#resume();
-      case "/":
-        return this.#filterPrompt();
-      case "e":
-        this.#showExited = !this.#showExited;
-        this.#keepSelection();
-        return;
-      case "?":
-        this.#help = true;
-        return;
+    this.#bindings[key.name === "char" ? key.ch! : `<${key.name}>`]?.();
+  }
+
+  #togglePreview(): void {
+    this.#previewOn = !this.#previewOn;
+    if (this.#previewOn) {
+      this.#previewFor = null;
+      this.#refreshPreview();
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { SessionRecord } from "../protocol.ts";
+import { testRecord } from "../_test_record.ts";
 import {
   type ColumnKey,
   detailOf,
@@ -15,33 +16,15 @@ const NOW = Date.parse("2025-06-01T12:00:00Z");
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
 
 function rec(id: string, status: string, extra: Partial<SessionRecord> = {}): SessionRecord {
-  return {
+  return testRecord({
     id: id.padEnd(26, "0"),
-    name: null,
     cwd: "/home/me/src/proj",
-    command: "claude",
-    args: [],
-    pid: 1,
     status: status as SessionRecord["status"],
     statusSince: ago(60),
-    statusSource: "hook",
-    history: [],
     created: ago(600),
-    updated: ago(60),
-    exitCode: null,
-    signal: null,
-    exitReason: null,
-    cols: 80,
-    rows: 24,
     runs: [],
-    tty: null,
-    hooks: true,
-    conversationId: null,
-    transcriptPath: null,
-    lastMessage: null,
-    lastError: null,
     ...extra,
-  };
+  });
 }
 
 function state(records: SessionRecord[], extra: Partial<WatchState> = {}): WatchState {
