@@ -153,9 +153,9 @@ class Watch {
   }
 
   async run(): Promise<number> {
-    this.#setUp();
     let outcome: Outcome;
     try {
+      this.#setUp();
       outcome = await this.#ended;
     } finally {
       this.#done = true;
