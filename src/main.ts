@@ -48,6 +48,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "attach this terminal to a session (detach: Ctrl-B d)",
     load: () => import("./cli/attach.ts"),
   },
+  watch: {
+    summary: "a live full-screen table of every session, what waits for you first",
+    load: () => import("./cli/watch.ts"),
+  },
   next: {
     summary: "the session that has waited longest for you (print it or attach)",
     load: () => import("./cli/next.ts"),
