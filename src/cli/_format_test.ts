@@ -22,6 +22,7 @@ Deno.test("statuses are coloured when known, plain when not (a newer daemon's)",
   assert.equal(paintStatus("running 4m", "running", true), "\x1b[32mrunning 4m\x1b[0m");
   assert.equal(paintStatus("running 4m", "running", false), "running 4m");
   assert.equal(statusSgr("waiting_permission"), "1;31");
-  assert.equal(statusSgr("hibernated"), "");
-  assert.equal(paintStatus("hibernated 2m", "hibernated" as SessionStatus, true), "hibernated 2m");
+  assert.equal(statusSgr("hibernated"), "36");
+  assert.equal(statusSgr("dreaming"), "");
+  assert.equal(paintStatus("dreaming 2m", "dreaming" as SessionStatus, true), "dreaming 2m");
 });

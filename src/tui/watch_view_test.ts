@@ -203,7 +203,7 @@ Deno.test("frame: colours by status, the selected row in reverse video, exited d
   const rs = [
     rec("01PERM", "waiting_permission"),
     rec("01RUN", "running"),
-    rec("01QUE", "queued"),
+    rec("01NEW", "dreaming" as SessionRecord["status"]),
     rec("01EXIT", "exited"),
   ];
   const f = drawWatch(state(rs, { color: true, showExited: true, selected: rs[1]!.id }), 100, 10);
