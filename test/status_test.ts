@@ -238,6 +238,51 @@ Deno.test(
 );
 
 Deno.test(
+  "a PermissionRequest that loses the race with the state file still says what it asks for",
+  opts,
+  async () => {
+    const t = await setup();
+    try {
+      const stateDir = `${t.fakeHome}/.claude/sessions`;
+      const state = (status: string, at: number, extra: Record<string, unknown> = {}) =>
+        Deno.writeTextFile(
+          `${stateDir}/${t.rec.pid}.json`,
+          JSON.stringify({ pid: t.rec.pid, status, statusUpdatedAt: at, ...extra }),
+        );
+      const t0 = Date.now();
+      // Claude works (its state file, stamped late); the PermissionRequest
+      // hook's report is older, so it sets no status of its own…
+      await state("busy", t0 + 100);
+      await t.wait("running");
+      await spool(t.spool, t.id, BigInt(t0 + 50) * 1_000_000n, {
+        hook_event_name: "PermissionRequest",
+        tool_name: "Bash",
+        tool_input: { command: "touch watched.txt" },
+      });
+      assert.equal((await t.get()).status, "running");
+      // …then the state file says it waits: with the hook's details.
+      await state("waiting", t0 + 200, { waitingFor: "permission prompt" });
+      const asking = await t.wait("waiting_permission");
+      assert.deepEqual(asking.waitingFor, {
+        kind: "permission",
+        tool: "Bash",
+        input: "touch watched.txt",
+      });
+      // Once answered (the tool ran), a later wait does not reuse them.
+      await spool(t.spool, t.id, BigInt(t0 + 300) * 1_000_000n, {
+        hook_event_name: "PostToolUse",
+        tool_name: "Bash",
+      });
+      await t.wait("running");
+      await state("waiting", t0 + 400, { waitingFor: "permission prompt" });
+      assert.deepEqual((await t.wait("waiting_permission")).waitingFor, { kind: "permission" });
+    } finally {
+      await t.cleanup();
+    }
+  },
+);
+
+Deno.test(
   "ready means ready: SessionStart counts only once the program switched on bracketed paste",
   opts,
   async () => {

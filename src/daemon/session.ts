@@ -86,6 +86,16 @@ export interface Observation {
   queued?: boolean;
 }
 
+/** Hooks that tell a permission asked for earlier was answered (the turn moved on). */
+const ANSWERED_BY = new Set([
+  "PostToolUse",
+  "PostToolUseFailure",
+  "UserPromptSubmit",
+  "Stop",
+  "StopFailure",
+  "SessionStart",
+]);
+
 /** Listener for what a hook or the state file reported (after it was applied). */
 export type ObservationListener = (o: Observation) => void;
 
@@ -197,6 +207,9 @@ export class Session {
   #followUp = false;
   #deferredIdle: Observation | null = null;
   #deferTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last PermissionRequest's details, and when the last one was answered (ms). */
+  #ask: { waitingFor: WaitingFor; at: number } | null = null;
+  #askAnsweredAt = 0;
   /** Claude reported this run's start (SessionStart): it is past any folder-trust dialog. */
   #started = false;
   #trustCheck: ReturnType<typeof setTimeout> | undefined;
@@ -447,6 +460,8 @@ export class Session {
     this.#started = false;
     this.#followUp = false;
     this.#dropDeferredIdle();
+    this.#ask = null;
+    this.#askAnsweredAt = 0;
     // A listener may still be catching up from the previous run; only the
     // old screen's hold goes with it.
     this.hold("screen", false);
@@ -646,6 +661,7 @@ export class Session {
       if (o.lastError !== null) this.#errorAt = o.at;
       set("lastError", o.lastError);
     }
+    if (o.source === "hook") this.#trackAsk(o);
     if (
       o.waitingFor && o.source === "hook" && rec.status === "waiting_permission" &&
       o.at >= this.#observedAt - 1000
@@ -719,14 +735,34 @@ export class Session {
   #applyStatus(o: Observation, note = ""): boolean {
     const rec = this.record;
     if (o.status === "waiting_permission") {
-      // The state file says only "permission prompt": keep a hook's details.
+      // The state file says only "permission prompt": keep a hook's details,
+      // or take those of the PermissionRequest not yet answered (its report
+      // can come in older than the state file's, and then set no status).
       const keep = o.source === "claude_state" && rec.status === "waiting_permission" &&
         rec.waitingFor;
-      if (!keep) rec.waitingFor = o.waitingFor ?? null;
+      if (!keep) {
+        const ask = this.#ask;
+        rec.waitingFor = o.source === "claude_state" && o.waitingFor?.kind === "permission" &&
+            ask && ask.at > this.#askAnsweredAt
+          ? { ...o.waitingFor, ...ask.waitingFor }
+          : o.waitingFor ?? null;
+      }
     } else {
       rec.waitingFor = null;
     }
     return this.setStatus(o.status!, o.source, `${o.detail ?? ""}${note}` || undefined);
+  }
+
+  /**
+   * Keeps the details of the last PermissionRequest until a hook tells that
+   * the turn moved on (it was answered).
+   */
+  #trackAsk(o: Observation): void {
+    if (o.event === "PermissionRequest" && o.waitingFor) {
+      if (!this.#ask || o.at >= this.#ask.at) this.#ask = { waitingFor: o.waitingFor, at: o.at };
+    } else if (o.event && ANSWERED_BY.has(o.event)) {
+      this.#askAnsweredAt = Math.max(this.#askAnsweredAt, o.at);
+    }
   }
 
   /** Holds back a state-file "idle" between background agents' end and Claude's own turn. */
