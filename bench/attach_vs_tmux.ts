@@ -17,7 +17,7 @@
 
 import { TestHome } from "../test/_harness.ts";
 import { TermClient } from "../test/_term.ts";
-import { TIMED_OUT, within } from "../src/async.ts";
+import { within } from "../src/async.ts";
 
 const KEYS = Number(Deno.args[0] ?? 200);
 const MB = Number(Deno.args[1] ?? 20);
@@ -29,18 +29,7 @@ const FLOOD = `read x; head -c ${
 
 /** Resolves when output containing `needle` arrives (after this call). */
 function next(client: TermClient, needle: string, timeoutMs = 10_000): Promise<void> {
-  let seen = "";
-  let stop = () => {};
-  const p = new Promise<void>((resolve) => {
-    stop = client.onOutput((text) => {
-      seen = (seen + text).slice(-needle.length - 4096);
-      if (seen.includes(needle)) resolve();
-    });
-  });
-  return within(p, timeoutMs).then((r) => {
-    stop();
-    if (r === TIMED_OUT) throw new Error(`no "${needle}" within ${timeoutMs} ms`);
-  });
+  return client.nextOutput(needle, timeoutMs);
 }
 
 /**

@@ -17,7 +17,6 @@
 import { TestHome } from "../test/_harness.ts";
 import { TermClient } from "../test/_term.ts";
 import { HAVE_SSHD, Sshd } from "../test/_sshd.ts";
-import { TIMED_OUT, within } from "../src/async.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 10);
 const KEYS = Number(Deno.args[1] ?? 100);
@@ -46,18 +45,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 /** Resolves when output containing `needle` arrives (after this call). */
 function next(client: TermClient, needle: string, timeoutMs = 10_000): Promise<void> {
-  let seen = "";
-  let stop = () => {};
-  const p = new Promise<void>((resolve) => {
-    stop = client.onOutput((text) => {
-      seen = (seen + text).slice(-needle.length - 4096);
-      if (seen.includes(needle)) resolve();
-    });
-  });
-  return within(p, timeoutMs).then((r) => {
-    stop();
-    if (r === TIMED_OUT) throw new Error(`no "${needle}" within ${timeoutMs} ms`);
-  });
+  return client.nextOutput(needle, timeoutMs);
 }
 
 async function echo(home: TestHome, host: string[], id: string): Promise<number[]> {

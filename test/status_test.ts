@@ -36,6 +36,13 @@ async function setup(program = READY_PROGRAM) {
         s.id === id
       );
     },
+    /** Writes Claude's state file for the session's program, stamped `at`. */
+    state(status: string, at: number, extra: Record<string, unknown> = {}): Promise<void> {
+      return Deno.writeTextFile(
+        `${fakeHome}/.claude/sessions/${rec.pid}.json`,
+        JSON.stringify({ pid: rec.pid, status, statusUpdatedAt: at, ...extra }),
+      );
+    },
     async wait(status: string): Promise<SessionRecord> {
       return JSON.parse(
         await home.ok(["wait", id, "--until", status, "--timeout", "20", "--json"]),
@@ -140,16 +147,7 @@ Deno.test(
     try {
       const stateDir = `${t.fakeHome}/.claude/sessions`;
       const state = (status: string, at: number, extra: Record<string, unknown> = {}) =>
-        Deno.writeTextFile(
-          `${stateDir}/${t.rec.pid}.json`,
-          JSON.stringify({
-            pid: t.rec.pid,
-            sessionId: "conv-9",
-            status,
-            statusUpdatedAt: at,
-            ...extra,
-          }),
-        );
+        t.state(status, at, { sessionId: "conv-9", ...extra });
       const t0 = Date.now();
       await spool(t.spool, t.id, BigInt(t0) * 1_000_000n, { hook_event_name: "UserPromptSubmit" });
       assert.equal((await t.get()).status, "running");
@@ -243,12 +241,7 @@ Deno.test(
   async () => {
     const t = await setup();
     try {
-      const stateDir = `${t.fakeHome}/.claude/sessions`;
-      const state = (status: string, at: number, extra: Record<string, unknown> = {}) =>
-        Deno.writeTextFile(
-          `${stateDir}/${t.rec.pid}.json`,
-          JSON.stringify({ pid: t.rec.pid, status, statusUpdatedAt: at, ...extra }),
-        );
+      const state = t.state;
       const t0 = Date.now();
       // Claude works (its state file, stamped late); the PermissionRequest
       // hook's report is older, so it sets no status of its own…
