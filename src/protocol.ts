@@ -584,7 +584,7 @@ export interface LinesPush {
   notice?: string;
 }
 
-export type Push = EventPush | SendProgressPush | AttachPush | LinesPush;
+export type Push = EventPush | SendProgressPush | AttachPush | LinesPush | UsagePush;
 
 /**
  * The daemon's last line to a client it disconnects (it did not read what it

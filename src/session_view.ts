@@ -159,6 +159,14 @@ export function sessionLabel(rec: Pick<SessionRecord, "id" | "name">): string {
   return rec.name ?? rec.id.slice(0, 8);
 }
 
+/**
+ * A record of another machine's session, named as notifications there name
+ * it here: `box/api` (the host, then its name or short id).
+ */
+export function onHost<R extends Pick<SessionRecord, "id" | "name">>(rec: R, host: string): R {
+  return { ...rec, name: `${host}/${sessionLabel(rec)}` };
+}
+
 /** What a waiting session waits for, as notifications tell it. */
 export type WaitKind = "permission" | "input";
 

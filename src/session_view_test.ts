@@ -4,6 +4,7 @@ import {
   exitSummary,
   notificationText,
   NOTIFY_LINE_LIMIT,
+  onHost,
   sessionLabel,
   shortIdLength,
   statusSummary,
@@ -217,4 +218,15 @@ Deno.test("statusSummary: queued and hibernated sessions say so, with how long",
   } as unknown as SessionRecord;
   assert.equal(statusSummary(rec, now), "hibernated 1h");
   assert.equal(statusSummary({ ...rec, status: "queued", runs: [] }, now), "queued 1h");
+});
+
+Deno.test("onHost: another machine's session is named host/name, or host/short id", () => {
+  const named = testRecord({ id: "01ABCDEFGHJK", name: "api" });
+  assert.equal(onHost(named, "box").name, "box/api");
+  assert.equal(named.name, "api", "the record itself is left as it was");
+  assert.equal(onHost(testRecord({ id: "01ABCDEFGHJK", name: null }), "gpu").name, "gpu/01ABCDEF");
+  assert.equal(
+    notificationText(onHost(named, "box"), "input").title,
+    "box/api: waiting for input",
+  );
 });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ROOT, TextSink } from "./_harness.ts";
+import { ROOT, TestHome, TextSink } from "./_harness.ts";
 import type { HostConfig } from "../src/config.ts";
 
 /** The server program. */
@@ -192,4 +192,38 @@ export class Sshd {
     await this.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Two machines on this one: `local`, a home whose config names `box` (and
+ * `hosts`), and behind a test sshd, a daemon in `remote`'s own home (with
+ * `remoteConfig`; `env` set for it there). Both run `/bin/sh` sessions here
+ * unless `remoteConfig` says otherwise.
+ */
+export async function twoMachines(
+  remoteConfig: unknown,
+  opts: { env?: Record<string, string>; hosts?: Record<string, HostConfig> } = {},
+) {
+  const sshd = await Sshd.start();
+  const remote = await TestHome.create(remoteConfig);
+  const local = await TestHome.create({
+    claude: { command: "/bin/sh" },
+    hosts: { box: sshd.host(remote.dir, opts.env), ...opts.hosts },
+  });
+  return {
+    sshd,
+    remote,
+    local,
+    /** Runs `claude-sessions COMMAND -H box ARGS…`. */
+    box: (args: string[]) => local.ok([args[0]!, "-H", "box", ...args.slice(1)]),
+    async cleanup() {
+      // The daemon there runs on this machine: stopped through its own socket (sshd may be down).
+      await remote.cli(["stop-daemon"]).catch(() => {});
+      await sshd.closeMasters(local.dir);
+      await sshd.cleanup();
+      await local.cli(["stop-daemon"]);
+      await remote.cleanup();
+      await local.cleanup();
+    },
+  };
 }

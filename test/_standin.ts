@@ -1,8 +1,9 @@
 /**
  * A stand-in daemon for clients that follow sessions (`watch`): it greets
- * with every feature, answers `events` with a snapshot of the sessions it
- * holds, and pushes the numbered events the test (or a benchmark) makes —
- * status changes with the session's record — to every subscriber. Other
+ * with every feature (or those given), answers `events` with a snapshot of
+ * the sessions it holds, and pushes the numbered events the test (or a
+ * benchmark) makes — status changes with the session's record — to every
+ * subscriber, and usage to those that asked for it. Other
  * requests are recorded and answered by `answer` (default: an empty
  * result). No sessions run: what it says is what the test decides.
  *
@@ -17,6 +18,8 @@ import {
   type SessionEvent,
   type SessionRecord,
   type SessionStatus,
+  type SessionUsage,
+  type UsagePush,
 } from "../src/protocol.ts";
 import { within } from "../src/async.ts";
 import { testRecord } from "../src/_test_record.ts";
@@ -61,26 +64,45 @@ export class StandInDaemon {
   #started = new Date().toISOString();
   #listener: Deno.UnixListener;
   #conns = new Set<Deno.UnixConn>();
-  /** Subscribers: connection and request id. */
-  #subs: { conn: Deno.UnixConn; id: unknown }[] = [];
+  /** Subscribers: connection, request id, and whether they asked for usage. */
+  #subs: { conn: Deno.UnixConn; id: unknown; usage: boolean }[] = [];
+  readonly #features: string[];
   #enc = new TextEncoder();
   #waiters: (() => void)[] = [];
 
-  private constructor(socket: string, records: SessionRecord[]) {
+  private constructor(socket: string, records: SessionRecord[], features: string[]) {
     this.socket = socket;
+    this.#features = features;
     for (const r of records) this.records.set(r.id, r);
     this.#listener = Deno.listen({ transport: "unix", path: socket });
     void this.#accept();
   }
 
-  /** Listens on `socket`, holding `records`. */
-  static start(socket: string, records: SessionRecord[] = []): StandInDaemon {
-    return new StandInDaemon(socket, records);
+  /** Listens on `socket`, holding `records`, greeting with `features` (default: all). */
+  static start(
+    socket: string,
+    records: SessionRecord[] = [],
+    features: string[] = Object.values(FEATURES),
+  ): StandInDaemon {
+    return new StandInDaemon(socket, records, features);
   }
 
   /** Subscribers now. */
   get subscribers(): number {
     return this.#subs.length;
+  }
+
+  /** Subscribers that asked for usage. */
+  get usageSubscribers(): number {
+    return this.#subs.filter((s) => s.usage).length;
+  }
+
+  /** Pushes usage to the subscribers that asked for it. */
+  pushUsage(sessions: Record<string, SessionUsage>): void {
+    for (const s of this.#subs.filter((x) => x.usage)) {
+      const push: UsagePush = { type: "usage", sub: s.id as number, sessions };
+      void this.#send(s.conn, push);
+    }
   }
 
   /** Waits until `pred` holds (checked as requests and subscriptions come). */
@@ -166,7 +188,7 @@ export class StandInDaemon {
       protocol: PROTOCOL_VERSION,
       version: "stand-in",
       pid: Deno.pid,
-      features: Object.values(FEATURES),
+      features: this.#features,
     });
     try {
       for await (const chunk of conn.readable) {
@@ -175,7 +197,7 @@ export class StandInDaemon {
           const { id, type, ...params } = JSON.parse(f.text);
           if (type === "events") {
             const sessions = [...this.records.values()];
-            this.#subs.push({ conn, id });
+            this.#subs.push({ conn, id, usage: params.usage === true });
             await this.#send(conn, {
               type: "reply",
               id,

@@ -11,7 +11,7 @@ import { MAIN } from "./_harness.ts";
 import { Client, type EventSubscription } from "../src/client/client.ts";
 import { SessionFeed } from "../src/client/feed.ts";
 import type { EventPush, SessionRecord } from "../src/protocol.ts";
-import { within } from "../src/async.ts";
+import { TIMED_OUT, within } from "../src/async.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -229,7 +229,7 @@ Deno.test(
 );
 
 Deno.test(
-  "the session feed follows the daemon, and starts over when it comes back",
+  "the session feed follows the daemon (and its usage pushes), and starts over when it comes back",
   opts,
   async () => {
     const home = await shellHome();
@@ -237,10 +237,13 @@ Deno.test(
     const maker = await Client.connect(home.socket);
     const first = await newShell(maker, home);
     maker.close();
+    let usageCame!: () => void;
+    const usage = new Promise<void>((r) => (usageCame = r));
     const feed = new SessionFeed({
       connect: () => Client.connect(home.socket),
       initialBackoffMs: 50,
       maxBackoffMs: 200,
+      onUsage: () => usageCame(),
     });
     const updates = feed[Symbol.asyncIterator]();
     const next = async () => {
@@ -251,6 +254,10 @@ Deno.test(
     try {
       assert.deepEqual(await next(), { kind: "snapshot", reconnected: false, restarted: false });
       assert.deepEqual(feed.table.records.map((r) => r.id), [first.id]);
+      // The daemon measures: usage comes pushed (the first subscriber's at once).
+      assert.ok(feed.usage !== null);
+      assert.notEqual(await within(usage, 30_000), TIMED_OUT, "no usage push");
+      assert.ok(feed.usage!.get(first.id)!.rss > 0);
       const c = feed.client!;
       const second = await newShell(c, home);
       let u;

@@ -45,7 +45,7 @@ Deno.test({
       sub.close();
       events.close();
       await w.waitForScreen(
-        /MESSAGE\n {2}\w+ +asker +waiting_permission +\d+s +\S+ +- +Bash: touch watched\.txt\n/,
+        /WAITING FOR[^\n]*\n {2}\w+ +asker +waiting_permission +\d+s +\S+ +\S+ +\S+ +- +Bash: touch watched\.txt\n/,
       ).catch(async (e) => {
         const recs = JSON.parse(await cs(["ls", "--json"])) as SessionRecord[];
         const asker = recs.find((r) => r.name === "asker");

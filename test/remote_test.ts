@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { Fifo, spoolHook, TestHome } from "./_harness.ts";
+import { Fifo, spoolHook } from "./_harness.ts";
 import { TermClient } from "./_term.ts";
-import { HAVE_SSHD, Sshd } from "./_sshd.ts";
+import { HAVE_SSHD, twoMachines } from "./_sshd.ts";
 import { CLAUDE_BIN } from "./_claude.ts";
 import { claudeEnv, createClaudeHome } from "./_claude_home.ts";
 import { scriptedReply, startMockApi } from "./_mock_api.ts";
@@ -18,28 +18,8 @@ import type { SessionRecord } from "../src/protocol.ts";
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !HAVE_SSHD };
 
 /** A local home whose config names `box`: a daemon in `remote`'s home behind `sshd`. */
-async function setup(remoteConfig: unknown, env: Record<string, string> = {}) {
-  const sshd = await Sshd.start();
-  const remote = await TestHome.create(remoteConfig);
-  const local = await TestHome.create({
-    claude: { command: "/bin/sh" },
-    hosts: { box: sshd.host(remote.dir, env) },
-  });
-  return {
-    sshd,
-    remote,
-    local,
-    /** Runs `claude-sessions COMMAND -H box ARGS…`. */
-    box: (args: string[]) => local.ok([args[0]!, "-H", "box", ...args.slice(1)]),
-    async cleanup() {
-      await local.cli(["stop-daemon", "-H", "box"]).catch(() => {});
-      await sshd.closeMasters(local.dir);
-      await sshd.cleanup();
-      await local.cli(["stop-daemon"]);
-      await remote.cleanup();
-      await local.cleanup();
-    },
-  };
+function setup(remoteConfig: unknown, env: Record<string, string> = {}) {
+  return twoMachines(remoteConfig, { env });
 }
 
 Deno.test(

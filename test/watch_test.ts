@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { TestHome } from "./_harness.ts";
 import { StandInDaemon, standInRecord } from "./_standin.ts";
 import { assertRestored, BEFORE, startWatch } from "./_watch.ts";
-import type { SessionRecord } from "../src/protocol.ts";
+import { TermClient } from "./_term.ts";
+import { FEATURES, type SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -39,8 +40,14 @@ Deno.test(
         screen,
         /^claude-sessions watch {2}3 sessions · 2 running · 1 exited \(hidden\)/,
       );
-      assert.match(screen, /\n {2}ID +NAME +STATUS +FOR +DIR +TAGS +WAITING FOR \/ LAST MESSAGE\n/);
-      assert.match(screen, /\n> \w+ +alpha +running +\d+s +\S+ +t1 *\n/);
+      assert.match(
+        screen,
+        /\n {2}ID +NAME +STATUS +FOR +MEM +CPU +DIR +TAGS +WAITING FOR \/ LAST MESSAGE\n/,
+      );
+      // MEM and CPU as the daemon pushes them (the first push comes at once).
+      screen = await w.waitForScreen(
+        /\n> \w+ +alpha +running +\d+s +\d[\d.]*[KMG] +\d+% +\S+ +t1 *\n/,
+      );
       assert.doesNotMatch(screen, /gone/);
 
       w.type("e");
@@ -164,17 +171,28 @@ Deno.test(
 );
 
 Deno.test(
-  "watch: narrow terminals drop DIR, then TAGS, then FOR; a resize redraws",
+  "watch: narrow terminals drop CPU, MEM, then DIR, TAGS, FOR; a resize redraws",
   opts,
   async () => {
     const { h, daemon } = await shellHome();
     try {
       await newShell(h, "wide", "exec sleep 100000", ["--tag", "backend"]);
       const w = startWatch(h.env, { cols: 140, rows: 20 });
-      await w.waitForScreen(/ID +NAME +STATUS +FOR +DIR +TAGS +WAITING FOR/);
+      const all = await w.waitForScreen(/wide +running +\d+s +\d[\d.]*[KMG] +\d+% /);
+      // Where the columns start says how wide the detail column is: it wants 16.
+      const titles = all.split("\n")[1]!;
+      assert.match(titles, /ID +NAME +STATUS +FOR +MEM +CPU +DIR +TAGS +WAITING FOR/);
+      const at = (t: string) => titles.indexOf(t);
+      const full = at("WAITING") + 16;
+      w.resize(full - 1, 20);
+      let screen = await w.waitForScreen(/ID +NAME +STATUS +FOR +MEM +DIR +TAGS +WAITING/);
+      assert.doesNotMatch(screen, /CPU/);
+      w.resize(full - 1 - (at("DIR") - at("CPU")), 20);
+      screen = await w.waitForScreen(/ID +NAME +STATUS +FOR +DIR +TAGS +WAITING/);
+      assert.doesNotMatch(screen, /CPU|MEM/);
       // The content decides what fits: here DIR goes at 66 columns, TAGS at 50, FOR at 44.
       w.resize(66, 20);
-      let screen = await w.waitForScreen(/ID +NAME +STATUS +FOR +TAGS +WAITING/);
+      screen = await w.waitForScreen(/ID +NAME +STATUS +FOR +TAGS +WAITING/);
       assert.doesNotMatch(screen, /DIR/);
       w.resize(50, 20);
       screen = await w.waitForScreen(/ID +NAME +STATUS +FOR +WAITING/);
@@ -184,7 +202,7 @@ Deno.test(
       assert.doesNotMatch(screen, /DIR|TAGS|(?<!WAITING )FOR/);
       assert.ok(screen.split("\n").every((l) => l.length <= 44));
       w.resize(140, 20);
-      await w.waitForScreen(/ID +NAME +STATUS +FOR +DIR +TAGS +WAITING FOR/);
+      await w.waitForScreen(/ID +NAME +STATUS +FOR +MEM +CPU +DIR +TAGS +WAITING FOR/);
       w.type("q");
       assert.equal((await w.close()).code, 0);
       await assertRestored(w, 140, 20);
@@ -283,11 +301,11 @@ Deno.test(
       // The waiting session is the first row, with what it waits for; the selection stays on
       // the session it was on.
       await w.waitForScreen(
-        /MESSAGE\n {2}01BBBBBB +bbb +waiting_permission +\d+s +\/tmp +- +Bash: touch x\n> 01AAAAAA/,
+        /MESSAGE\n {2}01BBBBBB +bbb +waiting_permission +\d+s +- +- +\/tmp +- +Bash: touch x\n> 01AAAAAA/,
       );
-      // Once it has held: the bell and an OSC 9 notification.
+      // Once it has held: the bell and an OSC 9 notification (what the daemon's say).
       await w.waitForRaw(
-        /\x07\x1b\]9;bbb: waiting for permission: permission to use Bash: touch x\x07/,
+        /\x07\x1b\]9;bbb: waiting for permission: Waiting for permission to use Bash: touch x in \/tmp\x07/,
       );
 
       // y on a session that does not wait: said, nothing sent.
@@ -361,18 +379,70 @@ Deno.test("watch: colours by status; NO_COLOR none at all", opts, async () => {
   }
 });
 
-Deno.test("watch: refuses to run without a terminal, and takes no arguments", opts, async () => {
-  const h = await TestHome.create();
-  try {
-    const r = await h.cli(["watch"]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /watch needs a terminal/);
-    const extra = await h.cli(["watch", "x"]);
-    assert.equal(extra.code, 2);
-    const help = await h.ok(["watch", "--help"]);
-    assert.match(help, /y \/ n +allow \/ deny the permission it waits for/);
-    assert.match(help, /Enter, a +attach \(Ctrl-B d comes back to watch\)/);
-  } finally {
-    await h.cleanup();
-  }
-});
+Deno.test(
+  "watch: refuses to run without a terminal, takes no arguments, and names an unknown host",
+  opts,
+  async () => {
+    const h = await TestHome.create();
+    try {
+      const r = await h.cli(["watch"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /watch needs a terminal/);
+      const extra = await h.cli(["watch", "x"]);
+      assert.equal(extra.code, 2);
+      // A host that is not configured: said so before the screen is taken.
+      const bad = TermClient.spawn(["watch", "--hosts", "local,nosuch"], h.env);
+      assert.equal((await bad.close()).code, 2);
+      assert.match(bad.raw, /unknown host "nosuch" \(configured: none; or ssh:\/\/…, local\)/);
+      assert.doesNotMatch(bad.raw, /\x1b\[\?1049h/);
+      const help = await h.ok(["watch", "--help"]);
+      assert.match(help, /y \/ n +allow \/ deny the permission it waits for/);
+      assert.match(help, /Enter, a +attach \(Ctrl-B d comes back to watch\)/);
+    } finally {
+      await h.cleanup();
+    }
+  },
+);
+
+Deno.test(
+  "watch: MEM and CPU from the daemon's usage pushes, nothing polled; a daemon that does not measure has no such columns",
+  opts,
+  async () => {
+    const h = await TestHome.create();
+    const a = standInRecord("01AAAAAAAAAAAAAAAAAAAAAAAA", "running", { name: "aaa" });
+    const q = standInRecord("01QQQQQQQQQQQQQQQQQQQQQQQQ", "queued", { name: "qqq" });
+    const fake = StandInDaemon.start(h.socket, [a, q]);
+    try {
+      const w = startWatch(h.env);
+      await w.waitForScreen(/ID +NAME +STATUS +FOR +MEM +CPU +DIR/);
+      await fake.until(() => fake.usageSubscribers === 1, "a usage subscription");
+      // Nothing measured yet: "-".
+      await w.waitForScreen(/aaa +running +\d+s +- +- +\/tmp/);
+      fake.pushUsage({ [a.id]: { rss: 300 * 1024 * 1024, cpu: 12.6, processes: 4, at: "" } });
+      await w.waitForScreen(/aaa +running +\d+s +300M +13% +\/tmp/);
+      // The next push replaces it (CPU not measured this time).
+      fake.pushUsage({ [a.id]: { rss: 1536 * 1024, cpu: null, processes: 4, at: "" } });
+      const screen = await w.waitForScreen(/aaa +running +\d+s +1\.5M +- +\/tmp/);
+      assert.match(screen, /qqq +queued +\d+s +- +- +\/tmp/);
+      // Only pushes: watch asked for nothing else.
+      assert.deepEqual(fake.requests.map((r) => r.type), []);
+      w.type("q");
+      assert.equal((await w.close()).code, 0);
+    } finally {
+      await fake.close();
+    }
+    // A daemon without the resources feature: no MEM or CPU, and usage is not asked for.
+    const old = StandInDaemon.start(h.socket, [a], [FEATURES.eventsSnapshot]);
+    try {
+      const w = startWatch(h.env);
+      const screen = await w.waitForScreen(/aaa +running/);
+      assert.match(screen, /\n {2}ID +NAME +STATUS +FOR +DIR +TAGS +WAITING/);
+      assert.equal(old.usageSubscribers, 0);
+      w.type("q");
+      assert.equal((await w.close()).code, 0);
+    } finally {
+      await old.close();
+      await h.cleanup();
+    }
+  },
+);

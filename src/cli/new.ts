@@ -138,6 +138,15 @@ function remoteDir(args: Parsed, host: string): string {
   if (dir === undefined) {
     throw new UsageError(`give the directory on ${host} (an absolute path, or ~/…)`, "new");
   }
+  return checkRemoteDir(dir, host);
+}
+
+/**
+ * Checks a directory on another machine: absolute there, or `~`/`~/…` (its
+ * home there); its daemon checks that it exists.
+ * @throws {UsageError} for anything else
+ */
+export function checkRemoteDir(dir: string, host: string): string {
   if (!dir.startsWith("/") && dir !== "~" && !dir.startsWith("~/")) {
     throw new UsageError(
       `the directory on ${host} must be absolute (or ~/…): "${dir}" would depend on this machine's current directory`,

@@ -100,6 +100,7 @@ async function watchHosts(spec: string): Promise<number> {
   const { SessionFeed } = await import("../client/feed.ts");
   const { Notifications } = await import("../daemon/notifications.ts");
   const { loadConfig, ConfigError } = await import("../config.ts");
+  const { onHost } = await import("../session_view.ts");
   // This machine's sessions are its daemon's to notify.
   const hosts = (await hostsOf(spec, p, "notify")).filter((h) => h !== "local");
   if (hosts.length === 0) {
@@ -127,7 +128,7 @@ async function watchHosts(spec: string): Promise<number> {
       // Named with its host, so the notification says where.
       record: (id) => {
         const r = feed.table.get(id);
-        return r ? { ...r, name: `${host}/${r.name ?? r.id.slice(0, 8)}` } : undefined;
+        return r ? onHost(r, host) : undefined;
       },
       attached: (id) => feed.table.get(id)?.clients ?? 0,
       publish: (ev) => {

@@ -20,6 +20,7 @@ import {
   type Push,
   type RequestType,
   type SessionRecord,
+  type UsagePush,
 } from "../protocol.ts";
 import { formatBytes } from "../bytes.ts";
 import { BoundedQueue } from "./queue.ts";
@@ -70,6 +71,11 @@ export interface SubscribeParams {
   snapshot?: boolean;
   /** Events held unread before the subscription fails; default {@linkcode DEFAULT_EVENT_QUEUE}. */
   maxQueue?: number;
+  /**
+   * Also receive every live session's usage, every few seconds, as the
+   * daemon pushes it (needs the `resources` feature): called as each comes.
+   */
+  onUsage?: (push: UsagePush) => void;
 }
 
 /** The sessions an `events` subscription started from (with `snapshot`). */
@@ -354,14 +360,18 @@ export class Client {
    */
   async subscribe(params: SubscribeParams = {}): Promise<EventSubscription> {
     if (params.snapshot) this.require("events.snapshot");
+    if (params.onUsage) this.require("resources");
+    const onUsage = params.onUsage;
     const limit = params.maxQueue ?? DEFAULT_EVENT_QUEUE;
     const queue = new BoundedQueue<EventPush>(limit, () => new EventsOverflowError(limit));
     const wire: Record<string, unknown> = {};
     if (params.session !== undefined) wire.session = params.session;
     if (params.snapshot) wire.snapshot = true;
+    if (onUsage) wire.usage = true;
     // Queued at once: reading them never waits for the consumer.
     const { id, reply } = this.#send("events", wire, (push) => {
       if (push.type === "event") queue.push(push);
+      else if (push.type === "usage" && onUsage && !queue.ended) onUsage(push);
     });
     const stop = () => this.#subs.delete(id);
     this.onClose((reason) => {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { SessionEvent } from "../protocol.ts";
+import type { SessionEvent, SessionUsage } from "../protocol.ts";
 import { FEATURES } from "../protocol.ts";
 import type { Client } from "./client.ts";
 import { DaemonError, MissingFeaturesError, ProtocolMismatchError } from "./errors.ts";
@@ -42,6 +42,12 @@ export interface FeedOptions {
   maxBackoffMs?: number;
   /** Events held unread before a resync; see `Client.subscribe`. */
   maxQueue?: number;
+  /**
+   * Follow the sessions' usage too, from the daemon's pushes (every 5 s;
+   * when it has the `resources` feature): called with
+   * {@linkcode SessionFeed.usage} as each push comes.
+   */
+  onUsage?: (usage: ReadonlyMap<string, SessionUsage>) => void;
 }
 
 /**
@@ -56,6 +62,7 @@ export class SessionFeed implements AsyncIterable<FeedUpdate> {
   readonly table = new SessionTable();
   readonly #opts: FeedOptions;
   #client: Client | null = null;
+  #usage: Map<string, SessionUsage> | null = null;
   #closed = false;
   #wake: (() => void) | null = null;
 
@@ -66,6 +73,14 @@ export class SessionFeed implements AsyncIterable<FeedUpdate> {
   /** The connection in use (null while down): it serves other requests too. */
   get client(): Client | null {
     return this.#client;
+  }
+
+  /**
+   * Each live session's usage as last pushed, by id (with `onUsage`); null
+   * when not asked for, or the daemon connected to does not measure it.
+   */
+  get usage(): ReadonlyMap<string, SessionUsage> | null {
+    return this.#usage;
   }
 
   /** Stops following (ends the iteration and closes the connection). */
@@ -107,6 +122,18 @@ export class SessionFeed implements AsyncIterable<FeedUpdate> {
         const params: Parameters<Client["subscribe"]>[0] = { snapshot: true };
         if (this.#opts.session !== undefined) params.session = this.#opts.session;
         if (this.#opts.maxQueue !== undefined) params.maxQueue = this.#opts.maxQueue;
+        const onUsage = this.#opts.onUsage;
+        if (onUsage && client.has(FEATURES.resources)) {
+          // What was measured before stays until the next push (one every 5 s).
+          this.#usage ??= new Map();
+          params.onUsage = (push) => {
+            if (this.#client !== client) return;
+            this.#usage = new Map(Object.entries(push.sessions ?? {}));
+            onUsage(this.#usage);
+          };
+        } else {
+          this.#usage = null;
+        }
         const sub = await client.subscribe(params);
         const before = this.table.daemonStarted;
         this.table.reset(sub.snapshot!);

@@ -2,17 +2,11 @@
  * Notifications the daemon raises when a session starts waiting for the
  * user, so they arrive whether or not any client is open.
  *
- * Which waits: `waiting_permission` (also the folder-trust question at
- * start), and `waiting_input` once the session has been `running` since it
- * last waited for input (a turn ended — also straight from a permission
- * prompt, when the tool's run went unreported; not the prompt coming up
- * after start, nor after the folder-trust question). A wait is notified once it has held for
- * {@linkcode NOTIFY_SETTLE_MS}: a flap (permission → running → permission,
- * a queued prompt taken at once) restarts the clock instead of notifying
- * twice, and a wait re-entered within that time of leaving one already
- * notified, about the same thing, is the same wait. Whether to notify is
- * decided then, from the config in effect (`notify.enabled`, `notify.on`)
- * and the clients attached to the session (none: the user is not looking).
+ * Which waits, and when: the rule of `src/waits.ts` (a permission, or
+ * input once a turn ended; once the wait has held {@linkcode NOTIFY_SETTLE_MS},
+ * flaps coalesced, once per wait). Whether to notify is decided then, from
+ * the config in effect (`notify.enabled`, `notify.on`) and the clients
+ * attached to the session (none: the user is not looking).
  *
  * Who delivers: config `notify.command` (`/bin/sh -c`, the notification as
  * JSON on stdin and in `CLAUDE_SESSIONS_NOTIFY_*` variables), else the
@@ -28,13 +22,7 @@
  * @module
  */
 
-import type {
-  NotificationReport,
-  NotifyStatus,
-  SessionEvent,
-  SessionRecord,
-  SessionStatus,
-} from "../protocol.ts";
+import type { NotificationReport, NotifyStatus, SessionEvent, SessionRecord } from "../protocol.ts";
 import type { NotifyConfig } from "../config.ts";
 import type { WaitKind } from "../session_view.ts";
 import {
@@ -49,9 +37,11 @@ import {
 import { resolveCommand } from "./manager.ts";
 import { now } from "./session.ts";
 import { TIMED_OUT, within } from "../async.ts";
+import type { Clock } from "../clock.ts";
+import { STATUS_OF_WAIT, WAIT_SETTLE_MS, WaitTracker } from "../waits.ts";
 
 /** How long a wait must hold before it is notified (flaps within it are coalesced). */
-export const NOTIFY_SETTLE_MS = 2000;
+export const NOTIFY_SETTLE_MS = WAIT_SETTLE_MS;
 /** Notifier processes running at once; more notifications queue. */
 export const MAX_RUNNING_NOTIFIERS = 4;
 /** Notifications queued behind running notifiers; beyond, they fail at once. */
@@ -59,29 +49,8 @@ export const MAX_QUEUED_NOTIFICATIONS = 64;
 /** Bytes of a notifier's stderr kept for the failure message. */
 const STDERR_LIMIT = 2048;
 
-/** The status each kind of wait is. */
-const STATUS_OF: Record<WaitKind, SessionStatus> = {
-  permission: "waiting_permission",
-  input: "waiting_input",
-};
-
 /** Variables of the daemon's own that a notifier does not inherit. */
 const DROPPED_ENV = ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"];
-
-/**
- * The wait a status change starts, if any: `waiting_permission` from
- * anything; `waiting_input` when a turn ended — it comes from `running`, or
- * the session `ran` since it last waited for input.
- */
-export function waitKindOf(
-  status: SessionStatus,
-  previous: SessionStatus | null,
-  ran: boolean,
-): WaitKind | null {
-  if (status === "waiting_permission") return "permission";
-  if (status === "waiting_input" && (previous === "running" || ran)) return "input";
-  return null;
-}
 
 /** Finds a program on a PATH as the daemon runs programs. */
 const findProgram = (name: string, path: string) => resolveCommand(name, path, "/");
@@ -213,35 +182,6 @@ export interface NotificationsHost {
   sampleDir: string;
 }
 
-/** The time and timers the settling runs on (tests drive their own). */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const REAL_CLOCK: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout> | undefined),
-};
-
-/** Per session: the wait it is in and what was last notified. */
-interface Track {
-  /** The wait the session is in now. */
-  kind: WaitKind | null;
-  /** Fires once the wait has held for the settle time. */
-  timer: unknown;
-  /** The last wait handled (notified, or seen by an attached client): kind and subject. */
-  lastKey: string | null;
-  /** When the session last left a wait (ms). */
-  leftAt: number;
-  /** When it entered the wait it is in (ms). */
-  enteredAt: number;
-  /** It has been `running` since it last waited for input (a turn is under way). */
-  ran: boolean;
-}
-
 interface Job {
   payload: NotifyPayload;
   done(report: NotificationReport): void;
@@ -250,11 +190,9 @@ interface Job {
 /** The daemon's notifications. */
 export class Notifications {
   readonly #host: NotificationsHost;
-  readonly #settleMs: number;
   readonly #maxRunning: number;
   readonly #maxQueued: number;
-  readonly #clock: Clock;
-  readonly #tracks = new Map<string, Track>();
+  readonly #waits: WaitTracker;
   readonly #queue: Job[] = [];
   #running = 0;
   /** Process groups of running notifiers (killed at close). */
@@ -269,10 +207,18 @@ export class Notifications {
     limits: { settleMs?: number; maxRunning?: number; maxQueued?: number; clock?: Clock } = {},
   ) {
     this.#host = host;
-    this.#settleMs = limits.settleMs ?? NOTIFY_SETTLE_MS;
     this.#maxRunning = limits.maxRunning ?? MAX_RUNNING_NOTIFIERS;
     this.#maxQueued = limits.maxQueued ?? MAX_QUEUED_NOTIFICATIONS;
-    this.#clock = limits.clock ?? REAL_CLOCK;
+    this.#waits = new WaitTracker({
+      record: (id) => this.#host.record(id),
+      wanted: (kind) => {
+        const cfg = this.#host.config();
+        return cfg.enabled && cfg.on.includes(STATUS_OF_WAIT[kind] as typeof cfg.on[number]);
+      },
+      // Someone attached is looking at it.
+      looking: (id) => this.#host.attached(id) > 0,
+      announce: (id, rec, kind) => this.#notify(id, rec, kind),
+    }, { settleMs: limits.settleMs ?? NOTIFY_SETTLE_MS, clock: limits.clock });
   }
 
   /** Notifications being delivered or queued. */
@@ -283,24 +229,7 @@ export class Notifications {
   /** Follows a lifecycle event (subscribe this to the manager). */
   onEvent(ev: SessionEvent): void {
     if (this.#closed) return;
-    if (ev.event === "removed" || ev.event === "exited" || ev.status === "exited") {
-      this.#forget(ev.id);
-      return;
-    }
-    if (ev.event !== "status") return;
-    let t = this.#tracks.get(ev.id);
-    if (!t) {
-      t = { kind: null, timer: undefined, lastKey: null, leftAt: 0, enteredAt: 0, ran: false };
-      this.#tracks.set(ev.id, t);
-    }
-    const kind = waitKindOf(ev.status, ev.previous, t.ran);
-    if (ev.status === "running") t.ran = true;
-    if (ev.status === "waiting_input") t.ran = false;
-    if (t.kind) this.#leave(t);
-    if (kind === null) return;
-    t.kind = kind;
-    t.enteredAt = this.#clock.now();
-    t.timer = this.#clock.setTimeout(() => this.#settled(ev.id), this.#settleMs);
+    this.#waits.onEvent(ev);
   }
 
   /** Sends `notify test`'s sample through the notifier in effect. */
@@ -318,44 +247,14 @@ export class Notifications {
   /** Stops: pending notifications are dropped, running notifiers killed. */
   close(): void {
     this.#closed = true;
-    for (const id of [...this.#tracks.keys()]) this.#forget(id);
+    this.#waits.reset();
     this.#queue.length = 0;
     for (const pid of this.#groups) killGroup(pid);
   }
 
-  #leave(t: Track): void {
-    this.#clock.clearTimeout(t.timer);
-    t.timer = undefined;
-    t.kind = null;
-    t.leftAt = this.#clock.now();
-  }
-
-  #forget(id: string): void {
-    const t = this.#tracks.get(id);
-    if (t) this.#clock.clearTimeout(t.timer);
-    this.#tracks.delete(id);
-  }
-
-  /** A wait held for the settle time: notify it, unless it need not be. */
-  #settled(id: string): void {
-    const t = this.#tracks.get(id);
-    const rec = this.#host.record(id);
-    if (!t?.kind || !rec || this.#closed) return;
-    t.timer = undefined;
-    const kind = t.kind;
-    const cfg = this.#host.config();
-    if (!cfg.enabled || !cfg.on.includes(STATUS_OF[kind] as typeof cfg.on[number])) return;
-    const key = `${kind}\n${
-      kind === "permission"
-        ? JSON.stringify(rec.waitingFor ?? null)
-        : JSON.stringify([rec.lastMessage ?? null, rec.lastError ?? null])
-    }`;
-    // Left and re-entered within the settle time, about the same thing: the same wait.
-    const resumed = t.lastKey === key && t.enteredAt - t.leftAt <= this.#settleMs;
-    t.lastKey = key;
-    if (resumed) return;
-    // Someone attached is looking at it.
-    if (this.#host.attached(id) > 0) return;
+  /** A wait that settled: notify it, and tell of the outcome (a `notified` event). */
+  #notify(id: string, rec: SessionRecord, kind: WaitKind): void {
+    if (this.#closed) return;
     this.#enqueue({
       payload: payloadFor(rec, kind),
       done: (notification) => {

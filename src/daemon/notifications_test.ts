@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { type Clock, Notifications, runNotifier, waitKindOf } from "./notifications.ts";
+import { Notifications, runNotifier } from "./notifications.ts";
+import type { Clock } from "../clock.ts";
+import { FakeClock } from "../_fake_clock.ts";
 import { defaultConfig, type NotifyConfig } from "../config.ts";
 import type {
   NotificationReport,
@@ -114,18 +116,6 @@ const perm = (tool: string): Partial<SessionRecord> => ({
   waitingFor: { kind: "permission", tool, input: `${tool} input` } as WaitingFor,
 });
 
-Deno.test("waitKindOf: permission from anything; input once a turn ran", () => {
-  assert.equal(waitKindOf("waiting_permission", "starting", false), "permission");
-  assert.equal(waitKindOf("waiting_permission", "running", true), "permission");
-  assert.equal(waitKindOf("waiting_input", "running", true), "input");
-  assert.equal(waitKindOf("waiting_input", "starting", false), null);
-  // After a permission prompt: a turn's end if it ran, the folder-trust answer if not.
-  assert.equal(waitKindOf("waiting_input", "waiting_permission", true), "input");
-  assert.equal(waitKindOf("waiting_input", "waiting_permission", false), null);
-  assert.equal(waitKindOf("running", "waiting_input", false), null);
-  assert.equal(waitKindOf("exited", "running", true), null);
-});
-
 Deno.test("after a permission prompt, input is a wait only if a turn ran", async () => {
   const h = harness();
   try {
@@ -191,61 +181,31 @@ Deno.test("flaps within the settle time are one notification; a shorter wait is 
   }
 });
 
-/** A clock that moves only when told; its timers fire as it passes them. */
-class FakeClock implements Clock {
-  t = 0;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): number {
-    this.#timers.set(this.#next, { at: this.t + ms, fn });
-    return this.#next++;
-  }
-  clearTimeout(h: unknown): void {
-    this.#timers.delete(h as number);
-  }
-  /** Moves to `t`, firing the timers due on the way, in order. */
-  advance(to: number): void {
-    while (true) {
-      const due = [...this.#timers].filter(([, x]) =>
-        x.at <= to
-      ).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = to;
-  }
-}
-
 Deno.test("a wait is notified once it has held for the settle time without a break", async () => {
   const clock = new FakeClock();
   const h = harness({}, { clock });
   try {
     h.session("a");
     h.ask("a");
-    clock.advance(1000);
+    clock.advanceTo(1000);
     h.status("a", "running"); // notified at 60 (held 60 ms); left at 1000
     await h.reported(1);
     // In at 2000, out at 2030, in again at 2040, out at 2080: never held for 60 ms.
-    clock.advance(2000);
+    clock.advanceTo(2000);
     h.status("a", "waiting_permission", perm("Edit"));
-    clock.advance(2030);
+    clock.advanceTo(2030);
     h.status("a", "running");
-    clock.advance(2040);
+    clock.advanceTo(2040);
     h.status("a", "waiting_permission", perm("Edit"));
-    clock.advance(2080);
+    clock.advanceTo(2080);
     h.status("a", "running");
-    clock.advance(5000);
+    clock.advanceTo(5000);
     // In at 5000, held: notified at 5060, not before.
     h.status("a", "waiting_permission", perm("Write"));
-    clock.advance(5059);
+    clock.advanceTo(5059);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(h.reports.length, 1);
-    clock.advance(5060);
+    clock.advanceTo(5060);
     await h.reported(2);
     assert.match(h.reports[1]!.n.body, /Write/);
     assert.equal(h.reports.length, 2);

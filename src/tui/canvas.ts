@@ -9,7 +9,7 @@
  */
 
 import { charWidth, textWidth } from "./_width.ts";
-import { REAL_TIMERS, type Timers } from "./_timers.ts";
+import { type Clock, REAL_CLOCK } from "../clock.ts";
 
 /**
  * A frame: `rows` lines of `cols` cells, each a character (with any
@@ -212,11 +212,11 @@ export class FrameWriter {
 export class FrameClock {
   readonly #intervalMs: number;
   readonly #draw: () => void;
-  readonly #timers: Timers;
+  readonly #timers: Clock;
   #last = -Infinity;
   #timer: unknown = null;
 
-  constructor(intervalMs: number, draw: () => void, timers: Timers = REAL_TIMERS) {
+  constructor(intervalMs: number, draw: () => void, timers: Clock = REAL_CLOCK) {
     this.#intervalMs = intervalMs;
     this.#draw = draw;
     this.#timers = timers;

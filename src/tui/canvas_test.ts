@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Canvas, FrameClock, FrameWriter } from "./canvas.ts";
 import { charWidth, textWidth } from "./_width.ts";
 import { Terminal } from "../xterm.ts";
+import { FakeClock } from "../_fake_clock.ts";
 
 /** The rows of a canvas as text. */
 function rowsOf(c: Canvas): string[] {
@@ -131,36 +132,8 @@ Deno.test("frame writer: a changed wide character is rewritten whole", async () 
   term.dispose();
 });
 
-/** Timers the test moves by hand. */
-class FakeTimers {
-  t = 0;
-  #due: { at: number; fn: () => void; id: number }[] = [];
-  #next = 1;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number) => {
-    const id = this.#next++;
-    this.#due.push({ at: this.t + ms, fn, id });
-    return id;
-  };
-  clearTimeout = (h: unknown) => {
-    this.#due = this.#due.filter((d) => d.id !== h);
-  };
-  advance(ms: number): void {
-    const end = this.t + ms;
-    while (true) {
-      this.#due.sort((a, b) => a.at - b.at);
-      const d = this.#due[0];
-      if (!d || d.at > end) break;
-      this.#due.shift();
-      this.t = d.at;
-      d.fn();
-    }
-    this.t = end;
-  }
-}
-
 Deno.test("frame clock: any number of requests, at most one frame per interval, none owed", () => {
-  const timers = new FakeTimers();
+  const timers = new FakeClock();
   const frames: number[] = [];
   const clock = new FrameClock(100, () => frames.push(timers.t), timers);
   clock.request();

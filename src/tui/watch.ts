@@ -1,28 +1,46 @@
 /**
- * `watch`: the full-screen dashboard. It follows the daemon's sessions
- * through the event stream (a {@linkcode SessionFeed}: a snapshot, then
- * every event; no polling), draws at most {@linkcode FRAMES_PER_SECOND}
+ * `watch`: the full-screen dashboard. It follows the sessions of one or
+ * more hosts' daemons through their event streams (a {@linkcode SessionFeed}
+ * per host, each on its own connection: a snapshot, then every event, and
+ * usage pushes; no polling), draws at most {@linkcode FRAMES_PER_SECOND}
  * frames a second writing only the cells that changed, and acts on the
- * selected session: attach (and come back), send a line, allow or deny a
- * permission, kill, resume, start a new one. The terminal is restored on
- * every way out: `q`, Ctrl-C, SIGTERM/SIGHUP/SIGINT, the terminal closing,
- * an error, a crash.
+ * selected session, on its host: attach (and come back), send a line, allow
+ * or deny a permission, kill, resume, start a new one. A host that cannot
+ * be reached is said so and retried on its own; the others go on. The
+ * terminal is restored on every way out: `q`, Ctrl-C, SIGTERM/SIGHUP/SIGINT,
+ * the terminal closing, an error, a crash.
  *
  * @module
  */
 
 import type { Client } from "../client/client.ts";
 import { SessionFeed } from "../client/feed.ts";
-import type { SessionRecord } from "../protocol.ts";
-import { describeWait, exitSummary, viewSession } from "../session_view.ts";
+import { LIVE_STATUSES, type SessionRecord } from "../protocol.ts";
+import {
+  describeWait,
+  exitSummary,
+  notificationText,
+  onHost,
+  viewSession,
+} from "../session_view.ts";
+import { chooseOsc, insideTmux, terminalNotification } from "../terminal_notify.ts";
+import { WaitTracker } from "../waits.ts";
 import { printable } from "../printable.ts";
 import { UserError } from "../errors.ts";
 import { attachTerminal } from "./attach.ts";
 import { TerminalInput } from "./input.ts";
 import { type Key, KeyReader } from "./_keys.ts";
 import { FrameClock, FrameWriter } from "./canvas.ts";
-import { alertSequence, alertText, WaitAlerts } from "./_alerts.ts";
-import { type ConnState, drawWatch, isExited, listed, type WatchState } from "./watch_view.ts";
+import {
+  type ConnState,
+  drawWatch,
+  type HostView,
+  isExited,
+  listed,
+  rowKey,
+  type WatchRow,
+  type WatchState,
+} from "./watch_view.ts";
 
 /** Most frames drawn in a second. */
 export const FRAMES_PER_SECOND = 10;
@@ -30,33 +48,53 @@ export const FRAMES_PER_SECOND = 10;
 /** How long after allowing or denying a permission the status should have moved. */
 export const ANSWER_CHECK_MS = 2500;
 
-/** Statuses of a session whose program runs (nothing to resume). */
-const RUNNING_STATUSES = new Set(["starting", "running", "waiting_input", "waiting_permission"]);
-
 const ENTER = "\x1b[?1049h\x1b[?25l\x1b[?7l\x1b[H\x1b[2J";
 /** Puts back what ENTER (and a frame cut short) changed. */
 const LEAVE = "\x1b[?2026l\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l";
 /** After an attachment (which resets the terminal's modes): this program's modes again. */
 const REENTER = "\x1b[?25l\x1b[?7l";
 
+/** A host whose sessions `watch` follows. */
+export interface WatchHost {
+  /** `local` (this machine), or the host as the user named it (`box`, `ssh://…`). */
+  name: string;
+  /** This machine: `N` and `r` give sessions watch's environment, and `N` checks directories here. */
+  local: boolean;
+  /** The first connection, when the caller made one (starting a daemon if needed). */
+  first?: Client;
+  /** Opens a connection: connecting, reconnecting, attaching (never starting a daemon). */
+  connect: () => Promise<Client>;
+}
+
 /** What {@linkcode runWatch} needs. */
 export interface WatchOptions {
-  /** The first connection (the caller made it, starting a daemon if needed). */
-  first: Client;
-  /** Opens another connection: reconnecting (no daemon is started then), attaching. */
-  connect: () => Promise<Client>;
+  /** The hosts to follow (at least one), in the order listed. */
+  hosts: WatchHost[];
   color: boolean;
   /** Ring the bell and show terminal notifications when a session starts waiting. */
   alerts: boolean;
   /** The naive baseline (for bench/watch.ts): a full redraw per change, none coalesced. */
   fullRedraw: boolean;
-  /** Environment for `new` and `resume` (and how notifications are written: TERM, TMUX). */
+  /** Environment for `new` and `resume` here (and how notifications are written: TERM, TMUX). */
   env: Record<string, string>;
-  /** The directory `N` offers. */
+  /** The directory `N` offers here. */
   cwd: string;
+  /** This machine's home directory (shown as `~`). */
   home?: string;
-  /** Checks a directory typed for `N`; returns it absolute and real. */
+  /** Checks a directory typed for `N` here; returns it absolute and real. */
   checkDir: (dir: string) => Promise<string>;
+  /** Checks a directory typed for `N` on another host (absolute there, or `~/…`); returns it. */
+  checkRemoteDir: (dir: string, host: string) => string;
+}
+
+/** One host followed: its feed, its connection's state, its waits. */
+interface Followed {
+  spec: WatchHost;
+  feed: SessionFeed;
+  conn: ConnState;
+  /** Before its first snapshot. */
+  connecting: boolean;
+  waits: WaitTracker;
 }
 
 /** How it ended. */
@@ -84,24 +122,22 @@ export async function runWatch(opts: WatchOptions): Promise<number> {
 
 class Watch {
   readonly #opts: WatchOptions;
-  readonly #feed: SessionFeed;
+  readonly #hosts: Followed[];
   readonly #input = TerminalInput.shared();
   readonly #keys = new KeyReader();
   readonly #writer = new FrameWriter();
   readonly #clock: FrameClock;
-  readonly #alerts: WaitAlerts;
   readonly #enc = new TextEncoder();
   #cols = 80;
   #rows = 24;
   // What the frame shows.
   #showExited = false;
   #filter = "";
+  /** The selected row's key (host and id: see `rowKey`). */
   #selected: string | null = null;
   #selIndex = 0;
   #top = 0;
   #pageRows = 1;
-  #conn: ConnState = { up: true };
-  #connecting = true;
   #message: { text: string; error: boolean } | null = null;
   #prompt: PromptState | null = null;
   #help = false;
@@ -115,7 +151,7 @@ class Watch {
   // Attaching.
   #attached: string | null = null;
   #attaching: Promise<void> | null = null;
-  /** A session `N` started, to select once it is listed. */
+  /** A session `N` started (its row's key), to select once it is listed. */
   #pendingSelect: string | null = null;
   // Output.
   #chain: Promise<void> = Promise.resolve();
@@ -131,25 +167,44 @@ class Watch {
 
   constructor(opts: WatchOptions) {
     this.#opts = opts;
-    let first: Client | null = opts.first;
-    this.#feed = new SessionFeed({
+    this.#hosts = opts.hosts.map((spec) => this.#followed(spec));
+    this.#clock = new FrameClock(1000 / FRAMES_PER_SECOND, () => this.#guard(() => this.#draw()));
+  }
+
+  /** A host's feed (its first connection the one the caller made) and waits. */
+  #followed(spec: WatchHost): Followed {
+    let first: Client | null = spec.first ?? null;
+    const feed = new SessionFeed({
       connect: async () => {
         const c = first;
         first = null;
         if (c && !c.closed) return c;
-        return await opts.connect();
+        return await spec.connect();
+      },
+      onUsage: () => this.#guard(() => this.#redraw()),
+    });
+    const waits = new WaitTracker({
+      record: (id) => feed.table.get(id),
+      wanted: () => this.#opts.alerts,
+      looking: (id, rec) => (rec.clients ?? 0) > 0 || this.#attached === rowKey(spec.name, id),
+      announce: (_id, rec, kind) => {
+        // Another machine's session is named with its host, as `notify watch` names it.
+        const named = spec.local ? rec : onHost(rec, spec.name);
+        const env = (k: string) => this.#opts.env[k];
+        void this.#write(
+          terminalNotification(notificationText(named, kind), {
+            tmux: insideTmux(env),
+            osc: chooseOsc(env),
+          }),
+        );
       },
     });
-    this.#clock = new FrameClock(1000 / FRAMES_PER_SECOND, () => this.#guard(() => this.#draw()));
-    this.#alerts = new WaitAlerts({
-      record: (id) => this.#feed.table.get(id),
-      attachedHere: (id) => this.#attached === id,
-      alert: (rec, kind) => {
-        if (!this.#opts.alerts) return;
-        const { title, body } = alertText(rec, kind);
-        void this.#write(alertSequence(title, body, (k) => this.#opts.env[k]));
-      },
-    });
+    return { spec, feed, conn: { up: true }, connecting: true, waits };
+  }
+
+  /** More than one host: rows say which. */
+  get #multi(): boolean {
+    return this.#hosts.length > 1;
   }
 
   async run(): Promise<number> {
@@ -161,7 +216,10 @@ class Watch {
       this.#done = true;
       this.#clock.cancel();
       for (const t of this.#timers) clearTimeout(t);
-      this.#feed.close();
+      for (const h of this.#hosts) {
+        h.feed.close();
+        h.waits.reset();
+      }
       if (this.#attaching) await this.#attaching;
       for (const fn of this.#cleanups.splice(0).reverse()) fn();
       await this.#chain;
@@ -223,7 +281,7 @@ class Watch {
     const tick = setInterval(() => this.#clock.request(), 1000);
     this.#cleanups.push(() => clearInterval(tick));
 
-    void this.#follow();
+    for (const h of this.#hosts) void this.#follow(h);
     this.#clock.request();
   }
 
@@ -294,12 +352,22 @@ class Watch {
   // -------------------------------------------------------------------------
   // Drawing
 
+  #views(): HostView[] {
+    return this.#hosts.map((h) => ({
+      name: h.spec.name,
+      records: h.feed.table.records,
+      shortLength: h.feed.table.shortLength,
+      conn: h.conn,
+      connecting: h.connecting,
+      usage: h.feed.usage,
+      ...(h.spec.local && this.#opts.home ? { home: this.#opts.home } : {}),
+    }));
+  }
+
   #state(): WatchState {
     return {
-      records: this.#feed.table.records,
-      shortLength: this.#feed.table.shortLength,
+      hosts: this.#views(),
       now: Date.now(),
-      home: this.#opts.home,
       color: this.#opts.color,
       showExited: this.#showExited,
       filter: this.#filter,
@@ -308,11 +376,9 @@ class Watch {
       preview: this.#previewOn
         ? { lines: this.#previewLines, ...(this.#previewNote ? { note: this.#previewNote } : {}) }
         : null,
-      conn: this.#conn,
       message: this.#message,
       prompt: this.#prompt ? { label: this.#prompt.label, text: this.#prompt.text } : null,
       help: this.#help,
-      connecting: this.#connecting,
     };
   }
 
@@ -344,60 +410,73 @@ class Watch {
   }
 
   // -------------------------------------------------------------------------
-  // Following the daemon
+  // Following the hosts' daemons
 
-  async #follow(): Promise<void> {
+  async #follow(h: Followed): Promise<void> {
+    const name = h.spec.name;
     try {
-      for await (const u of this.#feed) {
+      for await (const u of h.feed) {
         if (this.#done) break;
         if (u.kind === "snapshot") {
-          this.#conn = { up: true };
-          this.#connecting = false;
-          this.#alerts.reset();
+          h.conn = { up: true };
+          h.connecting = false;
+          h.waits.reset();
           if (u.reconnected) {
+            const to = this.#multi ? `${name}: reconnected` : "reconnected";
             this.#say(
               u.restarted
-                ? "reconnected: the daemon restarted (sessions as it has them now)"
-                : "reconnected to the daemon",
+                ? `${to}: the daemon restarted (sessions as it has them now)`
+                : `${to} to the daemon`,
             );
           }
           this.#refreshPreview();
         } else if (u.kind === "event") {
           const ev = u.event;
-          this.#alerts.onEvent(ev);
-          if (ev.id === this.#pendingSelect && this.#feed.table.get(ev.id)) {
-            this.#selected = ev.id;
+          h.waits.onEvent(ev);
+          const key = rowKey(name, ev.id);
+          if (key === this.#pendingSelect && h.feed.table.get(ev.id)) {
+            this.#selected = key;
             this.#pendingSelect = null;
           }
-          if (ev.id === this.#selected && ev.event !== "attached" && ev.event !== "detached") {
+          if (key === this.#selected && ev.event !== "attached" && ev.event !== "detached") {
             this.#refreshPreview();
           }
         } else {
-          this.#conn = { up: false, reason: u.reason, retryInMs: u.retryInMs, since: Date.now() };
+          h.connecting = false;
+          h.conn = { up: false, reason: u.reason, retryInMs: u.retryInMs, since: Date.now() };
         }
         this.#keepSelection();
         this.#redraw();
       }
     } catch (e) {
       // What retrying cannot mend: another protocol, a missing feature, another user.
-      this.#end({ code: 1, error: e });
+      if (!this.#multi) {
+        this.#end({ code: 1, error: e });
+        return;
+      }
+      // One host of several: said so; the others go on.
+      h.waits.reset();
+      h.connecting = false;
+      h.conn = {
+        up: false,
+        reason: (e as Error)?.message ?? String(e),
+        retryInMs: 0,
+        since: Date.now(),
+        gaveUp: true,
+      };
+      this.#guard(() => this.#redraw());
     }
   }
 
   /** The sessions listed now. */
-  #list(): SessionRecord[] {
-    return listed({
-      records: this.#feed.table.records,
-      showExited: this.#showExited,
-      filter: this.#filter,
-      home: this.#opts.home,
-    });
+  #list(): WatchRow[] {
+    return listed({ hosts: this.#views(), showExited: this.#showExited, filter: this.#filter });
   }
 
   /** Keeps a session selected: the same one while it is listed, else the one now in its place. */
   #keepSelection(): void {
     const list = this.#list();
-    const at = list.findIndex((r) => r.id === this.#selected);
+    const at = list.findIndex((r) => r.key === this.#selected);
     if (at >= 0) {
       this.#selIndex = at;
       return;
@@ -408,13 +487,24 @@ class Watch {
       this.#selIndex = 0;
     } else {
       this.#selIndex = Math.min(this.#selIndex, list.length - 1);
-      this.#selected = list[this.#selIndex]!.id;
+      this.#selected = list[this.#selIndex]!.key;
     }
     if (before !== this.#selected) this.#refreshPreview();
   }
 
-  #selectedRecord(): SessionRecord | undefined {
-    return this.#selected ? this.#feed.table.get(this.#selected) : undefined;
+  /** The selected session and its host. */
+  #selectedRow(): { h: Followed; rec: SessionRecord } | undefined {
+    return this.#selected ? this.#find(this.#selected) : undefined;
+  }
+
+  /** The session of a row key, and its host. */
+  #find(key: string): { h: Followed; rec: SessionRecord } | undefined {
+    // A key is the host's name, a newline, the id (which has none).
+    const cut = key.lastIndexOf("\n");
+    const name = key.slice(0, cut);
+    const h = this.#hosts.find((x) => x.spec.name === name);
+    const rec = h?.feed.table.get(key.slice(cut + 1));
+    return h && rec ? { h, rec } : undefined;
   }
 
   #move(by: number | "first" | "last"): void {
@@ -423,8 +513,8 @@ class Watch {
     let i = by === "first" ? 0 : by === "last" ? list.length - 1 : this.#selIndex + by;
     i = Math.max(0, Math.min(list.length - 1, i));
     this.#selIndex = i;
-    if (this.#selected !== list[i]!.id) {
-      this.#selected = list[i]!.id;
+    if (this.#selected !== list[i]!.key) {
+      this.#selected = list[i]!.key;
       this.#refreshPreview();
     }
   }
@@ -552,18 +642,28 @@ class Watch {
     this.#say(`${what}: ${(e as Error)?.message ?? String(e)}`, true);
   }
 
-  /** The connection to use for a request, or null (said so) while there is none. */
-  #client(): Client | null {
-    const c = this.#feed.client;
+  /** The connection to a host for a request, or null (said so) while there is none. */
+  #client(h: Followed): Client | null {
+    const c = h.feed.client;
     if (!c || c.closed) {
-      this.#say("not connected to the daemon (reconnecting)", true);
+      this.#say(
+        this.#multi
+          ? `${h.spec.name} is unreachable (${
+            h.conn.up || !h.conn.gaveUp ? "reconnecting" : "given up"
+          })`
+          : "not connected to the daemon (reconnecting)",
+        true,
+      );
       return null;
     }
     return c;
   }
 
-  #label(rec: SessionRecord): string {
-    return viewSession(rec, { now: Date.now(), shortLength: this.#feed.table.shortLength }).label;
+  /** How messages name a session: `01M7ZA1Q (api)`; with several hosts `box/01M7ZA1Q (api)`. */
+  #label(h: Followed, rec: SessionRecord): string {
+    const label = viewSession(rec, { now: Date.now(), shortLength: h.feed.table.shortLength })
+      .label;
+    return this.#multi ? `${printable(h.spec.name)}/${label}` : label;
   }
 
   /** Runs `fn` after `ms` unless the program ended. */
@@ -576,25 +676,26 @@ class Watch {
   }
 
   #attach(): void {
-    const rec = this.#selectedRecord();
-    if (!rec || this.#attached) return;
-    if (isExited(rec)) {
-      this.#say(`${this.#label(rec)} has exited; r resumes it`);
+    const row = this.#selectedRow();
+    if (!row || this.#attached) return;
+    if (isExited(row.rec)) {
+      this.#say(`${this.#label(row.h, row.rec)} has exited; r resumes it`);
       return;
     }
-    this.#attached = rec.id;
-    this.#attaching = this.#attachTo(rec).finally(() => (this.#attaching = null));
+    this.#attached = rowKey(row.h.spec.name, row.rec.id);
+    this.#attaching = this.#attachTo(row.h, row.rec).finally(() => (this.#attaching = null));
   }
 
-  async #attachTo(rec: SessionRecord): Promise<void> {
-    const label = this.#label(rec);
+  async #attachTo(h: Followed, rec: SessionRecord): Promise<void> {
+    const label = this.#label(h, rec);
     let client: Client | null = null;
     let message: { text: string; error: boolean } | null = null;
     try {
       // The frame being written goes out first.
       await this.#chain;
-      // A connection of its own: attach pushes hold up their connection's reader.
-      client = await this.#opts.connect();
+      // A connection of its own (to the session's host): attach pushes hold up
+      // their connection's reader.
+      client = await h.spec.connect();
       const r = await attachTerminal(client, rec.id, { nested: true, input: this.#input });
       message = { text: r.message, error: r.end === "lost" };
       if (r.end === "terminal_closed") this.#end({ code: 0 });
@@ -615,9 +716,10 @@ class Watch {
   }
 
   #send(): void {
-    const rec = this.#selectedRecord();
-    if (!rec) return;
-    const label = this.#label(rec);
+    const row = this.#selectedRow();
+    if (!row) return;
+    const { h, rec } = row;
+    const label = this.#label(h, rec);
     if (isExited(rec)) {
       this.#say(`${label} has exited; r resumes it`);
       return;
@@ -630,7 +732,7 @@ class Watch {
           this.#say("nothing sent");
           return;
         }
-        const client = this.#client();
+        const client = this.#client(h);
         if (!client) return;
         this.#say(`sending to ${label}…`);
         client.request("send", { session: rec.id, text, enter: true }, (push) => {
@@ -652,9 +754,10 @@ class Watch {
   }
 
   #answer(allow: boolean): void {
-    const rec = this.#selectedRecord();
-    if (!rec) return;
-    const label = this.#label(rec);
+    const row = this.#selectedRow();
+    if (!row) return;
+    const { h, rec } = row;
+    const label = this.#label(h, rec);
     if (rec.status !== "waiting_permission") {
       this.#say(`${label} is not waiting for a permission`);
       return;
@@ -664,7 +767,7 @@ class Watch {
       this.#say(`${label} waits for ${describeWait(w)}: attach (Enter) to answer it`);
       return;
     }
-    const client = this.#client();
+    const client = this.#client(h);
     if (!client) return;
     const what = describeWait(w);
     const since = rec.statusSince;
@@ -675,7 +778,7 @@ class Watch {
         this.#say(`${verb} ${label}: ${what}`);
         // Claude drops keys that come in a dialog's first moments: say so when it did.
         this.#later(ANSWER_CHECK_MS, () => {
-          const now = this.#feed.table.get(rec.id);
+          const now = h.feed.table.get(rec.id);
           if (now?.status === "waiting_permission" && now.statusSince === since) {
             this.#say(
               `${label}: not ${verb} yet (Claude ignores keys in a dialog's first moments): ` +
@@ -690,9 +793,10 @@ class Watch {
   }
 
   #kill(): void {
-    const rec = this.#selectedRecord();
-    if (!rec) return;
-    const label = this.#label(rec);
+    const row = this.#selectedRow();
+    if (!row) return;
+    const { h, rec } = row;
+    const label = this.#label(h, rec);
     if (isExited(rec)) {
       this.#say(`${label} has already exited`);
       return;
@@ -706,7 +810,7 @@ class Watch {
           this.#say("not killed");
           return;
         }
-        const client = this.#client();
+        const client = this.#client(h);
         if (!client) return;
         this.#say(`killing ${label}…`);
         client.request("kill", { session: rec.id }).then(
@@ -718,71 +822,107 @@ class Watch {
     };
   }
 
+  /** `N`: with several hosts, asks which (the selected row's by default), then the directory. */
   #new(): void {
+    if (!this.#multi) {
+      this.#newOn(this.#hosts[0]!);
+      return;
+    }
+    const names = this.#hosts.map((h) => h.spec.name);
     this.#prompt = {
-      label: "new session in: ",
-      text: this.#opts.cwd,
+      label: `new session on (${names.join(", ")}): `,
+      text: this.#selectedRow()?.h.spec.name ?? names[0]!,
+      submit: (typed) => {
+        const name = typed.trim();
+        const h = this.#hosts.find((x) => x.spec.name === name);
+        if (!h) {
+          this.#say(
+            name === "" ? "nothing started" : `nothing started: "${name}" is not a host here`,
+            name !== "",
+          );
+          return;
+        }
+        this.#newOn(h);
+      },
+      cancel: () => this.#say("nothing started"),
+    };
+  }
+
+  #newOn(h: Followed): void {
+    const local = h.spec.local;
+    this.#prompt = {
+      label: this.#multi || !local ? `new session on ${h.spec.name} in: ` : "new session in: ",
+      // There: its home (this machine's directory means nothing there).
+      text: local ? this.#opts.cwd : "~",
       submit: (typed) => {
         const dir = typed.trim();
         if (dir === "") {
           this.#say("nothing started");
           return;
         }
-        void this.#startIn(dir);
+        void this.#startIn(h, dir);
       },
       cancel: () => this.#say("nothing started"),
     };
   }
 
-  async #startIn(typed: string): Promise<void> {
-    const home = this.#opts.home;
-    let dir = typed;
-    if (home && (dir === "~" || dir.startsWith("~/"))) dir = home + dir.slice(1);
-    if (!dir.startsWith("/")) dir = `${this.#opts.cwd}/${dir}`;
+  async #startIn(h: Followed, typed: string): Promise<void> {
+    const local = h.spec.local;
+    const home = local ? this.#opts.home : undefined;
     let cwd: string;
     try {
-      cwd = await this.#opts.checkDir(dir);
+      if (local) {
+        let dir = typed;
+        if (home && (dir === "~" || dir.startsWith("~/"))) dir = home + dir.slice(1);
+        if (!dir.startsWith("/")) dir = `${this.#opts.cwd}/${dir}`;
+        cwd = await this.#opts.checkDir(dir);
+      } else {
+        // A path there, checked by its daemon.
+        cwd = this.#opts.checkRemoteDir(typed, h.spec.name);
+      }
     } catch (e) {
       this.#fail("nothing started", e);
       return;
     }
-    const client = this.#client();
+    const client = this.#client(h);
     if (!client) return;
-    this.#say(`starting a session in ${cwd}…`);
+    const where = this.#multi || !local ? ` on ${h.spec.name}` : "";
+    this.#say(`starting a session${where} in ${cwd}…`);
     try {
+      // Here, the session gets watch's environment; there, that daemon's own.
       const { session, notices } = await client.request("new", {
         cwd,
-        env: this.#opts.env,
+        ...(local ? { env: this.#opts.env } : {}),
         cols: this.#cols,
         rows: this.#rows,
       });
-      if (this.#feed.table.get(session.id)) this.#selected = session.id;
-      else this.#pendingSelect = session.id;
+      const key = rowKey(h.spec.name, session.id);
+      if (h.feed.table.get(session.id)) this.#selected = key;
+      else this.#pendingSelect = key;
       this.#keepSelection();
       const note = notices && notices.length > 0 ? ` — note: ${notices.join("; ")}` : "";
-      this.#say(`started ${this.#label(session)} in ${
-        viewSession(session, {
-          now: Date.now(),
-          home,
-        }).dir
-      }${note}`);
+      const dir = viewSession(session, { now: Date.now(), ...(home ? { home } : {}) }).dir;
+      this.#say(`started ${this.#label(h, session)} in ${dir}${note}`);
     } catch (e) {
       this.#fail("starting a session failed", e);
     }
   }
 
   #resume(): void {
-    const rec = this.#selectedRecord();
-    if (!rec) return;
-    const label = this.#label(rec);
-    if (RUNNING_STATUSES.has(rec.status)) {
+    const row = this.#selectedRow();
+    if (!row) return;
+    const { h, rec } = row;
+    const label = this.#label(h, rec);
+    if (LIVE_STATUSES.includes(rec.status)) {
       this.#say(`${label} is ${rec.status}: nothing to resume`);
       return;
     }
-    const client = this.#client();
+    const client = this.#client(h);
     if (!client) return;
     this.#say(`resuming ${label}…`);
-    client.request("resume", { session: rec.id, env: this.#opts.env }).then(
+    // This environment stands in for a lost saved one; not from another machine.
+    const params = h.spec.local ? { session: rec.id, env: this.#opts.env } : { session: rec.id };
+    client.request("resume", params).then(
       (r) => this.#say(`resumed ${label}: ${printable(r.session.status)}`),
       (e) => this.#fail(`resuming ${label} failed`, e),
     );
@@ -810,23 +950,24 @@ class Watch {
 
   #refreshPreview(): void {
     if (!this.#previewOn || this.#done) return;
-    const id = this.#selected;
-    if (this.#previewFor !== id) {
-      this.#previewFor = id;
+    const key = this.#selected;
+    if (this.#previewFor !== key) {
+      this.#previewFor = key;
       this.#previewLines = null;
       this.#previewNote = undefined;
     }
-    if (!id) return;
+    if (!key) return;
     if (this.#previewBusy) {
       this.#previewAgain = true;
       return;
     }
-    const client = this.#feed.client;
-    if (!client || client.closed) return;
+    const row = this.#find(key);
+    const client = row?.h.feed.client;
+    if (!row || !client || client.closed) return;
     this.#previewBusy = true;
-    client.request("peek", { session: id, ansi: this.#opts.color }).then(
+    client.request("peek", { session: row.rec.id, ansi: this.#opts.color }).then(
       (r) => {
-        if (this.#previewFor !== id) return;
+        if (this.#previewFor !== key) return;
         const lines = r.text.split("\n");
         while (lines.length > 0 && lines.at(-1)!.replace(/\x1b\[[0-9;]*m/g, "").trim() === "") {
           lines.pop();
@@ -835,7 +976,7 @@ class Watch {
         this.#previewNote = undefined;
       },
       (e) => {
-        if (this.#previewFor === id) this.#previewNote = `no screen: ${(e as Error).message}`;
+        if (this.#previewFor === key) this.#previewNote = `no screen: ${(e as Error).message}`;
       },
     ).finally(() => {
       this.#previewBusy = false;

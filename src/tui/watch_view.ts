@@ -8,10 +8,15 @@
  * Statuses are data: a status this version does not know is counted, shown
  * plain and listed among the live sessions.
  *
+ * Several hosts are one table: a row is a session of a host (a session id is
+ * unique on its host only, so rows are told apart by host and id), with a
+ * HOST column when there is more than one host; a host that cannot be
+ * reached keeps its rows as last seen, marked so.
+ *
  * @module
  */
 
-import type { SessionRecord } from "../protocol.ts";
+import { LIVE_STATUSES, type SessionRecord, type SessionUsage } from "../protocol.ts";
 import { statusSgr } from "../cli/_format.ts";
 import {
   attentionOf,
@@ -22,6 +27,7 @@ import {
   viewSession,
 } from "../session_view.ts";
 import { printable } from "../printable.ts";
+import { shortBytes } from "../bytes.ts";
 import { Canvas, type CursorSpot } from "./canvas.ts";
 import { textWidth } from "./_width.ts";
 
@@ -32,37 +38,60 @@ export interface Prompt {
   text: string;
 }
 
-/** The connection to the daemon. */
+/** The connection to a host's daemon; `gaveUp`: retrying cannot help (the reason says why). */
 export type ConnState =
   | { up: true }
-  | { up: false; reason: string; retryInMs: number; since: number };
+  | { up: false; reason: string; retryInMs: number; since: number; gaveUp?: boolean };
+
+/** One host's daemon, as followed. */
+export interface HostView {
+  /** `local` (this machine), or the host's name as given (`box`, `ssh://…`). */
+  name: string;
+  records: readonly SessionRecord[];
+  /** Id prefix length that tells its sessions apart. */
+  shortLength: number;
+  conn: ConnState;
+  /** Before its first snapshot. */
+  connecting: boolean;
+  /** Live sessions' usage by id; null when this daemon does not measure it. */
+  usage: ReadonlyMap<string, SessionUsage> | null;
+  /** Its home directory, shown as `~` (this machine's only). */
+  home?: string;
+}
+
+/** A session of a host: one row. */
+export interface WatchRow {
+  /** Tells rows apart (see {@linkcode rowKey}). */
+  key: string;
+  host: HostView;
+  rec: SessionRecord;
+}
+
+/** The key of a host's session (ids are unique on one host only; they never hold a newline). */
+export function rowKey(host: string, id: string): string {
+  return `${host}\n${id}`;
+}
 
 /** Everything a frame is drawn from. */
 export interface WatchState {
-  records: readonly SessionRecord[];
-  /** Id prefix length that tells the sessions apart. */
-  shortLength: number;
+  /** The hosts followed, in the order given (one: no HOST column). */
+  hosts: readonly HostView[];
   /** The time durations are measured to (ms). */
   now: number;
-  /** Shown as `~` in directories. */
-  home?: string;
   color: boolean;
   showExited: boolean;
-  /** Words every listed session matches (name, id, tag, status, directory). */
+  /** Words every listed session matches (name, id, tag, status, directory, host). */
   filter: string;
-  /** The selected session's id. */
+  /** The selected row's key. */
   selected: string | null;
   /** First listed session shown (the view keeps the selection in sight). */
   top: number;
   /** The preview pane: null when off; `lines` null until the screen came. */
   preview: { lines: string[] | null; note?: string } | null;
-  conn: ConnState;
   /** The last outcome to tell (until the next key). */
   message: { text: string; error: boolean } | null;
   prompt: Prompt | null;
   help: boolean;
-  /** Before the first snapshot. */
-  connecting?: boolean;
 }
 
 /** Known statuses in the order the header counts them; others follow, then `exited`. */
@@ -80,9 +109,9 @@ export function isExited(rec: SessionRecord): boolean {
  * Sessions in the order `watch` lists them: waiting for the user first (a
  * permission before input, the longest waiting first), then working
  * (`running`, `starting`), then other statuses, oldest first; then exited
- * ones (the latest to end first).
+ * ones (the latest to end first). Hosts mixed, by the same rules.
  */
-export function watchOrder(records: readonly SessionRecord[]): SessionRecord[] {
+export function watchOrder(rows: readonly WatchRow[]): WatchRow[] {
   const rank = (r: SessionRecord) => {
     const a = attentionOf(r);
     if (a === "permission") return 0;
@@ -92,7 +121,8 @@ export function watchOrder(records: readonly SessionRecord[]): SessionRecord[] {
     return 3;
   };
   const since = (r: SessionRecord) => Date.parse(r.statusSince) || 0;
-  return [...records].sort((a, b) => {
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  return [...rows].sort(({ rec: a, host: ha }, { rec: b, host: hb }) => {
     const d = rank(a) - rank(b);
     if (d !== 0) return d;
     const ra = rank(a);
@@ -103,24 +133,42 @@ export function watchOrder(records: readonly SessionRecord[]): SessionRecord[] {
       const t = since(b) - since(a);
       if (t !== 0) return t;
     }
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return cmp(a.id, b.id) || cmp(ha.name, hb.name);
   });
 }
 
-/** Whether `rec` matches every word of `filter` (case-insensitive, anywhere in a field). */
-export function matchesFilter(rec: SessionRecord, filter: string, home?: string): boolean {
+/**
+ * Whether `rec` matches every word of `filter` (case-insensitive, anywhere
+ * in a field: id, name, status, directory, a tag, and `host` when given).
+ */
+export function matchesFilter(
+  rec: SessionRecord,
+  filter: string,
+  home?: string,
+  host?: string,
+): boolean {
   const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
   if (words.length === 0) return true;
   const fields = [rec.id, rec.name ?? "", rec.status, rec.cwd, ...(rec.tags ?? [])];
   if (home && rec.cwd.startsWith(home)) fields.push("~" + rec.cwd.slice(home.length));
+  if (host !== undefined) fields.push(host);
   const lower = fields.map((f) => f.toLowerCase());
   return words.every((w) => lower.some((f) => f.includes(w)));
 }
 
+/** Every host's sessions, as rows. */
+export function rowsOf(hosts: readonly HostView[]): WatchRow[] {
+  return hosts.flatMap((host) =>
+    host.records.map((rec) => ({ key: rowKey(host.name, rec.id), host, rec }))
+  );
+}
+
 /** The sessions listed, in order. */
-export function listed(state: Pick<WatchState, "records" | "showExited" | "filter" | "home">) {
-  return watchOrder(state.records).filter((r) =>
-    (state.showExited || !isExited(r)) && matchesFilter(r, state.filter, state.home)
+export function listed(state: Pick<WatchState, "hosts" | "showExited" | "filter">): WatchRow[] {
+  const multi = state.hosts.length > 1;
+  return watchOrder(rowsOf(state.hosts)).filter(({ rec, host }) =>
+    (state.showExited || !isExited(rec)) &&
+    matchesFilter(rec, state.filter, host.home, multi ? host.name : undefined)
   );
 }
 
@@ -156,31 +204,67 @@ export function detailOf(rec: SessionRecord): string {
 }
 
 /** The table's columns, in order; the last takes what is left. */
-export type ColumnKey = "id" | "name" | "status" | "for" | "dir" | "tags" | "detail";
+export type ColumnKey =
+  | "host"
+  | "id"
+  | "name"
+  | "status"
+  | "for"
+  | "mem"
+  | "cpu"
+  | "dir"
+  | "tags"
+  | "detail";
+
+/** Every column, in order. */
+export const COLUMNS: readonly ColumnKey[] = [
+  "host",
+  "id",
+  "name",
+  "status",
+  "for",
+  "mem",
+  "cpu",
+  "dir",
+  "tags",
+  "detail",
+];
 
 const TITLES: Record<ColumnKey, string> = {
+  host: "HOST",
   id: "ID",
   name: "NAME",
   status: "STATUS",
   for: "FOR",
+  mem: "MEM",
+  cpu: "CPU",
   dir: "DIR",
   tags: "TAGS",
   detail: "WAITING FOR / LAST MESSAGE",
 };
 
 /** Widest each column grows (the rest is cut with "…"), and narrowest it is shrunk to. */
-const MAX: Partial<Record<ColumnKey, number>> = { name: 20, dir: 32, tags: 24 };
-const MIN: Partial<Record<ColumnKey, number>> = { name: 6, dir: 10, tags: 6, status: 10 };
+const MAX: Partial<Record<ColumnKey, number>> = { host: 16, name: 20, dir: 32, tags: 24 };
+const MIN: Partial<Record<ColumnKey, number>> = {
+  host: 5,
+  name: 6,
+  dir: 10,
+  tags: 6,
+  status: 10,
+};
 /** The detail column wants at least this much before others give way. */
 const DETAIL_MIN = 16;
 /** How columns give way, in order, when the terminal is too narrow. */
 const GIVE_WAY: ["shrink" | "drop", ColumnKey][] = [
+  ["drop", "cpu"],
+  ["drop", "mem"],
   ["shrink", "dir"],
   ["drop", "dir"],
   ["shrink", "tags"],
   ["drop", "tags"],
   ["drop", "for"],
   ["shrink", "name"],
+  ["shrink", "host"],
   ["shrink", "status"],
   ["drop", "name"],
 ];
@@ -189,16 +273,16 @@ const GAP = 2;
 /** The selection mark before each row. */
 const MARK = 2;
 
-/** The columns that fit in `cols`, with their widths. */
+/** Of the columns `keys` (in the order of {@linkcode COLUMNS}), those that fit in `cols`, with their widths. */
 export function fitColumns(
-  cells: Record<ColumnKey, string>[],
+  cells: Partial<Record<ColumnKey, string>>[],
   cols: number,
+  keys: readonly ColumnKey[],
 ): { key: ColumnKey; width: number }[] {
-  const keys: ColumnKey[] = ["id", "name", "status", "for", "dir", "tags", "detail"];
   const want = new Map<ColumnKey, number>();
   for (const k of keys) {
     let w = textWidth(TITLES[k]);
-    for (const c of cells) w = Math.max(w, textWidth(c[k]));
+    for (const c of cells) w = Math.max(w, textWidth(c[k] ?? ""));
     want.set(k, Math.min(w, MAX[k] ?? Infinity));
   }
   const shown = new Set(keys);
@@ -210,6 +294,7 @@ export function fitColumns(
   };
   for (const [how, k] of GIVE_WAY) {
     if (fixed() + DETAIL_MIN <= avail) break;
+    if (!shown.has(k)) continue;
     if (how === "drop") shown.delete(k);
     else want.set(k, Math.min(want.get(k)!, MIN[k]!));
   }
@@ -247,12 +332,13 @@ export const HELP_LINES: readonly string[] = [
   "  k                   kill the session (asks y/N)",
   "  N                   new session (asks the directory)",
   "  r                   resume an exited session",
-  "  /                   filter by name, tag, status, directory or id (Esc clears)",
+  "  /                   filter by name, tag, status, directory, id or host (Esc clears)",
   "  e                   show or hide exited sessions",
   "  q  Ctrl-C           quit",
   "",
   "Sessions waiting for you come first: a permission before input, the",
   "longest waiting first; then those working; exited ones last (with e).",
+  "With several hosts, each key acts on the selected row's host; N asks which.",
   "",
   "Any key closes this help.",
 ];
@@ -277,24 +363,27 @@ export function drawWatch(state: WatchState, cols: number, rows: number): WatchF
   const st = styler(state.color);
   const list = listed(state);
 
-  // Rows: header, titles, body (table, and the preview pane), message, keys.
+  // Rows: header (and a line per host that is down, with several), titles, body (table,
+  // and the preview pane), message, keys.
   const hints = rows >= 6;
   const footer = rows >= 4 ? 1 + (hints ? 1 : 0) : 0;
-  const bodyTop = 2;
+  const troubles = hostTroubles(state, Math.max(0, Math.min(MAX_TROUBLE_LINES, rows - 8)));
+  const bodyTop = 2 + troubles.length;
   const bodyRows = Math.max(0, rows - bodyTop - footer);
   const previewRows = state.preview && !state.help ? Math.floor(bodyRows / 2) : 0;
   const tableRows = bodyRows - previewRows;
 
   drawHeader(canvas, state, st);
+  troubles.forEach((t, i) => canvas.text(1 + i, 0, `  ${t}`, st("1;31")));
 
   let top = state.top;
-  const selIndex = list.findIndex((r) => r.id === state.selected);
+  const selIndex = list.findIndex((r) => r.key === state.selected);
   if (state.help) {
     HELP_LINES.slice(0, Math.max(0, rows - bodyTop + 1)).forEach((line, i) =>
-      canvas.text(1 + i, 0, line, i === 0 ? st("1") : "")
+      canvas.text(bodyTop - 1 + i, 0, line, i === 0 ? st("1") : "")
     );
   } else {
-    top = drawTable(canvas, state, list, selIndex, tableRows, st);
+    top = drawTable(canvas, state, list, selIndex, bodyTop, tableRows, st);
     if (previewRows > 0) {
       drawPreview(canvas, state, list[selIndex], bodyTop + tableRows, previewRows, st);
     }
@@ -319,25 +408,54 @@ export function drawWatch(state: WatchState, cols: number, rows: number): WatchF
   return { canvas, cursor, top, pageRows: Math.max(1, tableRows) };
 }
 
+/** Most lines under the header saying which hosts are down (the last says how many more). */
+const MAX_TROUBLE_LINES = 3;
+
+/** Why a host is down (or not reached yet), as the header says it; null when it is up. */
+function hostTrouble(h: HostView, multi: boolean): string | null {
+  const who = h.name === "local" && !multi ? "daemon" : printable(h.name);
+  if (h.conn.up) return h.connecting ? (multi ? `${who} connecting…` : "connecting…") : null;
+  let why = printable(h.conn.reason);
+  // The host is named already: not again with its address.
+  if (multi) why = why.replace(/ \(ssh:\/\/[^)\s]*\)/g, "");
+  return h.conn.gaveUp ? `${who}: ${why}` : `${who} unreachable, reconnecting: ${why}`;
+}
+
+/** With several hosts, a line for each that is down, at most `max` (the last says how many more). */
+function hostTroubles(state: WatchState, max: number): string[] {
+  if (state.hosts.length < 2) return [];
+  const down = state.hosts.filter((h) => !h.conn.up).map((h) => hostTrouble(h, true)!);
+  if (down.length <= max) return down;
+  if (max === 0) return [];
+  const rest = state.hosts.filter((h) => !h.conn.up).slice(max - 1).map((h) => h.name);
+  const more = `${rest.length} ${max > 1 ? "more" : "hosts"} down: ${rest.join(", ")}`;
+  return [...down.slice(0, max - 1), printable(more)];
+}
+
 function drawHeader(canvas: Canvas, state: WatchState, st: (s: string) => string): void {
   let x = canvas.text(0, 0, "claude-sessions watch", st("1"));
   const put = (text: string, style = "") => {
     x += canvas.text(0, x, text, style);
   };
-  if (!state.conn.up) {
-    put("  ");
-    put(`daemon unreachable, reconnecting: ${printable(state.conn.reason)}`, st("1;31"));
-  } else if (state.connecting) {
-    put("  connecting…");
+  const multi = state.hosts.length > 1;
+  // One daemon: whether it is there; several: those not reached yet (those down have a line).
+  for (const h of state.hosts) {
+    if (multi && !h.conn.up) continue;
+    const t = hostTrouble(h, multi);
+    if (t) put(`  ${t}`, h.conn.up ? "" : st("1;31"));
   }
   const counts = new Map<string, number>();
-  for (const r of state.records) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  let total = 0;
+  for (const h of state.hosts) {
+    for (const r of h.records) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+    total += h.records.length;
+  }
   const order = [
     ...COUNT_ORDER.filter((s) => counts.has(s)),
     ...[...counts.keys()].filter((s) => !COUNT_ORDER.includes(s) && s !== "exited").sort(),
     ...(counts.has("exited") ? ["exited"] : []),
   ];
-  put(`  ${state.records.length} session${state.records.length === 1 ? "" : "s"}`);
+  put(`  ${total} session${total === 1 ? "" : "s"}`);
   for (const s of order) {
     put(" · ");
     put(`${counts.get(s)} ${printable(s)}`, st(statusSgr(s)));
@@ -346,31 +464,52 @@ function drawHeader(canvas: Canvas, state: WatchState, st: (s: string) => string
   if (state.filter) put(`  filter: ${printable(state.filter)}`, st("1"));
 }
 
+/** The usage a row shows: a live session's, as last measured. */
+function usageOf(row: WatchRow): SessionUsage | undefined {
+  if (!LIVE_STATUSES.includes(row.rec.status)) return undefined;
+  return row.host.usage?.get(row.rec.id);
+}
+
+/** The columns a state has: HOST with several hosts, MEM and CPU when a daemon measures them. */
+export function columnsOf(hosts: readonly HostView[]): ColumnKey[] {
+  const measured = hosts.some((h) => h.usage !== null);
+  return COLUMNS.filter((k) =>
+    (k !== "host" || hosts.length > 1) && ((k !== "mem" && k !== "cpu") || measured)
+  );
+}
+
 function drawTable(
   canvas: Canvas,
   state: WatchState,
-  list: SessionRecord[],
+  list: WatchRow[],
   selIndex: number,
+  bodyTop: number,
   tableRows: number,
   st: (s: string) => string,
 ): number {
-  const opts = { now: state.now, shortLength: state.shortLength, home: state.home };
-  const cells = list.map((rec) => {
-    const v = viewSession(rec, opts);
+  const cells = list.map((row): Record<ColumnKey, string> => {
+    const { rec, host } = row;
+    const v = viewSession(rec, { now: state.now, shortLength: host.shortLength, home: host.home });
+    const u = usageOf(row);
+    const detail = detailOf(rec);
     return {
+      host: printable(host.name),
       id: v.shortId,
       name: rec.name === null ? "-" : printable(rec.name),
       status: printable(rec.status),
       for: formatDuration(v.heldMs),
+      mem: u ? shortBytes(u.rss) : "-",
+      cpu: u?.cpu != null ? `${Math.round(u.cpu)}%` : "-",
       dir: v.dir,
       tags: printable(v.tags.join(",")) || "-",
-      detail: detailOf(rec),
-    } satisfies Record<ColumnKey, string>;
+      // A host that cannot be reached: its rows as last seen, said so.
+      detail: host.conn.up ? detail : `unreachable${detail ? ` · ${detail}` : ""}`,
+    };
   });
-  const columns = fitColumns(cells, canvas.cols);
+  const columns = fitColumns(cells, canvas.cols, columnsOf(state.hosts));
   let x = MARK;
   for (const c of columns) {
-    canvas.text(1, x, TITLES[c.key], st("1"), c.width);
+    canvas.text(bodyTop - 1, x, TITLES[c.key], st("1"), c.width);
     x += c.width + GAP;
   }
   // Keep the selection in sight.
@@ -382,19 +521,21 @@ function drawTable(
   }
   top = Math.max(0, top);
   if (n === 0 && tableRows > 0) {
-    const hidden = state.records.filter(isExited).length;
+    const all = state.hosts.flatMap((h) => h.records);
+    const hidden = all.filter(isExited).length;
+    const connecting = state.hosts.every((h) => h.connecting);
     let text: string;
-    if (state.records.length === 0) text = state.connecting ? "" : "no sessions — N starts one";
+    if (all.length === 0) text = connecting ? "" : "no sessions — N starts one";
     else if (state.filter) text = `no session matches "${printable(state.filter)}"`;
     else text = "no live sessions";
     if (text && hidden > 0 && !state.showExited) text += ` (e shows ${hidden} exited)`;
-    canvas.text(2, MARK, text, st("2"));
+    canvas.text(bodyTop, MARK, text, st("2"));
   }
   for (let i = 0; i < tableRows && top + i < n; i++) {
     const k = top + i;
-    const rec = list[k]!;
+    const { rec, host } = list[k]!;
     const c = cells[k]!;
-    const row = 2 + i;
+    const row = bodyTop + i;
     const selected = k === selIndex;
     const sel = (s: string) => (selected && state.color ? (s ? `7;${s}` : "7") : s);
     if (selected) {
@@ -404,7 +545,8 @@ function drawTable(
     let cx = MARK;
     for (const col of columns) {
       let style = "";
-      if (col.key === "status") style = st(statusSgr(rec.status));
+      if (!host.conn.up) style = st("2");
+      else if (col.key === "status") style = st(statusSgr(rec.status));
       else if (col.key === "detail" && !attentionOf(rec)) style = st("2");
       else if (col.key === "detail" && attentionOf(rec) === "permission") style = st("1");
       canvas.text(row, cx, c[col.key], sel(style), col.width);
@@ -417,21 +559,22 @@ function drawTable(
 function drawPreview(
   canvas: Canvas,
   state: WatchState,
-  rec: SessionRecord | undefined,
+  row: WatchRow | undefined,
   at: number,
   rows: number,
   st: (s: string) => string,
 ): void {
   const p = state.preview!;
   let title = "── preview ";
-  if (rec) {
-    const v = viewSession(rec, { now: state.now, shortLength: state.shortLength });
-    title = `── ${v.label} · ${printable(rec.status)} `;
+  if (row) {
+    const v = viewSession(row.rec, { now: state.now, shortLength: row.host.shortLength });
+    const where = state.hosts.length > 1 ? `${printable(row.host.name)} · ` : "";
+    title = `── ${where}${v.label} · ${printable(row.rec.status)} `;
   }
   const used = canvas.text(at, 0, title, st("2"));
   canvas.text(at, used, "─".repeat(Math.max(0, canvas.cols - used)), st("2"));
   const room = rows - 1;
-  if (!rec) {
+  if (!row) {
     canvas.text(at + 1, 0, "no session selected", st("2"));
     return;
   }

@@ -3,12 +3,17 @@ import type { SessionRecord } from "../protocol.ts";
 import { testRecord } from "../_test_record.ts";
 import {
   type ColumnKey,
+  columnsOf,
   detailOf,
   drawWatch,
   fitColumns,
+  type HostView,
   listed,
   matchesFilter,
+  rowKey,
+  rowsOf,
   watchOrder,
+  type WatchRow,
   type WatchState,
 } from "./watch_view.ts";
 
@@ -27,29 +32,48 @@ function rec(id: string, status: string, extra: Partial<SessionRecord> = {}): Se
   });
 }
 
-function state(records: SessionRecord[], extra: Partial<WatchState> = {}): WatchState {
+/** A host's view: up, no usage measured, this machine's home. */
+function host(name: string, records: SessionRecord[], extra: Partial<HostView> = {}): HostView {
   return {
+    name,
     records,
     shortLength: 8,
-    now: NOW,
+    conn: { up: true },
+    connecting: false,
+    usage: null,
     home: "/home/me",
+    ...extra,
+  };
+}
+
+/** A state of one host (`local`) holding `records`, or of `extra.hosts`. */
+function state(
+  records: SessionRecord[],
+  extra: Partial<WatchState> & { host?: Partial<HostView> } = {},
+): WatchState {
+  const { host: h, ...rest } = extra;
+  return {
+    hosts: [host("local", records, h)],
+    now: NOW,
     color: false,
     showExited: false,
     filter: "",
     selected: null,
     top: 0,
     preview: null,
-    conn: { up: true },
     message: null,
     prompt: null,
     help: false,
-    ...extra,
+    ...rest,
   };
 }
 
+/** The key of a session of `local`. */
+const key = (r: SessionRecord) => rowKey("local", r.id);
+
 const text = (f: ReturnType<typeof drawWatch>) => f.canvas.chars.map((r) => r.join("").trimEnd());
 
-const ids = (rs: SessionRecord[]) => rs.map((r) => r.id.slice(0, 2));
+const ids = (rs: WatchRow[]) => rs.map((r) => r.rec.id.slice(0, 2));
 
 Deno.test("order: a permission before input, the longest waiting first; working; others; exited latest first", () => {
   const rs = [
@@ -64,7 +88,7 @@ Deno.test("order: a permission before input, the longest waiting first; working;
     rec("I1", "starting"),
     rec("J1", "queued"),
   ];
-  assert.deepEqual(ids(watchOrder(rs)), [
+  assert.deepEqual(ids(watchOrder(rowsOf([host("local", rs)]))), [
     "G1",
     "D1",
     "F1",
@@ -133,7 +157,7 @@ Deno.test("detail: the tool and command awaiting approval; Claude's first line; 
 });
 
 Deno.test("columns: all when they fit; narrower, DIR then TAGS then FOR then NAME go", () => {
-  const cells: Record<ColumnKey, string>[] = [{
+  const cells: Partial<Record<ColumnKey, string>>[] = [{
     id: "01ABCDEF",
     name: "api-server",
     status: "waiting_permission",
@@ -142,23 +166,24 @@ Deno.test("columns: all when they fit; narrower, DIR then TAGS then FOR then NAM
     tags: "backend,urgent",
     detail: "Bash: npm test -- --watch=false",
   }];
-  const keys = (cols: number) => fitColumns(cells, cols).map((c) => c.key);
+  const all: ColumnKey[] = ["id", "name", "status", "for", "dir", "tags", "detail"];
+  const keys = (cols: number) => fitColumns(cells, cols, all).map((c) => c.key);
   assert.deepEqual(keys(160), ["id", "name", "status", "for", "dir", "tags", "detail"]);
-  const wide = fitColumns(cells, 160);
+  const wide = fitColumns(cells, 160, all);
   assert.equal(wide.find((c) => c.key === "dir")!.width, 27);
   // Narrower: DIR is shrunk before anything is dropped.
-  const mid = fitColumns(cells, 100);
+  const mid = fitColumns(cells, 100, all);
   assert.deepEqual(mid.map((c) => c.key), ["id", "name", "status", "for", "dir", "tags", "detail"]);
   assert.ok(mid.find((c) => c.key === "dir")!.width < 27);
   assert.deepEqual(keys(90), ["id", "name", "status", "for", "tags", "detail"]);
-  assert.equal(fitColumns(cells, 80).find((c) => c.key === "tags")!.width, 6);
+  assert.equal(fitColumns(cells, 80, all).find((c) => c.key === "tags")!.width, 6);
   assert.deepEqual(keys(70), ["id", "name", "status", "for", "detail"]);
   assert.deepEqual(keys(60), ["id", "name", "status", "detail"]);
   assert.deepEqual(keys(40), ["id", "status", "detail"]);
-  assert.equal(fitColumns(cells, 40).find((c) => c.key === "status")!.width, 10);
+  assert.equal(fitColumns(cells, 40, all).find((c) => c.key === "status")!.width, 10);
   // Every width fits the terminal.
   for (const cols of [20, 40, 60, 80, 100, 120, 200]) {
-    const cs = fitColumns(cells, cols);
+    const cs = fitColumns(cells, cols, all);
     const used = 2 + cs.reduce((s, c) => s + c.width, 0) + 2 * (cs.length - 1);
     assert.ok(used <= cols || cs.at(-1)!.width === 0, `${cols}: ${used}`);
   }
@@ -176,7 +201,7 @@ Deno.test("frame: header counts per status (unknown ones too), rows in order, th
     rec("01QUE", "queued"),
     rec("01EXIT", "exited", { exitReason: "exited", exitCode: 0 }),
   ];
-  const f = drawWatch(state(rs, { selected: rs[1]!.id }), 120, 12);
+  const f = drawWatch(state(rs, { selected: key(rs[1]!) }), 120, 12);
   const lines = text(f);
   assert.equal(
     lines[0],
@@ -206,7 +231,7 @@ Deno.test("frame: colours by status, the selected row in reverse video, exited d
     rec("01NEW", "dreaming" as SessionRecord["status"]),
     rec("01EXIT", "exited"),
   ];
-  const f = drawWatch(state(rs, { color: true, showExited: true, selected: rs[1]!.id }), 100, 10);
+  const f = drawWatch(state(rs, { color: true, showExited: true, selected: key(rs[1]!) }), 100, 10);
   const lines = text(f);
   const statusCol = lines[1]!.indexOf("STATUS");
   const styleAt = (row: number) => f.canvas.styles[row]![statusCol];
@@ -222,12 +247,12 @@ Deno.test("frame: the selection is kept in sight; the page size is the table's h
     { length: 30 },
     (_, i) => rec(`01R${String(i).padStart(2, "0")}`, "running"),
   );
-  const f = drawWatch(state(rs, { selected: rs[25]!.id, top: 0 }), 80, 12);
+  const f = drawWatch(state(rs, { selected: key(rs[25]!), top: 0 }), 80, 12);
   // 12 rows: header, titles, 8 table rows, message, keys.
   assert.equal(f.pageRows, 8);
   assert.equal(f.top, 18);
   assert.match(text(f)[9]!, /^> 01R25/);
-  const g = drawWatch(state(rs, { selected: rs[3]!.id, top: 18 }), 80, 12);
+  const g = drawWatch(state(rs, { selected: key(rs[3]!), top: 18 }), 80, 12);
   assert.equal(g.top, 3);
   assert.match(text(g)[2]!, /^> 01R03/);
 });
@@ -236,7 +261,7 @@ Deno.test("frame: the preview pane shows the end of the selected session's scree
   const rs = [rec("01AAA", "running", { name: "api" })];
   const lines = Array.from({ length: 20 }, (_, i) => `screen line ${i}`);
   const f = drawWatch(
-    state(rs, { selected: rs[0]!.id, preview: { lines } }),
+    state(rs, { selected: key(rs[0]!), preview: { lines } }),
     60,
     16,
   );
@@ -245,12 +270,12 @@ Deno.test("frame: the preview pane shows the end of the selected session's scree
   assert.match(t[8]!, /^── 01AAA000 \(api\) · running ─+$/);
   assert.deepEqual(t.slice(9, 14), [15, 16, 17, 18, 19].map((i) => `screen line ${i}`));
   const loading = text(
-    drawWatch(state(rs, { selected: rs[0]!.id, preview: { lines: null } }), 60, 16),
+    drawWatch(state(rs, { selected: key(rs[0]!), preview: { lines: null } }), 60, 16),
   );
   assert.equal(loading[9], "…");
   const failed = text(
     drawWatch(
-      state(rs, { selected: rs[0]!.id, preview: { lines: null, note: "no screen" } }),
+      state(rs, { selected: key(rs[0]!), preview: { lines: null, note: "no screen" } }),
       60,
       16,
     ),
@@ -285,7 +310,7 @@ Deno.test("frame: empty states, the daemon down, a message, help; tiny terminals
   );
   const down = drawWatch(
     state([rec("01A", "running")], {
-      conn: { up: false, reason: "no socket", retryInMs: 500, since: NOW },
+      host: { conn: { up: false, reason: "no socket", retryInMs: 500, since: NOW } },
       message: { text: "boom", error: true },
     }),
     100,
@@ -300,4 +325,187 @@ Deno.test("frame: empty states, the daemon down, a message, help; tiny terminals
     assert.equal(f.canvas.cols, c);
     assert.equal(f.canvas.rows, r);
   }
+});
+
+Deno.test("columns: MEM and CPU when a daemon measures them, dropped first; HOST with several hosts", () => {
+  const one = [host("local", [])];
+  assert.deepEqual(columnsOf(one), ["id", "name", "status", "for", "dir", "tags", "detail"]);
+  const measured = [host("local", [], { usage: new Map() })];
+  assert.deepEqual(columnsOf(measured), [
+    "id",
+    "name",
+    "status",
+    "for",
+    "mem",
+    "cpu",
+    "dir",
+    "tags",
+    "detail",
+  ]);
+  const two = [host("local", []), host("box", [], { usage: new Map() })];
+  assert.deepEqual(columnsOf(two).slice(0, 2), ["host", "id"]);
+  assert.ok(columnsOf(two).includes("mem"), "one host measuring is enough");
+
+  const cells: Partial<Record<ColumnKey, string>>[] = [{
+    host: "box",
+    id: "01ABCDEF",
+    name: "api-server",
+    status: "waiting_permission",
+    for: "12s",
+    mem: "312M",
+    cpu: "45%",
+    dir: "~/src/some/long/project/dir",
+    tags: "backend,urgent",
+    detail: "Bash: npm test -- --watch=false",
+  }];
+  const keys = (cols: number) => fitColumns(cells, cols, columnsOf(two)).map((c) => c.key);
+  assert.deepEqual(keys(180), columnsOf(two));
+  // Narrower: CPU goes first, then MEM, before DIR is even shrunk.
+  assert.deepEqual(keys(124), [
+    "host",
+    "id",
+    "name",
+    "status",
+    "for",
+    "mem",
+    "dir",
+    "tags",
+    "detail",
+  ]);
+  const noMem = fitColumns(cells, 120, columnsOf(two));
+  assert.deepEqual(noMem.map((c) => c.key), [
+    "host",
+    "id",
+    "name",
+    "status",
+    "for",
+    "dir",
+    "tags",
+    "detail",
+  ]);
+  assert.equal(noMem.find((c) => c.key === "dir")!.width, 27);
+  // The host stays to the end (every action goes to it).
+  assert.deepEqual(keys(40), ["host", "id", "status", "detail"]);
+});
+
+Deno.test("frame: MEM and CPU of live sessions, as last pushed; - without a measurement or a process", () => {
+  const rs = [
+    rec("01RUN", "running", { name: "web" }),
+    rec("01NEW", "running", { name: "fresh" }),
+    rec("01EXIT", "exited", { name: "gone", statusSince: ago(5) }),
+  ];
+  const usage = new Map([
+    [rs[0]!.id, { rss: 312 * 1024 * 1024, cpu: 45.4, processes: 3, at: "" }],
+    [rs[2]!.id, { rss: 1024, cpu: null, processes: 1, at: "" }],
+  ]);
+  const lines = text(drawWatch(state(rs, { showExited: true, host: { usage } }), 120, 10));
+  assert.match(lines[1]!, /^ {2}ID +NAME +STATUS +FOR +MEM +CPU +DIR +TAGS +WAITING FOR/);
+  assert.match(lines.find((l) => / web /.test(l))!, /running +1m +312M +45% +~\/src\/proj/);
+  // Not measured yet: "-"; exited (a stale entry): "-".
+  assert.match(lines.find((l) => / fresh /.test(l))!, /running +1m +- +- +~\/src\/proj/);
+  assert.match(lines.find((l) => / gone /.test(l))!, /exited +5s +- +- +~\/src\/proj/);
+  // A daemon that does not measure: no such columns.
+  assert.doesNotMatch(text(drawWatch(state(rs), 120, 10))[1]!, /MEM|CPU/);
+});
+
+Deno.test("frame: several hosts in one table, by the same order, a HOST column; an unreachable one marked", () => {
+  // The same id on two hosts: two rows.
+  const here = [
+    rec("01SAME", "running", { name: "here" }),
+    rec("01WAIT", "waiting_input", { name: "idle", statusSince: ago(30) }),
+  ];
+  const there = [
+    rec("01SAME", "waiting_permission", { name: "there", statusSince: ago(10) }),
+    rec("01OLD", "waiting_input", { name: "older", statusSince: ago(300) }),
+  ];
+  const far = [rec("01FAR", "running", { name: "far" })];
+  const s = state([], {
+    hosts: [
+      host("local", here),
+      host("box", there, { home: undefined }),
+      host("gpu", far, {
+        home: undefined,
+        conn: {
+          up: false,
+          reason:
+            "no daemon is answering on gpu (ssh://me@gpu:22) (ssh: connect to host gpu port 22: Connection refused)",
+          retryInMs: 5000,
+          since: NOW,
+        },
+      }),
+    ],
+    selected: rowKey("box", there[0]!.id),
+  });
+  const lines = text(drawWatch(s, 140, 14));
+  // The header counts every host's sessions; under it, a line per host that is down, and why
+  // (the host named once, not again with its address).
+  assert.equal(
+    lines[0],
+    "claude-sessions watch  5 sessions · 1 waiting_permission · 2 waiting_input · 2 running",
+  );
+  assert.equal(
+    lines[1],
+    "  gpu unreachable, reconnecting: no daemon is answering on gpu (ssh: connect to host gpu port 22: Connection refused)",
+  );
+  assert.match(lines[2]!, /^ {2}HOST +ID +NAME +STATUS +FOR +DIR/);
+  assert.match(lines[3]!, /^> box +01SAME00 +there +waiting_permission/);
+  assert.match(lines[4]!, /^ {2}box +01OLD000 +older +waiting_input/);
+  assert.match(lines[5]!, /^ {2}local +01WAIT00 +idle +waiting_input/);
+  // Same rank and id: by host. The unreachable host's rows as last seen, said so.
+  assert.match(lines[6]!, /^ {2}gpu +01FAR000 +far +running .*unreachable$/);
+  assert.match(lines[7]!, /^ {2}local +01SAME00 +here +running/);
+
+  // The filter matches the host too.
+  assert.deepEqual(listed({ ...s, filter: "box" }).map((r) => r.rec.name), ["there", "older"]);
+  // The preview says which host.
+  const p = text(drawWatch({ ...s, preview: { lines: ["x"] } }, 140, 16));
+  assert.ok(p.some((l) => /^── box · 01SAME00 \(there\) · waiting_permission ─+$/.test(l)));
+
+  // Colours: the unreachable host's row is dimmed throughout.
+  const f = drawWatch({ ...s, color: true }, 140, 14);
+  const statusCol = lines[2]!.indexOf("STATUS");
+  assert.equal(f.canvas.styles[1]![2], "1;31");
+  assert.equal(f.canvas.styles[6]![statusCol], "2");
+  assert.equal(f.canvas.styles[7]![statusCol], "32");
+
+  // A host not reached yet, and one given up on.
+  const waiting = text(drawWatch(
+    state([], {
+      hosts: [
+        host("local", []),
+        host("box", [], { connecting: true }),
+        host("old", [], {
+          conn: {
+            up: false,
+            reason: "needs events.snapshot",
+            retryInMs: 0,
+            since: NOW,
+            gaveUp: true,
+          },
+        }),
+      ],
+    }),
+    140,
+    10,
+  ));
+  assert.equal(waiting[0], "claude-sessions watch  box connecting…  0 sessions");
+  assert.equal(waiting[1], "  old: needs events.snapshot");
+  assert.match(waiting[2]!, /^ {2}HOST +ID/);
+  assert.equal(waiting[3], "  no sessions — N starts one");
+
+  // Many hosts down: three lines at most; fewer on a short terminal.
+  const down = (name: string) =>
+    host(name, [], { conn: { up: false, reason: "gone", retryInMs: 500, since: NOW } });
+  const many = state([], {
+    hosts: [host("local", [rec("01A", "running")]), ...["a", "b", "c", "d"].map(down)],
+  });
+  const tall = text(drawWatch(many, 80, 20));
+  assert.deepEqual(tall.slice(1, 4), [
+    "  a unreachable, reconnecting: gone",
+    "  b unreachable, reconnecting: gone",
+    "  2 more down: c, d",
+  ]);
+  assert.match(tall[4]!, /^ {2}HOST/);
+  assert.equal(text(drawWatch(many, 80, 9))[1], "  4 hosts down: a, b, c, d");
+  assert.match(text(drawWatch(many, 80, 8))[1]!, /^ {2}HOST/);
 });
