@@ -17,6 +17,7 @@ import {
 } from "jsonc-parser";
 import { parseDetachKey } from "./keys.ts";
 import { OwnershipError, readOwnTextFile } from "./ownership.ts";
+import { parseBytes, parsePercent } from "./bytes.ts";
 
 /** The effective configuration (defaults merged with the file). */
 export interface Config {
@@ -44,6 +45,63 @@ export interface Config {
   /** Key that detaches `attach`: a prefix and a key ("C-b d"), or one control key. */
   detachKey: string;
   log: LogConfig;
+  /** Other machines, by name (`--host NAME`): see {@linkcode HostConfig}. */
+  hosts: Record<string, HostConfig>;
+  notify: NotifyConfig;
+  limits: LimitsConfig;
+  hibernate: {
+    /**
+     * Minutes a Claude session may sit idle (see the README) before it is
+     * hibernated; 0: never.
+     */
+    afterMinutes: number;
+  };
+}
+
+/** One entry of `hosts`. */
+export interface HostConfig {
+  /** `ssh://[user@]host[:port]`. */
+  url: string;
+  /** The program on that host (default: `claude-sessions` on its PATH, else `~/.local/bin/`). */
+  command?: string;
+  /** `CLAUDE_SESSIONS_HOME` on that host (default: its own default). */
+  home?: string;
+  /** More arguments for `ssh` (e.g. `["-i", "~/.ssh/id_box"]`). */
+  ssh?: string[];
+}
+
+/** The statuses a notification can be raised for. */
+export const NOTIFY_STATUSES = ["waiting_permission", "waiting_input"] as const;
+/** One of {@linkcode NOTIFY_STATUSES}. */
+export type NotifyStatusName = typeof NOTIFY_STATUSES[number];
+
+/** Notification settings (`notify.*`). */
+export interface NotifyConfig {
+  /** Whether the daemon raises notifications at all. */
+  enabled: boolean;
+  /** The statuses that raise one. */
+  on: NotifyStatusName[];
+  /** Run with `/bin/sh -c` instead of the desktop notifier; null: the desktop notifier. */
+  command: string | null;
+  /** A notifier still running after this many seconds is killed. */
+  timeoutSeconds: number;
+}
+
+/** Resource limits (`limits.*`). */
+export interface LimitsConfig {
+  /** Memory per session in bytes (its whole process tree); null: none. */
+  memory: number | null;
+  /** CPU per session in percent of one core; null: none. */
+  cpu: number | null;
+  /** At most this many sessions with a live process; 0: no bound. */
+  maxLive: number;
+  /** Beyond `maxLive`: queue the new one, or hibernate the idlest session to make room. */
+  whenFull: "queue" | "hibernate";
+  /**
+   * How limits are enforced: `auto` (systemd, else a cgroup, else the
+   * daemon), or one of them.
+   */
+  enforcement: "auto" | "systemd" | "cgroup" | "daemon";
 }
 
 /** Session I/O log settings (`log.*`). */
@@ -60,10 +118,22 @@ export interface LogConfig {
   maxBufferBytes: number;
 }
 
-type Kind = "string" | "string[]" | "number" | "integer" | "boolean" | "boolean|auto";
+type Kind =
+  | "string"
+  | "string[]"
+  | "number"
+  | "integer"
+  | "boolean"
+  | "boolean|auto"
+  | "hosts"
+  | "size"
+  | "percent"
+  | "enum";
 
 interface KeySpec {
   kind: Kind;
+  /** The values an `enum` takes. */
+  values?: readonly string[];
   min?: number;
   max?: number;
   /** Extra validation: an error message, or null when the value is fine. */
@@ -125,10 +195,67 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     min: 0,
     doc: "delete logs of sessions exited longer ago; 0 keeps them forever (default: 30)",
   },
+  hosts: {
+    kind: "hosts",
+    doc: 'other machines: name → "ssh://[user@]host[:port]" or {url, command, home, ssh}',
+  },
   "log.maxBufferBytes": {
     kind: "integer",
     min: 65536,
     doc: "log bytes waiting for the disk before a session's output is paused (default: 8 MiB)",
+  },
+  "notify.enabled": {
+    kind: "boolean",
+    doc: "notify when a session waits for you (default: true)",
+  },
+  "notify.on": {
+    kind: "string[]",
+    check: (v) => {
+      const bad = (v as string[]).find((s) => !(NOTIFY_STATUSES as readonly string[]).includes(s));
+      return bad === undefined
+        ? null
+        : `"notify.on" takes ${NOTIFY_STATUSES.join(" and ")}, not "${bad}"`;
+    },
+    doc: 'statuses that notify (default: ["waiting_permission", "waiting_input"])',
+  },
+  "notify.command": {
+    kind: "string",
+    doc: "run with /bin/sh -c instead of the desktop notifier (default: none)",
+  },
+  "notify.timeoutSeconds": {
+    kind: "number",
+    min: 1,
+    max: 600,
+    doc: "kill a notifier still running after this many seconds (default: 10)",
+  },
+  "limits.memory": {
+    kind: "size",
+    doc: 'memory per session, e.g. "2G"; null: none (default: null)',
+  },
+  "limits.cpu": {
+    kind: "percent",
+    doc: 'CPU per session in percent of one core, e.g. "150%"; null: none (default: null)',
+  },
+  "limits.maxLive": {
+    kind: "integer",
+    min: 0,
+    max: 100_000,
+    doc: "at most this many sessions with a live process; 0: no bound (default: 0)",
+  },
+  "limits.whenFull": {
+    kind: "enum",
+    values: ["queue", "hibernate"],
+    doc: 'beyond maxLive: "queue" the new session, or "hibernate" the idlest (default: "queue")',
+  },
+  "limits.enforcement": {
+    kind: "enum",
+    values: ["auto", "systemd", "cgroup", "daemon"],
+    doc: 'how limits are enforced: "auto", "systemd", "cgroup" or "daemon" (default: "auto")',
+  },
+  "hibernate.afterMinutes": {
+    kind: "number",
+    min: 0,
+    doc: "hibernate a Claude session idle this many minutes; 0: never (default: 0)",
   },
 };
 
@@ -147,6 +274,15 @@ export function defaultConfig(): Config {
       retentionDays: 30,
       maxBufferBytes: 8 * 1024 * 1024,
     },
+    hosts: {},
+    notify: {
+      enabled: true,
+      on: ["waiting_permission", "waiting_input"],
+      command: null,
+      timeoutSeconds: 10,
+    },
+    limits: { memory: null, cpu: null, maxLive: 0, whenFull: "queue", enforcement: "auto" },
+    hibernate: { afterMinutes: 0 },
   };
 }
 
@@ -267,6 +403,30 @@ function readValue(node: Node, key: string, text: string, path: string): unknown
     case "boolean|auto":
       if (node.type !== "boolean" && node.value !== "auto") fail('true, false or "auto"');
       return node.value;
+    case "hosts":
+      return readHosts(node, text, path);
+    case "size":
+    case "percent": {
+      if (node.type === "null") return null;
+      const what = spec.kind === "size"
+        ? 'a size such as "2G" or "512M" (or a number of bytes), or null'
+        : 'a percentage of one core such as "150%" (or a number), or null';
+      if (node.type === "number") {
+        const n = node.value as number;
+        if (!(n > 0) || (spec.kind === "size" && !Number.isSafeInteger(n))) fail(what);
+        return n;
+      }
+      if (node.type !== "string") fail(what);
+      const parsed = spec.kind === "size"
+        ? parseBytes(node.value as string)
+        : parsePercent(node.value as string);
+      return parsed ?? fail(what);
+    }
+    case "enum":
+      if (node.type !== "string" || !spec.values!.includes(node.value as string)) {
+        fail(`one of ${spec.values!.map((v) => `"${v}"`).join(", ")}`);
+      }
+      return node.value;
     case "number":
     case "integer": {
       if (node.type !== "number") fail("a number");
@@ -285,6 +445,64 @@ function assign(config: Config, key: string, value: unknown): void {
   let obj: any = config;
   for (const part of parts.slice(0, -1)) obj = obj[part];
   obj[parts[parts.length - 1]!] = value;
+}
+
+const HOST_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** `hosts`: name → `"ssh://…"` or `{url, command?, home?, ssh?}`. */
+function readHosts(node: Node, text: string, path: string): Record<string, HostConfig> {
+  if (node.type !== "object") {
+    throw new ConfigError(`${where(path, text, node.offset)}: "hosts" must be an object`);
+  }
+  const out: Record<string, HostConfig> = {};
+  for (const prop of node.children ?? []) {
+    const [k, v] = prop.children ?? [];
+    if (!k || !v) continue;
+    const name = String(k.value);
+    const at = where(path, text, v.offset);
+    if (!HOST_NAME_RE.test(name) || name === "local" || name === "all") {
+      throw new ConfigError(
+        `${
+          where(path, text, k.offset)
+        }: invalid host name "${name}": use letters, digits, ".", "_" or "-" ("local" and "all" are taken)`,
+      );
+    }
+    const entry: HostConfig = { url: "" };
+    if (v.type === "string") {
+      entry.url = v.value as string;
+    } else if (v.type === "object") {
+      for (const f of v.children ?? []) {
+        const [fk, fv] = f.children ?? [];
+        if (!fk || !fv) continue;
+        const field = String(fk.value);
+        const fat = where(path, text, fv.offset);
+        if (field === "url" || field === "command" || field === "home") {
+          if (fv.type !== "string" || (fv.value as string) === "") {
+            throw new ConfigError(`${fat}: "hosts.${name}.${field}" must be a non-empty string`);
+          }
+          entry[field] = fv.value as string;
+        } else if (field === "ssh") {
+          if (fv.type !== "array" || (fv.children ?? []).some((c) => c.type !== "string")) {
+            throw new ConfigError(`${fat}: "hosts.${name}.ssh" must be an array of strings`);
+          }
+          entry.ssh = (fv.children ?? []).map((c) => c.value as string);
+        } else {
+          throw new ConfigError(
+            `${
+              where(path, text, fk.offset)
+            }: unknown key "hosts.${name}.${field}" (url, command, home, ssh)`,
+          );
+        }
+      }
+    } else {
+      throw new ConfigError(`${at}: "hosts.${name}" must be "ssh://…" or an object with "url"`);
+    }
+    if (!/^ssh:\/\/[^/\s]+\/?$/.test(entry.url)) {
+      throw new ConfigError(`${at}: "hosts.${name}" needs a url ssh://[user@]host[:port]`);
+    }
+    out[name] = entry;
+  }
+  return out;
 }
 
 /** `path:line:column` (1-based) of a character offset in `text`. */

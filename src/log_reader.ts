@@ -43,6 +43,8 @@ export interface ReadOptions {
 }
 
 const READ_SIZE = 1024 * 1024;
+/** How long a follower keeps looking for a rotated part it missed that should be there. */
+const MISSED_PART_WAIT_MS = 10_000;
 /** How often a follower looks at the file when no change notification came. */
 const FOLLOW_TICK_MS = 500;
 
@@ -417,8 +419,16 @@ async function* missed(
     // Listing a directory while files are renamed in it can miss one (it
     // moved from a name not yet listed to one already listed): list again
     // until every wanted part is found, or it is clear that some are gone.
-    for (let attempt = 0; attempt < 10 && found.size < wanted; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 5 * attempt));
+    // A part older than the oldest archive was deleted (log.keep); any other
+    // is there, maybe under a name the listing missed: keep looking (a busy
+    // machine can take a while over a rotation's renames and compression).
+    const deadline = Date.now() + MISSED_PART_WAIT_MS;
+    for (let attempt = 0; found.size < wanted; attempt++) {
+      if (attempt > 0) {
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, Math.min(50, 5 * attempt)));
+      }
+      let oldest = Infinity;
       for (const f of await listLogFiles(dir, id)) {
         if (f.n === 0) continue;
         const path = `${dir}/${f.name}`;
@@ -430,12 +440,17 @@ async function* missed(
           continue;
         }
         const o = await openedWithPart({ file: f, path, handle, ino: null, size: 0 });
+        if (o.part !== null) oldest = Math.min(oldest, o.part);
         if (o.part !== null && o.part > after && o.part < before && !found.has(o.part)) {
           found.set(o.part, o);
         } else {
           await o.reader.cancel().catch(() => {});
         }
       }
+      let waitFor = 0;
+      for (let p = after + 1; p < before; p++) if (!found.has(p) && p >= oldest) waitFor++;
+      // Concluded only after a few listings: one can miss even the oldest.
+      if (waitFor === 0 && attempt >= 2) break;
     }
     let lost = 0;
     for (let p = after + 1; p < before; p++) {

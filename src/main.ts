@@ -9,8 +9,9 @@
  */
 
 import { VERSION } from "./version.ts";
-import { type CommandSpec, helpText, parse, type Parsed } from "./cli/_args.ts";
-import { CliError, EXIT, UsageError } from "./cli/_errors.ts";
+import { type CommandSpec, helpText, parse, type Parsed, strOpt } from "./cli/_args.ts";
+import { EXIT, UsageError } from "./cli/_errors.ts";
+import { UserError } from "./errors.ts";
 import { claimLauncher } from "./self.ts";
 import { printable } from "./printable.ts";
 
@@ -47,11 +48,28 @@ const COMMANDS: Record<string, Entry> = {
     summary: "attach this terminal to a session (detach: Ctrl-B d)",
     load: () => import("./cli/attach.ts"),
   },
+  watch: {
+    summary: "a live full-screen table of every session, what waits for you first",
+    load: () => import("./cli/watch.ts"),
+  },
+  next: {
+    summary: "the session that has waited longest for you (print it or attach)",
+    load: () => import("./cli/next.ts"),
+  },
+  tag: { summary: "add and remove a session's tags", load: () => import("./cli/tag.ts") },
   send: { summary: "type text or keys into a session", load: () => import("./cli/send.ts") },
   peek: { summary: "print a session's screen", load: () => import("./cli/peek.ts") },
   resume: {
     summary: "start an exited session again, continuing its conversation",
     load: () => import("./cli/resume.ts"),
+  },
+  hibernate: {
+    summary: "stop idle Claude sessions to free their memory (woken by attach, send, wake)",
+    load: () => import("./cli/hibernate.ts"),
+  },
+  wake: {
+    summary: "wake hibernated sessions (claude --resume, where they were)",
+    load: () => import("./cli/wake.ts"),
   },
   rm: { summary: "remove exited sessions (records and logs)", load: () => import("./cli/rm.ts") },
   status: { summary: "show the daemon's state", load: () => import("./cli/status.ts") },
@@ -59,6 +77,10 @@ const COMMANDS: Record<string, Entry> = {
   events: {
     summary: "stream session events as they happen",
     load: () => import("./cli/events.ts"),
+  },
+  notify: {
+    summary: "send a test notification through the daemon's notifier",
+    load: () => import("./cli/notify.ts"),
   },
   logs: {
     summary: "print a session's output (or input) from its I/O log",
@@ -80,6 +102,10 @@ const COMMANDS: Record<string, Entry> = {
   "stop-daemon": {
     summary: "stop the daemon (and its sessions) gracefully",
     load: () => import("./cli/stop_daemon.ts"),
+  },
+  "dial-stdio": {
+    summary: "bridge stdin/stdout to the daemon (the transport of --host over ssh)",
+    load: () => import("./cli/dial_stdio.ts"),
   },
   service: {
     summary: "install, remove, inspect or restart the user service (systemd/launchd)",
@@ -115,8 +141,10 @@ function globalHelp(): string {
     "Run `claude-sessions <command> --help` for a command's options.",
     "",
     "Environment: CLAUDE_SESSIONS_HOME (default ~/.claude-sessions) holds the",
-    "socket, records, logs and config.jsonc.",
-    "Exit codes: 0 ok, 1 error, 2 usage, 124 timeout.",
+    "socket, records, logs and config.jsonc. CLAUDE_SESSIONS_HOST (or -H/--host",
+    "on a command) acts on another machine over ssh.",
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 waiting for permission (send --wait),",
+    "124 timeout.",
   ];
   return lines.join("\n");
 }
@@ -157,6 +185,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(helpText(mod.spec));
     return EXIT.OK;
   }
+  if (mod.spec.remote !== false) {
+    const { setTarget } = await import("./cli/_connect.ts");
+    setTarget(strOpt(parsed, "host") ?? Deno.env.get("CLAUDE_SESSIONS_HOST"));
+  }
   return (await mod.run(parsed)) ?? EXIT.OK;
 }
 
@@ -165,7 +197,7 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (e) {
-    if (e instanceof CliError) {
+    if (e instanceof UserError) {
       // Messages may echo what was typed, or names from the daemon.
       console.error(`claude-sessions: ${printable(e.message)}`);
       if (e.hint) console.error(`  ${printable(e.hint)}`);

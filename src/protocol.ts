@@ -34,19 +34,33 @@ export type RequestId = number | string;
 
 /** Lifecycle status of a session. See the README for what sets each one. */
 export type SessionStatus =
+  /** Waits for a free slot (`limits.maxLive`); no process yet. */
+  | "queued"
   | "starting"
   | "running"
   | "waiting_input"
   | "waiting_permission"
+  /** Stopped while idle to free its memory; woken by attach, send, resume or wake. */
+  | "hibernated"
   | "exited";
 
 /** Every status, in lifecycle order. */
 export const STATUSES: readonly SessionStatus[] = [
+  "queued",
   "starting",
   "running",
   "waiting_input",
   "waiting_permission",
+  "hibernated",
   "exited",
+];
+
+/** Statuses of a session that has a process (or is starting one). */
+export const LIVE_STATUSES: readonly SessionStatus[] = [
+  "starting",
+  "running",
+  "waiting_input",
+  "waiting_permission",
 ];
 
 /**
@@ -66,7 +80,15 @@ export type ExitReason =
   /** The daemon that owned it died; found dead (or orphaned) at the next start. */
   | "daemon_lost"
   /** The program could not be started at all. */
-  | "spawn_failed";
+  | "spawn_failed"
+  /**
+   * Out of memory: the kernel killed it in its cgroup (`memory.events`
+   * oom_kill, or v1's `memory.oom_control`), or the daemon stopped it over
+   * its memory limit.
+   */
+  | "oom"
+  /** Stopped to hibernate (the status is then `hibernated`, not `exited`). */
+  | "hibernated";
 
 /** One entry of a record's status history. */
 export interface StatusChange {
@@ -149,8 +171,52 @@ export interface SessionRecord {
   lastOutputAt?: string | null;
   /** Clients attached to it now (not persisted). */
   clients?: number;
+  /**
+   * Its resource limits, fixed when it was created (`new --memory/--cpu`,
+   * else config `limits.memory`/`limits.cpu`), with how the current (or
+   * last) run enforces them.
+   */
+  limits?: SessionLimits;
+  /** Its processes' memory and CPU, in replies that measured them (`ls` with `usage`); not persisted. */
+  usage?: SessionUsage;
 }
 
+/** How resource limits are enforced. */
+export type Enforcement =
+  /** A transient systemd scope per run (`systemd-run --user --scope -p MemoryMax=… -p CPUQuota=…`). */
+  | "systemd"
+  /** A cgroup v2 per run, in the daemon's own delegated subtree. */
+  | "cgroup_v2"
+  /** A cgroup v1 per run (memory and cpu hierarchies), under the daemon's own. */
+  | "cgroup_v1"
+  /** No cgroup: the daemon measures and stops a session over its memory limit (CPU is not bounded). */
+  | "daemon";
+
+/** A session's resource limits. */
+export interface SessionLimits {
+  /** Memory of its whole process tree, in bytes (RAM and swap); null: none. */
+  memory: number | null;
+  /** CPU, in percent of one core (150: one and a half cores); null: none. */
+  cpu: number | null;
+  /** How the current (or last) run enforces them. */
+  enforcement?: Enforcement;
+}
+
+/** What a session's processes use, measured at one moment. */
+export interface SessionUsage {
+  /** Resident memory of every process of the session, summed (bytes). */
+  rss: number;
+  /**
+   * CPU of every process of the session, in percent of one core, over the
+   * time since the previous measurement (or a short window: see the README);
+   * null when it could not be measured.
+   */
+  cpu: number | null;
+  /** How many processes. */
+  processes: number;
+  /** When it was measured (RFC 3339). */
+  at: string;
+}
 /** What a session waiting for the user waits for. */
 export interface WaitingFor {
   /**
@@ -219,7 +285,9 @@ export interface SessionEvent {
    * `attached`/`detached` (a client attached or left; `clients` counts
    * them), `activity` (the program wrote output — at most one a second per
    * session; `lastOutputAt`), `notified` (the daemon delivered a
-   * notification, or failed to: `notification`), `tags` (tags changed).
+   * notification, or failed to: `notification`), `tags` (tags changed),
+   * `updated` (the record changed in a way no other event tells: what it
+   * waits for, its last message or error, its background agents).
    */
   event:
     | "created"
@@ -231,7 +299,8 @@ export interface SessionEvent {
     | "detached"
     | "activity"
     | "notified"
-    | "tags";
+    | "tags"
+    | "updated";
   /** RFC 3339 UTC time. */
   at: string;
   id: string;
@@ -261,7 +330,11 @@ export interface NotificationReport {
   kind: "permission" | "input";
   title: string;
   body: string;
-  /** Who delivered it: `command` (config notify.command), `notify-send`, `terminal-notifier`, `osascript`. */
+  /**
+   * Who delivered it: `command` (config notify.command), `notify-send`,
+   * `terminal-notifier`, `osascript`; `none` when no notifier was available
+   * (or too many were busy), with outcome `failed`.
+   */
   notifier: string;
   /** `sent`; `failed` (the notifier exited non-zero or could not start); `timeout` (killed). */
   outcome: "sent" | "failed" | "timeout";
@@ -281,9 +354,14 @@ export interface Api {
    * Claude will first ask whether to trust the directory).
    */
   new: { params: NewParams; result: { session: SessionRecord; notices?: string[] } };
-  /** List sessions. */
+  /**
+   * List sessions: every session that is not `exited` (also `queued` and
+   * `hibernated` ones), or with `all` every one (`tag`: only those with this
+   * tag). With `usage`, each live session's record carries `usage` (one
+   * measurement for all).
+   */
   ls: {
-    params: { all?: boolean };
+    params: { all?: boolean; tag?: string; usage?: boolean };
     /**
      * `shortLength`: prefix length that keeps every known id unique.
      * `logHeldBack`: sessions whose log output waits in memory because writing
@@ -302,14 +380,55 @@ export interface Api {
   /**
    * Start an exited session again, continuing its conversation: same record,
    * same directory, a new process. `env` is used only when the session's
-   * saved environment is missing.
+   * saved environment is missing. A hibernated session is woken. Beyond
+   * `limits.maxLive` it is `queued` (or, with `limits.whenFull: "hibernate"`,
+   * the idlest session is hibernated to make room).
    */
   resume: {
     params: { session: string; env?: Record<string, string> };
     result: { session: SessionRecord };
   };
+  /**
+   * Stop an idle Claude session to free its memory: it becomes `hibernated`
+   * (its record, name, log and last screen stay) until woken.
+   */
+  hibernate: { params: { session: string }; result: { session: SessionRecord } };
+  /**
+   * Wake a hibernated session (`claude --resume` in its directory, with its
+   * arguments and environment); replies once it started (or was queued).
+   */
+  wake: { params: { session: string }; result: { session: SessionRecord } };
   /** Remove an exited session's record and its logs (kept with `keepLogs`). */
   rm: { params: { session: string; keepLogs?: boolean }; result: { id: string } };
+  /**
+   * Change a session's tags (live or exited): `add` then `remove`. Replies
+   * with the record; a `tags` event tells others when they changed.
+   */
+  tag: {
+    params: { session: string; add?: string[]; remove?: string[] };
+    result: { session: SessionRecord };
+  };
+  /**
+   * Streams a session's I/O log (needs `files.stream`): its JSON lines as
+   * stored, oldest first, archives included, in {@linkcode LinesPush}
+   * batches; the last has `end: true` — unless `follow`, which goes on as
+   * the log grows until the connection closes. The session is named as
+   * elsewhere, or (its record removed with `rm --keep-logs`) by a unique
+   * prefix of its id among the log files. Replies at once with its id.
+   * This is how `logs`, `replay` and `export` work with `--host`.
+   */
+  log: {
+    params: { session: string; follow?: boolean };
+    result: { id: string; record: SessionRecord | null };
+  };
+  /**
+   * Streams Claude's transcript of a session (the JSON lines of the file its
+   * hooks reported), like `log` (needs `files.stream`).
+   */
+  transcript: {
+    params: { session: string };
+    result: { session: SessionRecord; path: string };
+  };
   /** Graceful daemon shutdown; replies before the daemon exits. */
   shutdown: { params: Record<never, never>; result: { pid: number } };
   /** Bytes to type into a session (base64), recorded as input. */
@@ -365,10 +484,16 @@ export interface Api {
   events: {
     /**
      * `snapshot`: the reply also carries every session (all, or the one
-     * asked for) as of `seq`, and every pushed event carries its `seq`, so a
-     * client that lists and follows misses nothing in between.
+     * asked for) as of `seq`, and every pushed event carries its `seq` and
+     * the session's record, so a client that lists and follows misses
+     * nothing in between. Without it, the frequent kinds `activity` and
+     * `updated` are not sent (older clients never asked for them).
      */
-    params: { session?: string; snapshot?: boolean };
+    /**
+     * `usage`: also push a {@linkcode UsagePush} with every live session's
+     * usage every {@linkcode USAGE_PUSH_MS} ms while subscribed.
+     */
+    params: { session?: string; snapshot?: boolean; usage?: boolean };
     result: {
       subscribed: true;
       /** With `snapshot`: the number of the last event before it (pushes start at seq + 1). */
@@ -390,6 +515,15 @@ export interface Api {
     params: { session: string; until: SessionStatus[]; timeoutMs?: number; next?: boolean };
     result: { outcome: "reached" | "exited" | "timeout"; session: SessionRecord };
   };
+  /**
+   * Send a sample notification through the notifier the daemon uses (the
+   * config is re-read first when it changed); replies with how it went, also
+   * when `notify.enabled` is false (`enabled` says so).
+   */
+  notifyTest: {
+    params: Record<never, never>;
+    result: { notification: NotificationReport; enabled: boolean };
+  };
 }
 
 /** An event pushed to an `events` subscriber. */
@@ -401,9 +535,76 @@ export interface EventPush {
   /**
    * With `snapshot`: this event's number. Events are numbered across the
    * daemon's life, one apart, starting after the snapshot's `seq`; a gap
-   * means one was missed (reconnect and take a new snapshot).
+   * means one was missed (reconnect and take a new snapshot). Subscribed to
+   * one session, the numbers of other sessions' events are skipped.
    */
   seq?: number;
+  /**
+   * With `snapshot`: the session's record as the event is sent (all of it,
+   * also what no event tells), except with `activity` and `removed`.
+   */
+  session?: SessionRecord;
+}
+
+/** Attached client: redraw (clear the screen, then write `data`: escape sequences, UTF-8 text). */
+export interface AttachScreenPush {
+  type: "screen";
+  sub: RequestId;
+  data: string;
+  cols: number;
+  rows: number;
+}
+
+/** Attached client: live program output, base64. */
+export interface AttachOutputPush {
+  type: "output";
+  sub: RequestId;
+  data: string;
+}
+
+/** Attached client: the session's program exited; the attachment is over. */
+export interface AttachExitPush {
+  type: "exit";
+  sub: RequestId;
+  session: SessionRecord;
+}
+
+/** Every message pushed to an attached client (tagged with the attach request's id). */
+export type AttachPush = AttachScreenPush | AttachOutputPush | AttachExitPush;
+
+/** Every message pushed for a streaming request (tagged with its id in `sub`). */
+/** Lines of a file streamed by `log` or `transcript`. */
+export interface LinesPush {
+  type: "lines";
+  sub: RequestId;
+  lines: string[];
+  /** The last batch: nothing follows. */
+  end?: boolean;
+  /** Something the reader should know (e.g. an archive that could not be read). */
+  notice?: string;
+}
+
+export type Push = EventPush | SendProgressPush | AttachPush | LinesPush | UsagePush;
+
+/**
+ * The daemon's last line to a client it disconnects (it did not read what it
+ * was sent), when it can still be delivered.
+ */
+export interface DroppedNotice {
+  type: "dropped";
+  reason: string;
+}
+
+/** How often a subscriber that asked for usage gets it. */
+export const USAGE_PUSH_MS = 5000;
+
+/** Pushed to an `events` subscriber that asked for `usage`. */
+export interface UsagePush {
+  type: "usage";
+  /** Id of the `events` request. */
+  sub: RequestId;
+  /** Each live session's usage (of the one session subscribed to, if one), by id. */
+  sessions: Record<string, SessionUsage>;
 }
 
 /** Every request type name. */
@@ -411,17 +612,26 @@ export type RequestType = keyof Api;
 
 /** Parameters of `new`. */
 export interface NewParams {
-  /** Absolute working directory for the session. */
+  /** Absolute working directory for the session (`~` or `~/…`: under the daemon's home directory). */
   cwd: string;
   name?: string;
   /** Extra arguments appended after config `claude.args`. */
   args?: string[];
+  /** Tags to give it (see {@linkcode SessionRecord.tags}). */
+  tags?: string[];
   /** Continue this Claude conversation (`claude --resume ID`). */
   resume?: string;
   /** Start a new conversation with this id (`claude --session-id UUID`). */
   sessionId?: string;
-  /** The requesting CLI's environment; the session's environment is built from it. */
-  env: Record<string, string>;
+  /** Memory limit in bytes instead of config `limits.memory`; null: none. */
+  memory?: number | null;
+  /** CPU limit in percent of one core instead of config `limits.cpu`; null: none. */
+  cpu?: number | null;
+  /**
+   * The requesting CLI's environment; the session's environment is built
+   * from it. Absent (a client on another machine): the daemon's own.
+   */
+  env?: Record<string, string>;
   cols?: number;
   rows?: number;
 }
@@ -445,6 +655,50 @@ export interface DaemonStatus {
   logHeldBack?: { id: string; error: string; bytes: number }[];
   /** Why session records cannot be written at the moment (retried), if they cannot. */
   recordsFailing?: string | null;
+  /** How the daemon notifies (absent: a daemon without {@linkcode FEATURES.notify}). */
+  notify?: NotifyStatus;
+  /** Limits, their enforcement, hibernation, and what the sessions use. */
+  resources?: ResourceStatus;
+}
+
+/** The daemon's notifier, as `status` (and `doctor`) report it. */
+export interface NotifyStatus {
+  /** Config `notify.enabled`. */
+  enabled: boolean;
+  /** Config `notify.on`. */
+  on: SessionStatus[];
+  /**
+   * Who delivers: `command` (config `notify.command`), `notify-send`,
+   * `terminal-notifier`, `osascript`; null when none is available.
+   */
+  notifier: string | null;
+  /** The command or program it runs; without a notifier, why there is none. */
+  detail: string;
+  /** Something the daemon can see will stop delivery (e.g. no D-Bus session bus). */
+  problem?: string;
+  /** Whether the daemon sees a desktop session (a display, a session bus, or macOS). */
+  desktop: boolean;
+  /** Config `notify.timeoutSeconds`. */
+  timeoutSeconds: number;
+}
+
+/** The daemon's resource governance, as `status` (and `doctor`) report it. */
+export interface ResourceStatus {
+  /** How limits are enforced now. */
+  enforcement: Enforcement;
+  /** Where (the cgroup), or why not by the kernel. */
+  enforcementDetail: string;
+  /** Config `limits.memory` and `limits.cpu` (defaults for new sessions). */
+  limits: { memory: number | null; cpu: number | null };
+  /** Config `limits.maxLive` (0: no bound) and `limits.whenFull`. */
+  maxLive: number;
+  whenFull: "queue" | "hibernate";
+  /** Config `hibernate.afterMinutes` (0: off). */
+  hibernateAfterMinutes: number;
+  /** Every live session's usage, summed (`cpu` null when not measured). */
+  usage: { rss: number; cpu: number | null; processes: number; sessions: number };
+  /** The machine's memory (bytes): total, and available for new work. */
+  machine: { total: number; available: number };
 }
 
 /** A request as sent on the wire. */
@@ -490,6 +744,14 @@ export const FEATURES = {
   notify: "notify",
   /** Tags: `new` with `tags`, `tag`, `ls`/`kill` by tag. */
   tags: "tags",
+  /** `log` and `transcript`: files streamed through the protocol (for `--host`). */
+  filesStream: "files.stream",
+  /**
+   * Resource governance: `ls`/`events` with `usage`, `new` with `memory`/`cpu`,
+   * `hibernate`, `wake`, the `queued` and `hibernated` statuses, `resources`
+   * in `status`.
+   */
+  resources: "resources",
 } as const;
 
 /** Machine-readable error codes. */
@@ -557,8 +819,8 @@ export interface ErrReply {
 /** The one reply every request gets. */
 export type Reply<T = unknown> = OkReply<T> | ErrReply;
 
-/** Any message from the daemon. */
-export type ServerMessage = Hello | Reply;
+/** Any message from the daemon: one tagged union on `type`. */
+export type ServerMessage = Hello | Reply | Push | DroppedNotice;
 
 // ---------------------------------------------------------------------------
 // Framing

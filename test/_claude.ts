@@ -72,3 +72,22 @@ export async function setupClaude(
     },
   };
 }
+
+/**
+ * Approves the permission prompt session `ref` waits on with Enter. Claude
+ * drops keys that arrive in a dialog's first ~100 ms, so it retries until
+ * the status moves (bounded).
+ */
+export async function approvePrompt(t: ClaudeSetup, ref: string): Promise<void> {
+  for (let i = 0;; i++) {
+    await t.home.ok(["send", ref, "--keys", "Enter"], { env: t.env, cwd: t.work });
+    const r = await t.home.cli(
+      ["wait", ref, "--until", "running,waiting_input", "--timeout", "3"],
+      {
+        env: t.env,
+      },
+    );
+    if (r.code === 0) return;
+    if (i === 5) throw new Error("the approval never took");
+  }
+}

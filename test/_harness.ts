@@ -7,7 +7,8 @@
  */
 
 import { LineDecoder } from "../src/protocol.ts";
-import { within } from "../src/async.ts";
+import { TIMED_OUT, within } from "../src/async.ts";
+import { removeRunCgroups } from "../src/daemon/resources.ts";
 
 /** Repository root (with trailing slash). */
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -59,19 +60,35 @@ export class TestHome {
   /** Runs the CLI with `args`. */
   async cli(
     args: string[],
-    opts: { env?: Record<string, string>; cwd?: string; clearEnv?: string[] } = {},
+    opts: {
+      env?: Record<string, string>;
+      cwd?: string;
+      clearEnv?: string[];
+      /** Written to the command's standard input (else it reads nothing). */
+      stdin?: string | Uint8Array;
+    } = {},
   ): Promise<CliResult> {
     const env = { ...this.env, ...(opts.env ?? {}) };
     for (const k of opts.clearEnv ?? []) delete env[k];
-    const out = await new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, ...args],
       env,
       clearEnv: true,
       cwd: opts.cwd ?? this.dir,
-      stdin: "null",
+      stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    if (opts.stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      // A command that refuses its input early closes the pipe: not an error here.
+      await w.write(
+        typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+      )
+        .catch(() => {});
+      await w.close().catch(() => {});
+    }
+    const out = await child.output();
     return {
       code: out.code,
       stdout: new TextDecoder().decode(out.stdout),
@@ -93,8 +110,19 @@ export class TestHome {
     return await DaemonProcess.start(this, extraEnv);
   }
 
-  /** Removes the home (stopping nothing: stop daemons first). */
+  /**
+   * Removes the home (stopping nothing: stop daemons first), and the empty
+   * cgroups its sessions' runs had, should a daemon have died without
+   * removing them.
+   */
   async cleanup(): Promise<void> {
+    const ids: string[] = [];
+    try {
+      for await (const e of Deno.readDir(`${this.dir}/sessions`)) {
+        if (e.name.endsWith(".json")) ids.push(e.name.slice(0, -5));
+      }
+    } catch { /* no sessions */ }
+    removeRunCgroups(ids);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
@@ -295,6 +323,35 @@ export class Fifo {
   }
 }
 
+/**
+ * Spools a hook event as the hook command would, stamped `ns`; resolves once
+ * the daemon consumed it (fails after `timeoutMs`).
+ */
+export async function spoolHook(
+  dir: string,
+  id: string,
+  ns: bigint,
+  payload: Record<string, unknown>,
+  timeoutMs = 20_000,
+) {
+  const name = `${ns}-${Math.floor(Math.random() * 1e6)}-${id}`;
+  const watcher = Deno.watchFs(dir);
+  try {
+    const consumed = (async () => {
+      for await (const ev of watcher) {
+        if (ev.kind === "remove" && ev.paths.some((p) => p.endsWith(`${name}.hook`))) return;
+      }
+    })();
+    await Deno.writeTextFile(`${dir}/${name}.tmp`, JSON.stringify(payload));
+    await Deno.rename(`${dir}/${name}.tmp`, `${dir}/${name}.hook`);
+    if (await within(consumed, timeoutMs) === TIMED_OUT) {
+      throw new Error(`the daemon did not take ${name}.hook within ${timeoutMs} ms`);
+    }
+  } finally {
+    watcher.close();
+  }
+}
+
 /** A raw protocol client for tests that speak the wire format directly. */
 export class RawClient {
   readonly conn: Deno.UnixConn;
@@ -476,6 +533,14 @@ export function activateDaemon(home: TestHome): Promise<Activator> {
   );
 }
 
+/** What a {@linkcode FakeDaemon} says beyond `status` and `shutdown`. */
+export interface FakeDaemonOptions {
+  /** Its greeting's `features` (absent: a daemon older than features). */
+  features?: string[];
+  /** Pushed (with `sub` set) after its reply to an `events` request. */
+  eventPushes?: Record<string, unknown>[];
+}
+
 /**
  * A stand-in daemon of another version on a socket, for upgrade tests: it
  * greets like the real one, answers `status` (with `live` live sessions) and
@@ -486,6 +551,7 @@ export class FakeDaemon {
   readonly version: string;
   /** Live sessions it reports. */
   live: number;
+  readonly #opts: FakeDaemonOptions;
   /** Resolves when a client has asked it to shut down (and it has). */
   readonly stopped: Promise<void>;
   #listener: Deno.UnixListener;
@@ -494,7 +560,8 @@ export class FakeDaemon {
   #requested = false;
   #closed = false;
 
-  private constructor(socket: string, version: string, live: number) {
+  private constructor(socket: string, version: string, live: number, opts: FakeDaemonOptions) {
+    this.#opts = opts;
     this.socket = socket;
     this.version = version;
     this.live = live;
@@ -504,8 +571,13 @@ export class FakeDaemon {
   }
 
   /** Listens on `socket`. */
-  static start(socket: string, version: string, live = 0): FakeDaemon {
-    return new FakeDaemon(socket, version, live);
+  static start(
+    socket: string,
+    version: string,
+    live = 0,
+    opts: FakeDaemonOptions = {},
+  ): FakeDaemon {
+    return new FakeDaemon(socket, version, live, opts);
   }
 
   /** Whether a client asked it to shut down. */
@@ -543,7 +615,8 @@ export class FakeDaemon {
     const send = (msg: unknown) => conn.write(enc.encode(JSON.stringify(msg) + "\n"));
     const decoder = new LineDecoder(1024 * 1024);
     try {
-      await send({ type: "hello", protocol: 1, version: this.version, pid: Deno.pid });
+      const features = this.#opts.features ? { features: this.#opts.features } : {};
+      await send({ type: "hello", protocol: 1, version: this.version, pid: Deno.pid, ...features });
       for await (const chunk of conn.readable) {
         for (const f of decoder.push(chunk)) {
           if (f.kind !== "line") continue;
@@ -566,6 +639,9 @@ export class FakeDaemon {
                 configWarnings: [],
               },
             });
+          } else if (req.type === "events" && this.#opts.eventPushes) {
+            await send({ type: "reply", id: req.id, ok: true, result: { subscribed: true } });
+            for (const p of this.#opts.eventPushes) await send({ ...p, sub: req.id });
           } else if (req.type === "shutdown") {
             this.#requested = true;
             await send({ type: "reply", id: req.id, ok: true, result: { pid: Deno.pid } });

@@ -162,6 +162,25 @@ export class TermClient {
     }
   }
 
+  /**
+   * Resolves when output containing `needle` arrives after this call (the
+   * output before it does not count); fails after `timeoutMs`.
+   */
+  nextOutput(needle: string, timeoutMs = 10_000): Promise<void> {
+    let seen = "";
+    let stop = () => {};
+    const p = new Promise<void>((resolve) => {
+      stop = this.onOutput((text) => {
+        seen = (seen + text).slice(-needle.length - 4096);
+        if (seen.includes(needle)) resolve();
+      });
+    });
+    return within(p, timeoutMs).then((r) => {
+      stop();
+      if (r === TIMED_OUT) throw new Error(`no "${needle}" within ${timeoutMs} ms`);
+    });
+  }
+
   /** Types bytes (as a user would). */
   type(text: string | Uint8Array): void {
     this.pty.write(typeof text === "string" ? new TextEncoder().encode(text) : text);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { claudeTest, setupClaude } from "./_claude.ts";
+import { approvePrompt, claudeTest, setupClaude } from "./_claude.ts";
 import { userTexts } from "./_mock_api.ts";
 import { TermClient } from "./_term.ts";
 import type { SessionRecord } from "../src/protocol.ts";
@@ -74,23 +74,8 @@ Deno.test({
         /PermissionRequest: Bash|state: permission/,
       );
 
-      // Approve with Enter. Claude drops keys that arrive in the first ~100 ms
-      // of a dialog, so retry until the status moves (bounded).
-      for (let i = 0;; i++) {
-        await cs(["send", "c", "--keys", "Enter"]);
-        const r = await t.home.cli([
-          "wait",
-          "c",
-          "--until",
-          "running,waiting_input",
-          "--timeout",
-          "3",
-        ], {
-          env: t.env,
-        });
-        if (r.code === 0) break;
-        if (i === 5) throw new Error("the approval never took");
-      }
+      // Approve with Enter (retried while Claude drops keys).
+      await approvePrompt(t, "c");
       const done = await wait("waiting_input");
       assert.match(done.lastMessage ?? "", /The file is created\./);
       await Deno.stat(`${t.work}/approved.txt`);

@@ -44,32 +44,15 @@ async function untilRecord(
 function helpers(t: Setup) {
   const cs = (args: string[]) => t.home.ok(args, { env: t.env, cwd: t.work });
   const cli = (args: string[], stdin?: string) =>
-    stdin === undefined ? t.home.cli(args, { env: t.env, cwd: t.work }) : pipe(t, args, stdin);
+    t.home.cli(
+      args,
+      stdin === undefined ? { env: t.env, cwd: t.work } : { env: t.env, cwd: t.work, stdin },
+    );
   const record = async (ref: string) =>
     (JSON.parse(await cs(["ls", "--all", "--json"])) as SessionRecord[]).find((s) =>
       s.id === ref || s.name === ref
     )!;
   return { cs, cli, record };
-}
-
-/** Runs the CLI with `stdin` as its standard input. */
-async function pipe(t: Setup, args: string[], stdin: string) {
-  const { MAIN } = await import("./_harness.ts");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
-    env: { ...t.home.env, ...t.env },
-    clearEnv: true,
-    cwd: t.work,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(stdin));
-  await w.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
 Deno.test({

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { Fifo, MAIN, RawClient, TestHome } from "./_harness.ts";
 import { MAX_MESSAGE_BYTES, MAX_SEND_TEXT_BYTES, PROTOCOL_VERSION } from "../src/protocol.ts";
-import { Client, DaemonError } from "../src/cli/_client.ts";
+import { Client } from "../src/client/client.ts";
+import { DaemonError } from "../src/client/errors.ts";
 import { TIMED_OUT, within } from "../src/async.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

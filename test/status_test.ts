@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Fifo, PROBE, ROOT, TestHome } from "./_harness.ts";
+import { Fifo, PROBE, ROOT, spoolHook as spool, TestHome } from "./_harness.ts";
 import type { SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -36,6 +36,13 @@ async function setup(program = READY_PROGRAM) {
         s.id === id
       );
     },
+    /** Writes Claude's state file for the session's program, stamped `at`. */
+    state(status: string, at: number, extra: Record<string, unknown> = {}): Promise<void> {
+      return Deno.writeTextFile(
+        `${fakeHome}/.claude/sessions/${rec.pid}.json`,
+        JSON.stringify({ pid: rec.pid, status, statusUpdatedAt: at, ...extra }),
+      );
+    },
     async wait(status: string): Promise<SessionRecord> {
       return JSON.parse(
         await home.ok(["wait", id, "--until", status, "--timeout", "20", "--json"]),
@@ -47,21 +54,6 @@ async function setup(program = READY_PROGRAM) {
       await Deno.remove(fakeHome, { recursive: true });
     },
   };
-}
-
-/** Spools an event as the hook command would, stamped `ns`; resolves once the daemon consumed it. */
-async function spool(dir: string, id: string, ns: bigint, payload: Record<string, unknown>) {
-  const name = `${ns}-${Math.floor(Math.random() * 1e6)}-${id}`;
-  const watcher = Deno.watchFs(dir);
-  try {
-    await Deno.writeTextFile(`${dir}/${name}.tmp`, JSON.stringify(payload));
-    await Deno.rename(`${dir}/${name}.tmp`, `${dir}/${name}.hook`);
-    for await (const ev of watcher) {
-      if (ev.kind === "remove" && ev.paths.some((p) => p.endsWith(`${name}.hook`))) break;
-    }
-  } finally {
-    watcher.close();
-  }
 }
 
 const nowNs = () => BigInt(Date.now()) * 1_000_000n;
@@ -155,16 +147,7 @@ Deno.test(
     try {
       const stateDir = `${t.fakeHome}/.claude/sessions`;
       const state = (status: string, at: number, extra: Record<string, unknown> = {}) =>
-        Deno.writeTextFile(
-          `${stateDir}/${t.rec.pid}.json`,
-          JSON.stringify({
-            pid: t.rec.pid,
-            sessionId: "conv-9",
-            status,
-            statusUpdatedAt: at,
-            ...extra,
-          }),
-        );
+        t.state(status, at, { sessionId: "conv-9", ...extra });
       const t0 = Date.now();
       await spool(t.spool, t.id, BigInt(t0) * 1_000_000n, { hook_event_name: "UserPromptSubmit" });
       assert.equal((await t.get()).status, "running");
@@ -248,6 +231,46 @@ Deno.test(
       await daemon.stop();
       await home.cleanup();
       await Deno.remove(fakeHome, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "a PermissionRequest that loses the race with the state file still says what it asks for",
+  opts,
+  async () => {
+    const t = await setup();
+    try {
+      const state = t.state;
+      const t0 = Date.now();
+      // Claude works (its state file, stamped late); the PermissionRequest
+      // hook's report is older, so it sets no status of its own…
+      await state("busy", t0 + 100);
+      await t.wait("running");
+      await spool(t.spool, t.id, BigInt(t0 + 50) * 1_000_000n, {
+        hook_event_name: "PermissionRequest",
+        tool_name: "Bash",
+        tool_input: { command: "touch watched.txt" },
+      });
+      assert.equal((await t.get()).status, "running");
+      // …then the state file says it waits: with the hook's details.
+      await state("waiting", t0 + 200, { waitingFor: "permission prompt" });
+      const asking = await t.wait("waiting_permission");
+      assert.deepEqual(asking.waitingFor, {
+        kind: "permission",
+        tool: "Bash",
+        input: "touch watched.txt",
+      });
+      // Once answered (the tool ran), a later wait does not reuse them.
+      await spool(t.spool, t.id, BigInt(t0 + 300) * 1_000_000n, {
+        hook_event_name: "PostToolUse",
+        tool_name: "Bash",
+      });
+      await t.wait("running");
+      await state("waiting", t0 + 400, { waitingFor: "permission prompt" });
+      assert.deepEqual((await t.wait("waiting_permission")).waitingFor, { kind: "permission" });
+    } finally {
+      await t.cleanup();
     }
   },
 );

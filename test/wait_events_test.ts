@@ -7,33 +7,39 @@ import { Fifo, MAIN, PROBE, RawClient, TestHome, TextSink } from "./_harness.ts"
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-Deno.test("events streams lifecycle; wait reaches, times out, or sees the exit", opts, async () => {
-  const home = await TestHome.create({ claude: { command: PROBE } });
-  const daemon = await home.startDaemon();
-  const fifo = await Fifo.create(home.dir);
-  const events = new Deno.Command(Deno.execPath(), {
+/**
+ * Starts `events --json` and returns once it streams: throwaway sessions are
+ * started until one shows up (the first may predate the subscription).
+ */
+async function liveEvents(home: TestHome, fifo: Fifo) {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", MAIN, "events", "--json"],
     env: home.env,
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const out = new TextSink(events.stdout);
-  const err = new TextSink(events.stderr);
-  try {
-    // Make sure the subscription is live: start throwaway sessions until one
-    // shows up in the stream (the first may predate the subscription).
-    for (let i = 0;; i++) {
-      const r = fifo.read();
-      const marker = (await home.ok(["new", home.dir], { env: { PROBE_FIFO: fifo.path } })).trim();
-      await r;
-      try {
-        await out.waitFor(new RegExp(`"event":"created","at":"[^"]+","id":"${marker}"`), 2000);
-        break;
-      } catch (e) {
-        if (i === 10) throw e;
-      }
+  const out = new TextSink(child.stdout);
+  const err = new TextSink(child.stderr);
+  for (let i = 0;; i++) {
+    const r = fifo.read();
+    const marker = (await home.ok(["new", home.dir], { env: { PROBE_FIFO: fifo.path } })).trim();
+    await r;
+    try {
+      await out.waitFor(new RegExp(`"event":"created","at":"[^"]+","id":"${marker}"`), 2000);
+      return { child, out, err };
+    } catch (e) {
+      if (i === 10) throw e;
     }
+  }
+}
+
+Deno.test("events streams lifecycle; wait reaches, times out, or sees the exit", opts, async () => {
+  const home = await TestHome.create({ claude: { command: PROBE } });
+  const daemon = await home.startDaemon();
+  const fifo = await Fifo.create(home.dir);
+  const { child: events, out, err } = await liveEvents(home, fifo);
+  try {
     const rep = fifo.read();
     const id = (await home.ok(["new", home.dir, "--name", "w"], { env: { PROBE_FIFO: fifo.path } }))
       .trim();
@@ -133,28 +139,8 @@ Deno.test("events: Ctrl-C ends the stream with exit 0, as logs --follow does", o
   const home = await TestHome.create({ claude: { command: PROBE } });
   const daemon = await home.startDaemon();
   const fifo = await Fifo.create(home.dir);
-  const events = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "events", "--json"],
-    env: home.env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = new TextSink(events.stdout);
-  const err = new TextSink(events.stderr);
+  const { child: events, err } = await liveEvents(home, fifo);
   try {
-    // Streaming (so its Ctrl-C handler is in place): a new session shows up.
-    for (let i = 0;; i++) {
-      const r = fifo.read();
-      const id = (await home.ok(["new", home.dir], { env: { PROBE_FIFO: fifo.path } })).trim();
-      await r;
-      try {
-        await out.waitFor(new RegExp(`"id":"${id}"`), 2000);
-        break;
-      } catch (e) {
-        if (i === 10) throw e;
-      }
-    }
     events.kill("SIGINT");
     const st = await events.status;
     await err.done;

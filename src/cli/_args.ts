@@ -30,6 +30,16 @@ export interface CommandSpec {
   positionals: { min: number; max: number; names?: string };
   /** Whether arguments after `--` are accepted (returned as `rest`). */
   dashDash?: boolean;
+  /**
+   * False for commands that only make sense on this machine (the daemon
+   * itself, its service, doctor): they take no `--host`.
+   */
+  remote?: boolean;
+  /**
+   * Arguments `-WORD` (WORD starting with a letter or digit) are positionals,
+   * not short options (`tag ID +T -T`); long options still work.
+   */
+  signedWords?: boolean;
 }
 
 /** Parsed arguments. */
@@ -57,6 +67,7 @@ export function parse(spec: CommandSpec, argv: string[]): Parsed {
   }
   const options: Record<string, OptionSpec> = {
     ...spec.options,
+    ...(spec.remote === false ? {} : { host: HOST_OPTION }),
     help: { type: "boolean", short: "h", description: "show this help" },
   };
   const byShort = new Map<string, string>();
@@ -100,6 +111,8 @@ export function parse(spec: CommandSpec, argv: string[]): Parsed {
         set(name, v!);
         i++;
       }
+    } else if (spec.signedWords && /^-[A-Za-z0-9]/.test(arg)) {
+      positionals.push(arg);
     } else if (arg.startsWith("-") && arg.length > 1) {
       // -abc: boolean shorts grouped; a string option takes the rest or the next argument.
       for (let k = 1; k < arg.length; k++) {
@@ -144,6 +157,15 @@ export function parse(spec: CommandSpec, argv: string[]): Parsed {
   return { values, positionals, rest, help };
 }
 
+/** `--host`, which every command that can act on another machine takes. */
+export const HOST_OPTION: OptionSpec = {
+  type: "string",
+  short: "H",
+  arg: "HOST",
+  description:
+    "act on another machine: ssh://[user@]host[:port] or a name in config hosts (also $CLAUDE_SESSIONS_HOST; local: this one)",
+};
+
 /** Renders `--help` for a command. */
 export function helpText(spec: CommandSpec): string {
   const lines = [`Usage: claude-sessions ${spec.usage}`, "", spec.summary];
@@ -157,7 +179,9 @@ export function helpText(spec: CommandSpec): string {
     }`,
     o.description,
   ]);
-  rows.push(["-h, --help", "show this help"]);
+  if (spec.remote !== false) rows.push([`-H, --host ${HOST_OPTION.arg}`, HOST_OPTION.description]);
+  // With signed words, -h is a word (tag: remove the tag "h").
+  rows.push([spec.signedWords ? "    --help" : "-h, --help", "show this help"]);
   const w = Math.max(...rows.map((r) => r[0].length));
   for (const [a, b] of rows) lines.push(`  ${a.padEnd(w)}  ${b}`);
   return lines.join("\n");
@@ -172,4 +196,10 @@ export function strOpt(p: Parsed, name: string): string | undefined {
 /** Whether a boolean option was given. */
 export function boolOpt(p: Parsed, name: string): boolean {
   return p.values[name] === true;
+}
+
+/** Every value of a repeatable option (empty when not given). */
+export function listOpt(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
 }

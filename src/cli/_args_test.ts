@@ -75,3 +75,22 @@ Deno.test("short options group, take attached or next values, and repeat when mu
   assert.throws(() => parse(s, ["--all=yes"]), /does not take an argument/);
   assert.throws(() => parse(s, ["-n"]), /option '-n, --name <value>' argument missing/);
 });
+
+Deno.test("signedWords: -WORD is a positional (tag ID +a -b), long options still work", () => {
+  const s: CommandSpec = {
+    name: "tag",
+    usage: "tag",
+    summary: "x",
+    options: { json: { type: "boolean", description: "" } },
+    positionals: { min: 1, max: Infinity },
+    signedWords: true,
+  };
+  const p = parse(s, ["api", "+ci", "-old", "-h", "--json", "-9x"]);
+  assert.deepEqual(p.positionals, ["api", "+ci", "-old", "-h", "-9x"]);
+  assert.equal(p.values.json, true);
+  assert.equal(parse(s, ["api", "--help"]).help, true);
+  assert.match(helpText(s), /^ {6}--help +show this help$/m);
+  assert.throws(() => parse(s, ["api", "-_x"]), /unknown option '-_'/);
+  // Without it, -old is a short option as before.
+  assert.throws(() => parse({ ...s, signedWords: false }, ["api", "-old"]), /unknown option '-o'/);
+});

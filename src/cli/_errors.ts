@@ -5,21 +5,16 @@
  * @module
  */
 
+import { UserError } from "../errors.ts";
+
 /** Exit codes. */
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, PERMISSION: 3, TIMEOUT: 124 } as const;
 
 /** A failure to report without a stack trace. */
-export class CliError extends Error {
-  /** Process exit code. */
-  readonly exitCode: number;
-  /** Optional second line (a hint). */
-  readonly hint: string | undefined;
-
+export class CliError extends UserError {
   constructor(message: string, exitCode: number = EXIT.ERROR, hint?: string) {
-    super(message);
+    super(message, exitCode, hint);
     this.name = "CliError";
-    this.exitCode = exitCode;
-    this.hint = hint;
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SessionRecord, SessionStatus } from "../protocol.ts";
+import type { SessionStatus } from "../protocol.ts";
 
 export { formatDuration } from "../session_view.ts";
 
@@ -25,31 +25,31 @@ export function formatUptime(ms: number): string {
   return parts.join(" ");
 }
 
-/** Replaces the user's home directory prefix with `~`. */
-export function tildify(path: string): string {
-  const home = Deno.env.get("HOME");
-  if (home && home !== "/" && (path === home || path.startsWith(home + "/"))) {
-    return "~" + path.slice(home.length);
-  }
-  return path;
-}
-
 /** Whether to colour stdout (a terminal, and NO_COLOR unset). */
 export function useColor(): boolean {
   return Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
 }
 
-const COLORS: Record<SessionStatus, string> = {
-  starting: "\x1b[2m",
-  running: "\x1b[32m",
-  waiting_input: "\x1b[33m",
-  waiting_permission: "\x1b[1;31m",
-  exited: "\x1b[2m",
+/** SGR parameters of each status's colour (a status not listed here is shown plain). */
+const STATUS_SGR: Record<string, string> = {
+  queued: "2",
+  hibernated: "36",
+  starting: "2",
+  running: "32",
+  waiting_input: "33",
+  waiting_permission: "1;31",
+  exited: "2",
 };
+
+/** The SGR parameters a status is shown in ("" for a status without a colour of its own). */
+export function statusSgr(status: string): string {
+  return STATUS_SGR[status] ?? "";
+}
 
 /** A status word, coloured when `color`. */
 export function paintStatus(text: string, status: SessionStatus, color: boolean): string {
-  return color ? `${COLORS[status]}${text}\x1b[0m` : text;
+  const sgr = statusSgr(status);
+  return color && sgr ? `\x1b[${sgr}m${text}\x1b[0m` : text;
 }
 
 /** Renders rows as aligned columns. `widths` of cells exclude escape sequences. */
@@ -62,11 +62,6 @@ export function table(header: string[], rows: string[][]): string {
       .join("  ")
       .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
-}
-
-/** `name` or `-`. */
-export function nameOf(rec: SessionRecord): string {
-  return rec.name ?? "-";
 }
 
 export { formatBytes } from "../bytes.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, formatUptime, table } from "./_format.ts";
+import { formatDuration, formatUptime, paintStatus, statusSgr, table } from "./_format.ts";
+import type { SessionStatus } from "../protocol.ts";
 
 Deno.test("durations use the largest whole unit", () => {
   assert.equal(formatDuration(0), "0s");
@@ -15,4 +16,13 @@ Deno.test("durations use the largest whole unit", () => {
 Deno.test("tables align columns, ignoring colour codes", () => {
   const t = table(["A", "BB"], [["\x1b[32mxxx\x1b[0m", "y"], ["z", "w"]]);
   assert.equal(t.replace(/\x1b\[[0-9;]*m/g, ""), "A    BB\nxxx  y\nz    w");
+});
+
+Deno.test("statuses are coloured when known, plain when not (a newer daemon's)", () => {
+  assert.equal(paintStatus("running 4m", "running", true), "\x1b[32mrunning 4m\x1b[0m");
+  assert.equal(paintStatus("running 4m", "running", false), "running 4m");
+  assert.equal(statusSgr("waiting_permission"), "1;31");
+  assert.equal(statusSgr("hibernated"), "36");
+  assert.equal(statusSgr("dreaming"), "");
+  assert.equal(paintStatus("dreaming 2m", "dreaming" as SessionStatus, true), "dreaming 2m");
 });

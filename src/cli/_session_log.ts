@@ -8,8 +8,11 @@
 
 import { type Paths, paths } from "../paths.ts";
 import type { SessionRecord } from "../protocol.ts";
-import { listLogFiles, loggedSessions } from "../log_format.ts";
-import { connectOrStart, DaemonError } from "./_client.ts";
+import { listLogFiles, loggedSessions, parseLine } from "../log_format.ts";
+import { connectOrStart, remoteTarget } from "./_connect.ts";
+import { type ReadLine, readLog, type ReadOptions } from "../log_reader.ts";
+import { type Api, FEATURES } from "../protocol.ts";
+import { DaemonError } from "../client/errors.ts";
 import { CliError, UsageError } from "./_errors.ts";
 
 /** A session whose log is to be read. */
@@ -17,8 +20,10 @@ export interface LogTarget {
   id: string;
   /** The record, or null when only log files remain (`rm --keep-logs`). */
   record: SessionRecord | null;
-  /** The logs directory. */
+  /** The logs directory (on this machine; unused for another one). */
   dir: string;
+  /** On another machine (`--host`): read through its daemon. */
+  remote?: boolean;
 }
 
 /**
@@ -28,6 +33,7 @@ export interface LogTarget {
  * @throws {CliError} when nothing matches or the session has no log
  */
 export async function findLog(ref: string, p: Paths = paths()): Promise<LogTarget> {
+  if (remoteTarget() !== null) return await findRemoteLog(ref, p);
   const client = await connectOrStart(p);
   let target: LogTarget;
   try {
@@ -52,6 +58,54 @@ export async function findLog(ref: string, p: Paths = paths()): Promise<LogTarge
     );
   }
   return target;
+}
+
+/** {@linkcode findLog} on another machine: its daemon resolves the reference and has the log. */
+async function findRemoteLog(ref: string, p: Paths): Promise<LogTarget> {
+  const client = await connectOrStart(p, { require: [FEATURES.filesStream] });
+  try {
+    try {
+      const { session } = await client.request("get", { session: ref });
+      return { id: session.id, record: session, dir: "", remote: true };
+    } catch (e) {
+      if (!(e instanceof DaemonError) || e.code !== "not_found") throw e;
+    }
+    // Only its logs are left (rm --keep-logs): the daemon finds them by id
+    // prefix (what it starts to stream goes with this connection).
+    const found = await client.request("log", { session: ref });
+    return { id: found.id, record: found.record, dir: "", remote: true };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * The lines of a session's log, oldest first (and, with `follow`, as they
+ * come until `signal` aborts): read from the files here, or streamed by the
+ * daemon of the machine `--host` names.
+ */
+export async function* logLines(
+  target: LogTarget,
+  opts: ReadOptions & { paths?: Paths } = {},
+): AsyncGenerator<ReadLine> {
+  if (!target.remote) {
+    yield* readLog(target.dir, target.id, opts);
+    return;
+  }
+  const client = await connectOrStart(opts.paths ?? paths(), {
+    require: [FEATURES.filesStream],
+  });
+  opts.signal?.addEventListener("abort", () => client.close(), { once: true });
+  try {
+    const params: Api["log"]["params"] = { session: target.id };
+    if (opts.follow) params.follow = true;
+    for await (const text of client.lines("log", params, opts.onNotice)) {
+      const line = parseLine(text);
+      if (line) yield { text, line };
+    }
+  } finally {
+    client.close();
+  }
 }
 
 const UNITS: Record<string, number> = {

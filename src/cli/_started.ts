@@ -6,7 +6,7 @@
  */
 
 import { boolOpt, type Parsed } from "./_args.ts";
-import type { Client } from "./_client.ts";
+import type { Client } from "../client/client.ts";
 import type { SessionRecord } from "../protocol.ts";
 
 /** Reports a started session as the options ask; returns the exit code. */

@@ -6,7 +6,9 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { Client, NoDaemonError, startDaemonBackground } from "./_client.ts";
+import { Client } from "../client/client.ts";
+import { NoDaemonError } from "../client/errors.ts";
+import { startDaemonBackground } from "../service/background.ts";
 import { CliError } from "./_errors.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
@@ -27,6 +29,7 @@ daemon on their own when none answers.`,
     foreground: { type: "boolean", short: "f", description: "run in this process" },
   },
   positionals: { min: 0, max: 0 },
+  remote: false,
 };
 
 /** Runs the command. */

@@ -29,6 +29,7 @@ Check ids (for --only): ${CHECKS.map((c) => c.id).join(", ")}.`,
     json: { type: "boolean", description: "print the results as JSON" },
   },
   positionals: { min: 0, max: 0 },
+  remote: false,
 };
 
 const MARK = { ok: "✓", fail: "✗", skip: "–" } as const;

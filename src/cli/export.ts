@@ -8,11 +8,19 @@
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { strOpt } from "./_args.ts";
 import { CliError, UsageError } from "./_errors.ts";
-import { findLog, type LogTarget, Output, OutputClosed, withOutputFile } from "./_session_log.ts";
+import {
+  findLog,
+  logLines,
+  type LogTarget,
+  Output,
+  OutputClosed,
+  withOutputFile,
+} from "./_session_log.ts";
 import { toCast } from "./_cast.ts";
 import { TarWriter } from "./_tar.ts";
 import type { LogLine } from "../log_format.ts";
-import { openLogFiles, readLog } from "../log_reader.ts";
+import { openLogFiles } from "../log_reader.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -62,8 +70,8 @@ export async function run(args: Parsed): Promise<number> {
   return 0;
 }
 
-async function* logLines(t: LogTarget): AsyncGenerator<LogLine> {
-  for await (const r of readLog(t.dir, t.id)) yield r.line;
+async function* entries(t: LogTarget): AsyncGenerator<LogLine> {
+  for await (const r of logLines(t)) yield r.line;
 }
 
 async function writeCast(t: LogTarget, sink: { write(p: Uint8Array): Promise<number> }) {
@@ -74,7 +82,7 @@ async function writeCast(t: LogTarget, sink: { write(p: Uint8Array): Promise<num
     cols: rec?.cols ?? 80,
     rows: rec?.rows ?? 24,
   };
-  for await (const line of toCast(logLines(t), meta)) await out.write(line + "\n");
+  for await (const line of toCast(entries(t), meta)) await out.write(line + "\n");
   await out.flush();
 }
 
@@ -95,11 +103,20 @@ async function writeBundle(t: LogTarget, sink: { write(p: Uint8Array): Promise<n
   );
   const writer = gzip.writable.getWriter();
   const tar = new TarWriter((chunk) => writer.write(chunk.slice()));
-  const files = await openLogFiles(t.dir, t.id);
+  const files = t.remote ? [] : await openLogFiles(t.dir, t.id);
   try {
     if (t.record) {
       const json = new TextEncoder().encode(JSON.stringify(t.record, null, 2) + "\n");
       await tar.add({ name: `${t.id}/record.json`, size: json.length, data: json });
+    }
+    if (t.remote) {
+      // From another machine the log comes as its lines: one file holding
+      // them all, archives first (the same content, uncompressed).
+      const parts: Uint8Array[] = [];
+      const enc = new TextEncoder();
+      for await (const r of logLines(t)) parts.push(enc.encode(r.text + "\n"));
+      const data = concatBytes(parts);
+      await tar.add({ name: `${t.id}/logs/${t.id}.jsonl`, size: data.length, data });
     }
     for (const f of files) {
       const st = await f.handle.stat();

@@ -1,59 +1,46 @@
 /**
- * `kill ID…`: stop sessions.
+ * `kill ID… | kill --tag TAG`: stop sessions.
  *
  * @module
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
+import { strOpt } from "./_args.ts";
 import { exitSummary } from "../session_view.ts";
-import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
-import { paths } from "../paths.ts";
-import { printable } from "../printable.ts";
-import type { SessionRecord } from "../protocol.ts";
+import { eachSession } from "./_each.ts";
+import { UsageError } from "./_errors.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
   name: "kill",
   aliases: ["stop"],
-  usage: "kill ID… [--json]",
+  usage: "kill ID… [--json] | kill --tag TAG [--json]",
   summary:
-    "Stop sessions: SIGHUP, then SIGTERM, then SIGKILL to the whole process group and session.",
+    "Stop sessions: SIGHUP, then SIGTERM, then SIGKILL to every process of each (its cgroup too).",
   details: `
-Signals are config kill.graceSeconds apart (default 2). Returns once each
-session has exited; its record stays (see rm).`,
+Signals are config kill.graceSeconds apart (default 2), to the program's
+process group and terminal session, anything carrying its CLAUDE_SESSIONS_ID,
+and everything in its cgroup (where it has one). Returns once each session
+has exited; its record stays (see rm). A queued or hibernated session has no
+process: it ends at once. --tag stops every live session with that tag (none
+is not an error: it says so on stderr).`,
   options: {
+    tag: {
+      type: "string",
+      short: "t",
+      arg: "TAG",
+      description: "stop every live session with this tag",
+    },
     json: { type: "boolean", description: "print the final records as a JSON array" },
   },
-  positionals: { min: 1, max: Infinity, names: "ID" },
+  positionals: { min: 0, max: Infinity, names: "ID" },
 };
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
-  const client = await connectOrStart(paths());
-  const done: SessionRecord[] = [];
-  let failed = 0;
-  try {
-    const results = await Promise.allSettled(
-      args.positionals.map((ref) => client.request("kill", { session: ref })),
-    );
-    results.forEach((r, i) => {
-      if (r.status === "fulfilled") {
-        done.push(r.value.session);
-        if (!boolOpt(args, "json")) {
-          const s = r.value.session;
-          console.log(printable(`${s.id}${s.name ? ` (${s.name})` : ""}: ${exitSummary(s)}`));
-        }
-      } else {
-        failed++;
-        console.error(
-          printable(`claude-sessions: ${args.positionals[i]}: ${(r.reason as Error).message}`),
-        );
-      }
-    });
-  } finally {
-    client.close();
+  const tag = strOpt(args, "tag");
+  if (tag === undefined && args.positionals.length === 0) {
+    throw new UsageError(`missing ID or --tag (usage: claude-sessions ${spec.usage})`, "kill");
   }
-  if (boolOpt(args, "json")) console.log(JSON.stringify(done, null, 2));
-  return failed ? 1 : 0;
+  return await eachSession(args, "kill", exitSummary, tag === undefined ? {} : { tag });
 }

@@ -9,10 +9,17 @@ import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt, strOpt } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { AnsiStripper, stripAnsi } from "./_ansi.ts";
-import { findLog, type LogTarget, Output, OutputClosed, parseSince } from "./_session_log.ts";
+import {
+  findLog,
+  logLines,
+  type LogTarget,
+  Output,
+  OutputClosed,
+  parseSince,
+} from "./_session_log.ts";
 import { ScreenText } from "./_screen_text.ts";
 import { decodeData, isData } from "../log_format.ts";
-import { type ReadLine, readLog } from "../log_reader.ts";
+import type { ReadLine } from "../log_reader.ts";
 import { printable } from "../printable.ts";
 
 /** Command interface. */
@@ -103,7 +110,7 @@ export async function run(args: Parsed): Promise<number> {
   const onInterrupt = () => stop.abort();
   if (follow) Deno.addSignalListener("SIGINT", onInterrupt);
   const out = new Output(Deno.stdout, follow ? 20 : null, () => stop.abort());
-  const lines = readLog(target.dir, target.id, {
+  const lines = logLines(target, {
     follow,
     signal: stop.signal,
     onNotice: (msg) => console.error(printable(`claude-sessions: ${msg}`)),

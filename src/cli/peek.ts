@@ -6,7 +6,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt, strOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
 import { UsageError } from "./_errors.ts";
 import { paths } from "../paths.ts";
 

@@ -8,9 +8,8 @@
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { strOpt } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
-import { findLog, Output, OutputClosed } from "./_session_log.ts";
+import { findLog, logLines, Output, OutputClosed } from "./_session_log.ts";
 import { decodeData, isData } from "../log_format.ts";
-import { readLog } from "../log_reader.ts";
 
 /** Command interface. */
 export const spec: CommandSpec = {
@@ -66,7 +65,7 @@ export async function run(args: Parsed): Promise<number> {
   let clock = 0;
   let last: number | null = null;
   try {
-    for await (const r of readLog(target.dir, target.id, { signal: stop.signal })) {
+    for await (const r of logLines(target, { signal: stop.signal })) {
       if (stop.signal.aborted) break;
       const line = r.line;
       if (!isData(line) || line.direction !== "output") continue;

@@ -5,8 +5,9 @@
  */
 
 import type { CommandSpec, Parsed } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart, remoteTarget } from "./_connect.ts";
 import { reportStarted } from "./_started.ts";
+import { noteQueued } from "./new.ts";
 import { paths } from "../paths.ts";
 
 /** Command interface. */
@@ -19,7 +20,8 @@ The record stays the same (same id, name, logs); a new process runs
 "claude --resume <conversation id>" with the session's original arguments and
 environment. Its history keeps every run. Refused while the session runs, when
 its conversation id is unknown, or when another live session has that
-conversation open.`,
+conversation open. A hibernated session is woken (as by wake). Beyond config
+limits.maxLive it is queued and starts when a slot frees.`,
   options: {
     attach: { type: "boolean", short: "a", description: "attach to it right away" },
     json: { type: "boolean", description: "print the session record as JSON" },
@@ -31,10 +33,14 @@ conversation open.`,
 export async function run(args: Parsed): Promise<number> {
   const client = await connectOrStart(paths());
   try {
-    const { session } = await client.request("resume", {
-      session: args.positionals[0]!,
-      env: Deno.env.toObject(),
-    });
+    // This environment stands in for a lost saved one; not from another machine.
+    const { session } = await client.request(
+      "resume",
+      remoteTarget() === null
+        ? { session: args.positionals[0]!, env: Deno.env.toObject() }
+        : { session: args.positionals[0]! },
+    );
+    noteQueued(session);
     return await reportStarted(client, session, args);
   } finally {
     client.close();

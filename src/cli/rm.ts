@@ -6,7 +6,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
 import { paths } from "../paths.ts";
 import { printable } from "../printable.ts";
 
@@ -16,7 +16,8 @@ export const spec: CommandSpec = {
   usage: "rm ID… [--force] [--keep-logs]",
   summary: "Remove the records and I/O logs of exited sessions.",
   details: `
-A live session is refused unless --force, which stops it first. With
+Queued and hibernated sessions (no process) are removed as they are. A live
+session is refused unless --force, which stops it first. With
 --keep-logs the session's log files stay (claude-sessions logs FULL-ID still
 reads them) until log.retentionDays after they were last written.`,
   options: {

@@ -8,7 +8,8 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt, strOpt } from "./_args.ts";
-import { connectOrStart, DaemonError } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
+import { DaemonError } from "../client/errors.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { parseSeconds } from "./wait.ts";
 import { MAX_SEND_TEXT_BYTES } from "../protocol.ts";
@@ -32,7 +33,8 @@ The text may be up to 512 KiB; longer text is refused and nothing is typed.
 
 To a Claude session, send returns only once Claude took the prompt (its
 UserPromptSubmit hook, or it started working on it). A starting session is
-waited for (up to a minute) until its prompt is up. Text left sitting in the
+waited for (up to a minute) until its prompt is up; a hibernated one is woken
+first (claude --resume); a queued one is waited for until it starts. Text left sitting in the
 input box gets Enter again (twice at most); if it still does not take, send
 exits 1 saying what is left there. Sent while Claude works, the prompt is
 queued by Claude: send says so on stderr and returns when Claude takes it.
@@ -139,11 +141,11 @@ export async function run(args: Parsed): Promise<number> {
   const client = await connectOrStart(paths());
   let r: SendResult;
   try {
-    const { reply } = client.stream("send", params, (push) => {
+    const reply = client.request("send", params, (push) => {
       if (push.type === "progress" && !json) console.error(`claude-sessions: ${push.message}`);
     });
     try {
-      r = await reply as SendResult;
+      r = await reply;
     } catch (e) {
       if (e instanceof DaemonError && e.code === "timeout") {
         throw new CliError(e.message, EXIT.TIMEOUT);

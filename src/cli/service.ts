@@ -42,6 +42,7 @@ overrides the detection.`,
     json: { type: "boolean", description: "status: print as JSON" },
   },
   positionals: { min: 1, max: 1, names: "ACTION (install, uninstall, status or restart)" },
+  remote: false,
 };
 
 /** Runs the command. */

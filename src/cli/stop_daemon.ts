@@ -5,7 +5,9 @@
  */
 
 import { boolOpt, type CommandSpec, type Parsed } from "./_args.ts";
-import { Client, NoDaemonError } from "./_client.ts";
+import type { Client } from "../client/client.ts";
+import { connectExisting } from "./_connect.ts";
+import { NoDaemonError } from "../client/errors.ts";
 import { paths } from "../paths.ts";
 import { VERSION } from "../version.ts";
 
@@ -52,7 +54,7 @@ export async function run(args: Parsed): Promise<number> {
   }
   let client: Client;
   try {
-    client = await Client.connect(p.socket);
+    client = await connectExisting(p);
   } catch (e) {
     if (e instanceof NoDaemonError) {
       console.log("no daemon was running");

@@ -7,7 +7,8 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart, remoteTarget } from "./_connect.ts";
+import { FEATURES } from "../protocol.ts";
 import { CliError } from "./_errors.ts";
 import { Output, OutputClosed } from "./_session_log.ts";
 import { entriesOf, formatEntry } from "./_transcript.ts";
@@ -41,6 +42,9 @@ off, or it exited before Claude started) or the file is gone.`,
 
 /** Runs the command. */
 export async function run(args: Parsed): Promise<number> {
+  if (remoteTarget() !== null) {
+    return await printEntries(remoteTranscript(args.positionals[0]!), args);
+  }
   const client = await connectOrStart(paths());
   let session;
   try {
@@ -69,9 +73,31 @@ export async function run(args: Parsed): Promise<number> {
       "Claude writes it at the first prompt, and deletes old ones (cleanupPeriodDays); see logs --text",
     );
   }
+  return await printEntries(fileLines(file), args);
+}
+
+/** The lines of an open file (closed at the end). */
+async function* fileLines(file: Deno.FsFile): AsyncGenerator<string> {
+  const splitter = new LineSplitter();
+  for await (const chunk of file.readable) yield* splitter.push(chunk);
+  const rest = splitter.rest();
+  if (rest !== null) yield rest;
+}
+
+/** The transcript's lines, streamed by the daemon of the machine `--host` names. */
+async function* remoteTranscript(ref: string): AsyncGenerator<string> {
+  const client = await connectOrStart(paths(), { require: [FEATURES.filesStream] });
+  try {
+    yield* client.lines("transcript", { session: ref });
+  } finally {
+    client.close();
+  }
+}
+
+/** Prints a transcript's entries (`--json`: as JSON lines). */
+async function printEntries(lines: AsyncIterable<string>, args: Parsed): Promise<number> {
   const json = boolOpt(args, "json");
   const out = new Output(Deno.stdout);
-  const splitter = new LineSplitter();
   let first = true;
   const print = async (text: string) => {
     let line: unknown;
@@ -87,11 +113,7 @@ export async function run(args: Parsed): Promise<number> {
     }
   };
   try {
-    for await (const chunk of file.readable) {
-      for (const text of splitter.push(chunk)) await print(text);
-    }
-    const rest = splitter.rest();
-    if (rest !== null) await print(rest);
+    for await (const text of lines) await print(text);
     await out.flush();
   } catch (e) {
     if (e instanceof OutputClosed) return 0;

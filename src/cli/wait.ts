@@ -7,7 +7,7 @@
 
 import type { CommandSpec, Parsed } from "./_args.ts";
 import { boolOpt, strOpt } from "./_args.ts";
-import { connectOrStart } from "./_client.ts";
+import { connectOrStart } from "./_connect.ts";
 import { CliError, EXIT, UsageError } from "./_errors.ts";
 import { paths } from "../paths.ts";
 import { type Api, type SessionStatus, STATUSES } from "../protocol.ts";
@@ -19,6 +19,8 @@ export const spec: CommandSpec = {
   summary: "Wait until a session's status is one of STATUS.",
   details: `
 Statuses: ${STATUSES.join(", ")}.
+(queued and hibernated sessions have no process yet or any more; waiting on
+one waits for whatever starts or wakes it: hibernating is not exiting.)
 Exits 0 once reached (at once if it already holds, unless --next), 124 on
 timeout, and 1 if the session exits first (unless "exited" is one of the
 statuses). With --next only a change counts: a status that already holds

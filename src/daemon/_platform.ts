@@ -37,6 +37,7 @@ const SYMBOLS = {
   kill: { parameters: ["i32", "i32"], result: "i32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
+  sysconf: { parameters: ["i32"], result: "i64" },
   // sd_notify(3) over a unix datagram socket (systemd Type=notify).
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
@@ -225,15 +226,39 @@ function findLauncher(): string[] {
  * argv that runs `command args…` as a session leader whose controlling
  * terminal, stdin, stdout and stderr are the PTY slave at `tty`. Every step
  * replaces the previous process by exec, so the spawned pid is the program's
- * pid (and its process group and session id).
+ * pid (and its process group and session id). With `join` (cgroup.procs
+ * files), the shell first moves itself into those cgroups, so the program
+ * and everything it starts run there from the start; when it cannot, it says
+ * so on the terminal and exits 125 without starting the program.
  */
-export function ptyLaunchArgv(tty: string, command: string, args: string[]): string[] {
+export function ptyLaunchArgv(
+  tty: string,
+  command: string,
+  args: string[],
+  join: string[] = [],
+): string[] {
+  if (join.length === 0) {
+    return [
+      "/bin/sh",
+      "-c",
+      'tty=$1; shift; exec "$@" <>"$tty" >&0 2>&0',
+      "sh",
+      tty,
+      ...findLauncher(),
+      command,
+      ...args,
+    ];
+  }
   return [
     "/bin/sh",
     "-c",
-    'tty=$1; shift; exec "$@" <>"$tty" >&0 2>&0',
+    'tty=$1; n=$2; shift 2; while [ "$n" -gt 0 ]; do ' +
+    'echo $$ 2>/dev/null >"$1" || { echo "claude-sessions: cannot join the cgroup $1" >"$tty"; ' +
+    'exit 125; }; shift; n=$((n - 1)); done; exec "$@" <>"$tty" >&0 2>&0',
     "sh",
     tty,
+    String(join.length),
+    ...join,
     ...findLauncher(),
     command,
     ...args,
@@ -248,6 +273,39 @@ export interface ProcStat {
   session: number;
   /** Start time (clock ticks since boot): with the pid, names one process for good. */
   start: string;
+  /** CPU time (clock ticks): its own, user and system, plus its waited-for children's. */
+  ticks: number;
+  /** Resident set size, in pages. */
+  rss: number;
+}
+
+/** sysconf(3) names. */
+const SC = IS_MAC ? { CLK_TCK: 3, PAGESIZE: 29 } : { CLK_TCK: 2, PAGESIZE: 30 };
+
+const sysconfCache = new Map<number, number>();
+
+/** sysconf(3) of `name`, or `fallback` when it cannot be asked; asked once. */
+function sysconf(name: number, fallback: number): number {
+  let n = sysconfCache.get(name);
+  if (n === undefined) {
+    n = 0;
+    try {
+      n = Number(libc().sysconf(name));
+    } catch { /* no libc: the usual value */ }
+    if (!(n > 0)) n = fallback;
+    sysconfCache.set(name, n);
+  }
+  return n;
+}
+
+/** Clock ticks per second (`sysconf(_SC_CLK_TCK)`; 100 when it cannot be asked). */
+export function clockTicks(): number {
+  return sysconf(SC.CLK_TCK, 100);
+}
+
+/** Bytes in a memory page (`sysconf(_SC_PAGESIZE)`; 4096 when it cannot be asked). */
+export function pageSize(): number {
+  return sysconf(SC.PAGESIZE, 4096);
 }
 
 /** State, parent, process group, session and start time of a pid from /proc (Linux), or null. */
@@ -267,7 +325,24 @@ export function procStat(pid: number): ProcStat | null {
     pgrp: Number(f[2]),
     session: Number(f[3]),
     start: f[19] ?? "",
+    ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+    rss: Number(f[21]),
   };
+}
+
+/**
+ * A process's resident memory in bytes, exactly (`VmRSS` of
+ * `/proc/<pid>/status`: `stat`'s count is the kernel's per-CPU estimate,
+ * off by up to hundreds of KiB), or null when gone (Linux).
+ */
+export function procRss(pid: number): number | null {
+  if (IS_MAC) return null;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -8,15 +8,29 @@
 import type {
   Api,
   DaemonStatus,
+  EventPush,
+  LinesPush,
   RequestType,
+  ResourceStatus,
   SendProgressPush,
+  SessionEvent,
+  SessionRecord,
   SessionStatus,
+  SessionUsage,
+  UsagePush,
 } from "../protocol.ts";
 import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
-import type { Manager } from "./manager.ts";
+import { isLifecycleEvent, type Manager } from "./manager.ts";
+import { notRunning, type Session } from "./session.ts";
 import type { Attachments } from "./attach.ts";
-import { deliver, type SendRequest } from "./send.ts";
+import type { Notifications } from "./notifications.ts";
+import { deliver, READY_WAIT_MS, type SendRequest, untilStarted } from "./send.ts";
+import type { Governor } from "./governor.ts";
+import { machineMemory } from "./resources.ts";
+import { fileLines, logLines, streamLines } from "./streams.ts";
+import { listLogFiles, loggedSessions } from "../log_format.ts";
+
 import type { Handler } from "./server.ts";
 import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./_validate.ts";
 
@@ -24,10 +38,67 @@ import { optBool, optInt, optNum, optStr, optStrArray, str, strRecord } from "./
 export interface ApiContext {
   manager: Manager;
   attachments: Attachments;
+  notifications: Notifications;
   /** Facts about the daemon for `status`. */
   daemonInfo(): Omit<DaemonStatus, "sessions" | "configWarnings" | "uptimeMs">;
   /** Starts a graceful shutdown after the reply went out. */
   requestShutdown(): void;
+  /** Hibernation, enforcement and usage pushes. */
+  governor?: Governor;
+}
+
+/** `memory`/`cpu` of `new`: a positive number, null (no limit), or absent. */
+function optLimit(
+  msg: Record<string, unknown>,
+  key: string,
+  integer: boolean,
+): number | null | undefined {
+  const v = msg[key];
+  if (v === undefined || v === null) return v;
+  if (typeof v !== "number" || !(v > 0) || (integer && !Number.isSafeInteger(v))) {
+    throw new ProtocolError(
+      "bad_request",
+      `"${key}" must be a positive ${
+        integer ? "integer (bytes)" : "number (percent of one core)"
+      } or null`,
+    );
+  }
+  return v;
+}
+
+/** Records with the usage of the live ones (measured once for all). */
+async function withUsage(m: Manager, sessions: Session[]): Promise<SessionRecord[]> {
+  const usage = await m.usage(sessions.filter((s) => s.live));
+  return sessions.map((s) => {
+    const u = usage.get(s.id);
+    return u ? { ...s.record, usage: u } : s.record;
+  });
+}
+
+/** The resource section of `status`: limits, enforcement, hibernation, usage totals. */
+async function resourceStatus(m: Manager): Promise<ResourceStatus> {
+  const live = m.sessions.filter((s) => s.live);
+  const usage = await m.usage(live);
+  let rss = 0;
+  let cpu: number | null = null;
+  let processes = 0;
+  for (const u of usage.values()) {
+    rss += u.rss;
+    processes += u.processes;
+    if (u.cpu !== null) cpu = Math.round(((cpu ?? 0) + u.cpu) * 10) / 10;
+  }
+  const c = m.config;
+  const gov = m.governance;
+  return {
+    enforcement: gov.kind,
+    enforcementDetail: gov.detail,
+    limits: { memory: c.limits.memory, cpu: c.limits.cpu },
+    maxLive: c.limits.maxLive,
+    whenFull: c.limits.whenFull,
+    hibernateAfterMinutes: c.hibernate.afterMinutes,
+    usage: { rss, cpu, processes, sessions: usage.size },
+    machine: machineMemory(),
+  };
 }
 
 type Handlers = { [K in RequestType]: Handler };
@@ -37,7 +108,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
   const m = ctx.manager;
   const attachments = ctx.attachments;
   const handlers: Handlers = {
-    status: (): Api["status"]["result"] => {
+    status: async (): Promise<Api["status"]["result"]> => {
       const info = ctx.daemonInfo();
       const byStatus: Partial<Record<SessionStatus, number>> = {};
       let live = 0;
@@ -54,13 +125,15 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         configWarnings: m.configWarnings,
         logHeldBack: m.logs.heldBack(),
         recordsFailing: m.recordsFailing,
+        notify: await ctx.notifications.status(),
+        resources: await resourceStatus(m),
       };
     },
 
     new: async (msg): Promise<Api["new"]["result"]> => {
       const params: Api["new"]["params"] = {
         cwd: str(msg, "cwd"),
-        env: strRecord(msg, "env"),
+        ...(msg.env === undefined ? {} : { env: strRecord(msg, "env") }),
       };
       const name = optStr(msg, "name");
       if (name !== undefined) params.name = name;
@@ -74,6 +147,12 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       if (resume !== undefined) params.resume = resume;
       const sessionId = optStr(msg, "sessionId");
       if (sessionId !== undefined) params.sessionId = sessionId;
+      const tags = optStrArray(msg, "tags");
+      if (tags !== undefined) params.tags = tags;
+      const memory = optLimit(msg, "memory", true);
+      if (memory !== undefined) params.memory = memory;
+      const cpu = optLimit(msg, "cpu", false);
+      if (cpu !== undefined) params.cpu = cpu;
       const s = await m.create(params);
       const notices = await m.noticesFor(s);
       return notices.length > 0 ? { session: s.record, notices } : { session: s.record };
@@ -85,12 +164,34 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       return { session: s.record };
     },
 
-    ls: (msg): Api["ls"]["result"] => {
+    ls: async (msg): Promise<Api["ls"]["result"]> => {
       const all = optBool(msg, "all") ?? false;
-      const sessions = m.sessions.filter((s) => all || s.live).map((s) => s.record);
+      const tag = optStr(msg, "tag");
+      const chosen = m.sessions.filter((s) =>
+        (all || s.open) && (tag === undefined || s.record.tags?.includes(tag))
+      );
+      const sessions = optBool(msg, "usage")
+        ? await withUsage(m, chosen)
+        : chosen.map((s) => s.record);
       const logHeldBack: Record<string, string> = {};
       for (const h of m.logs.heldBack()) logHeldBack[h.id] = h.error;
       return { sessions, shortLength: m.shortLength(), logHeldBack };
+    },
+
+    tag: (msg): Api["tag"]["result"] => {
+      const add = optStrArray(msg, "add") ?? [];
+      const remove = optStrArray(msg, "remove") ?? [];
+      return { session: m.tag(str(msg, "session"), add, remove).record };
+    },
+
+    hibernate: async (msg): Promise<Api["hibernate"]["result"]> => {
+      const s = await m.hibernate(str(msg, "session"), "by hand");
+      return { session: s.record };
+    },
+
+    wake: async (msg): Promise<Api["wake"]["result"]> => {
+      const s = await m.wake(str(msg, "session"));
+      return { session: s.record };
     },
 
     get: (msg): Api["get"]["result"] => ({ session: m.resolve(str(msg, "session")).record }),
@@ -120,7 +221,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       if (cols === undefined || rows === undefined) {
         throw new ProtocolError("bad_request", '"cols" and "rows" are required');
       }
-      if (!s.live) throw new ProtocolError("invalid_state", `session ${s.id} has exited`);
+      if (!s.live) throw new ProtocolError("invalid_state", notRunning(s.record));
       const att = attachments.find(conn, s.id);
       if (att) attachments.resize(att, cols, rows);
       else s.resize(cols, rows);
@@ -135,6 +236,25 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const readOnly = optBool(msg, "readOnly") ?? false;
       const cols = optInt(msg, "cols", 1, 1000) ?? s.record.cols;
       const rows = optInt(msg, "rows", 1, 1000) ?? s.record.rows;
+      await m.settled(s.id);
+      if (s.record.status === "hibernated") {
+        // Its last screen at once; the live one once Claude is back.
+        const last = await s.lastScreen();
+        if (last !== null) {
+          conn.send({
+            type: "screen",
+            sub: id,
+            data: last,
+            cols: s.record.cols,
+            rows: s.record.rows,
+          });
+        }
+        const woken = await m.wake(s.id);
+        if (woken.record.status === "queued") {
+          throw new ProtocolError("invalid_state", notRunning(woken.record));
+        }
+        await untilStarted(m, woken, Date.now() + READY_WAIT_MS, true);
+      }
       await attachments.attach(s, conn, id, { readOnly, cols, rows });
       return { session: s.record, detachKey: m.config.detachKey };
     },
@@ -193,12 +313,40 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
 
     events: (msg, conn, id): Api["events"]["result"] => {
       const ref = optStr(msg, "session");
+      const snapshot = optBool(msg, "snapshot") ?? false;
       const only = ref === undefined ? null : m.resolve(ref).id;
-      const unsubscribe = m.subscribe((event) => {
-        if (only === null || event.id === only) conn.send({ type: "event", sub: id, event });
+      // Subscribed, and the sessions read, in the same turn: the snapshot is
+      // exactly as of event `m.seq`, and the first push is the next one.
+      const unsubscribe = m.subscribe((event, seq) => {
+        if (only !== null && event.id !== only) return;
+        if (!snapshot) {
+          if (!FREQUENT.has(event.event)) conn.send({ type: "event", sub: id, event });
+          return;
+        }
+        const push: EventPush = { type: "event", sub: id, event, seq };
+        if (event.event !== "activity" && event.event !== "removed") {
+          const s = m.byId(event.id);
+          if (s) push.session = s.record;
+        }
+        conn.send(push);
       });
       conn.onClose(unsubscribe);
-      return { subscribed: true };
+      if (optBool(msg, "usage") && ctx.governor) {
+        conn.onClose(ctx.governor.subscribeUsage((usage) => {
+          const sessions: Record<string, SessionUsage> = {};
+          for (const [sid, u] of usage) if (only === null || sid === only) sessions[sid] = u;
+          const push: UsagePush = { type: "usage", sub: id, sessions };
+          conn.send(push);
+        }));
+      }
+      if (!snapshot) return { subscribed: true };
+      return {
+        subscribed: true,
+        seq: m.seq,
+        sessions: m.sessions.filter((s) => only === null || s.id === only).map((s) => s.record),
+        shortLength: m.shortLength(),
+        daemonStarted: ctx.daemonInfo().started,
+      };
     },
 
     wait: (msg, conn): Promise<Api["wait"]["result"]> | Api["wait"]["result"] => {
@@ -216,7 +364,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const timeoutMs = optNum(msg, "timeoutMs", 0, 365 * 86400_000);
       const next = optBool(msg, "next") ?? false;
       const done = (outcome: Api["wait"]["result"]["outcome"]) => ({ outcome, session: s.record });
-      const outcome = !s.live
+      const outcome = s.record.status === "exited"
         ? (until.includes("exited") ? "reached" : "exited")
         : !next && until.includes(s.record.status)
         ? "reached"
@@ -235,7 +383,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
           resolve(done(outcome));
         };
         const unsubscribe = m.subscribe((ev) => {
-          if (ev.id !== s.id) return;
+          if (ev.id !== s.id || !isLifecycleEvent(ev)) return;
           // With `next`, only a change counts (not e.g. a `started` event).
           if (next && ev.event !== "status" && ev.event !== "exited") return;
           if (until.includes(ev.status)) finish("reached");
@@ -249,6 +397,77 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       });
     },
 
+    log: async (msg, conn, id): Promise<Api["log"]["result"]> => {
+      const ref = str(msg, "session");
+      const follow = optBool(msg, "follow") ?? false;
+      const dir = m.logs.dir;
+      let target: { id: string; record: SessionRecord | null };
+      try {
+        const s = m.resolve(ref);
+        target = { id: s.id, record: s.record };
+      } catch (e) {
+        // A session whose record went (rm --keep-logs): by its id among the logs.
+        if (!(e instanceof ProtocolError) || e.code !== "not_found") throw e;
+        const upper = ref.trim().toUpperCase();
+        const ids = [...await loggedSessions(dir)].filter((i) => i.startsWith(upper));
+        if (ids.length !== 1) throw e;
+        target = { id: ids[0]!, record: null };
+      }
+      const live = target.record !== null && target.record.status !== "exited";
+      if (!live && (await listLogFiles(dir, target.id)).length === 0) {
+        throw new ProtocolError(
+          "not_found",
+          `session ${target.id} has no log (logging is off, or retention deleted it)`,
+        );
+      }
+      const stop = new AbortController();
+      conn.onClose(() => stop.abort());
+      const lines = logLines(dir, target.id, follow, stop.signal, (notice) => {
+        const push: LinesPush = { type: "lines", sub: id, lines: [], notice };
+        conn.send(push);
+      });
+      // After the reply has gone out.
+      setTimeout(() => {
+        streamLines(conn, id, lines, follow).catch((e) => {
+          if (!conn.closed) conn.drop(`log stream failed: ${(e as Error).message}`);
+        });
+      }, 0);
+      return target;
+    },
+
+    transcript: async (msg, conn, id): Promise<Api["transcript"]["result"]> => {
+      const s = m.resolve(str(msg, "session"));
+      const path = s.record.transcriptPath;
+      if (!path) {
+        throw new ProtocolError(
+          "not_found",
+          `session ${s.id} never reported a transcript (Claude reports it through its hooks)`,
+        );
+      }
+      let lines: AsyncGenerator<string>;
+      try {
+        await Deno.stat(path);
+        lines = fileLines(path);
+      } catch (e) {
+        throw new ProtocolError(
+          "not_found",
+          `the transcript of session ${s.id} is gone: ${path} (${(e as Error).message})`,
+        );
+      }
+      setTimeout(() => {
+        streamLines(conn, id, lines, false).catch((e) => {
+          if (!conn.closed) conn.drop(`transcript stream failed: ${(e as Error).message}`);
+        });
+      }, 0);
+      return { session: s.record, path };
+    },
+
+    notifyTest: async (): Promise<Api["notifyTest"]["result"]> => {
+      await m.reloadConfig(true);
+      const notification = await ctx.notifications.test();
+      return { notification, enabled: m.config.notify.enabled };
+    },
+
     shutdown: (): Api["shutdown"]["result"] => {
       ctx.requestShutdown();
       return { pid: Deno.pid };
@@ -256,6 +475,9 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
   };
   return new Map(Object.entries(handlers));
 }
+
+/** Event kinds sent only to subscribers that asked for a snapshot (they come often). */
+const FREQUENT = new Set<SessionEvent["event"]>(["activity", "updated"]);
 
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 

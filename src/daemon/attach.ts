@@ -18,9 +18,9 @@
  */
 
 import { Buffer } from "node:buffer";
-import { ProtocolError, type RequestId, type SessionRecord } from "../protocol.ts";
+import { type AttachPush, ProtocolError, type RequestId } from "../protocol.ts";
 import type { Connection } from "./server.ts";
-import type { Session } from "./session.ts";
+import { notRunning, type Session } from "./session.ts";
 import { TIMED_OUT, within } from "../async.ts";
 import { ATTACH_LAG_BYTES } from "./limits.ts";
 
@@ -28,15 +28,6 @@ import { ATTACH_LAG_BYTES } from "./limits.ts";
 export const LAG_BYTES = ATTACH_LAG_BYTES;
 /** How long a lagging client may go without reading anything before it is dropped. */
 export const STALL_MS = 10_000;
-
-/** Messages pushed to an attached client (all tagged with `sub`, the attach request id). */
-export type AttachPush =
-  /** Redraw: clear the screen, then write `data` (escape sequences, UTF-8 text). */
-  | { type: "screen"; sub: RequestId; data: string; cols: number; rows: number }
-  /** Live program output, base64. */
-  | { type: "output"; sub: RequestId; data: string }
-  /** The session's program exited; the attachment is over. */
-  | { type: "exit"; sub: RequestId; session: SessionRecord };
 
 /** One client attached to one session. */
 export class Attachment {
@@ -142,7 +133,7 @@ export class Attachments {
     opts: { readOnly: boolean; cols: number; rows: number },
   ): Promise<Attachment> {
     if (!session.live || !session.screen) {
-      throw new ProtocolError("invalid_state", `session ${session.id} is not running`);
+      throw new ProtocolError("invalid_state", notRunning(session.record));
     }
     const att = new Attachment(session, conn, sub, opts);
     let set = this.#bySession.get(session.id);
@@ -152,6 +143,7 @@ export class Attachments {
       this.#listen(session, set);
     }
     set.add(att);
+    this.#announce(session, "attached", set.size);
     conn.onClose(() => this.detach(att));
     await att.redraw(true);
     if (!att.readOnly) {
@@ -203,6 +195,13 @@ export class Attachments {
       this.#listeners.get(att.session.id)?.();
       this.#listeners.delete(att.session.id);
     }
+    this.#announce(att.session, "detached", set.size);
+  }
+
+  /** Keeps the record's client count, and tells (`attached`, `detached`). */
+  #announce(session: Session, kind: "attached" | "detached", clients: number): void {
+    session.record.clients = clients;
+    session.announce(kind, { clients });
   }
 
   /** Tells a session's clients it exited, and lets them go. */

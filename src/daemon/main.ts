@@ -22,6 +22,8 @@ import { StatusWatcher } from "./status.ts";
 import { IS_MAC, trimMemory } from "./_platform.ts";
 import { Collector } from "./_gc.ts";
 import { Notifier } from "./notify.ts";
+import { Notifications } from "./notifications.ts";
+import { Governor } from "./governor.ts";
 import { OwnershipError, prepareHome } from "../ownership.ts";
 
 /** How often memory the allocator keeps free is given back. */
@@ -162,14 +164,28 @@ export async function runDaemon(): Promise<void> {
   let shutdownPromise: Promise<void> | null = null;
 
   const attachments = new Attachments();
+  manager.setAttachedCount((id) => attachments.count(id));
+  const governor = new Governor(manager, daemonLog);
   manager.subscribe((ev) => {
     if (ev.event !== "exited") return;
     const s = manager.byId(ev.id);
     if (s) attachments.sessionExited(s);
   });
+  const notifications = new Notifications({
+    config: () => manager.config.notify,
+    record: (id) => manager.byId(id)?.record,
+    attached: (id) => attachments.count(id),
+    publish: (ev) => manager.publish(ev),
+    log: daemonLog,
+    env: () => Deno.env.toObject(),
+    sampleDir: p.home,
+  });
+  manager.subscribe((ev) => notifications.onEvent(ev));
   const handlers = createHandlers({
     manager,
     attachments,
+    notifications,
+    governor,
     daemonInfo: () => ({
       pid: Deno.pid,
       version: VERSION,
@@ -207,6 +223,7 @@ export async function runDaemon(): Promise<void> {
   manager.setStatusWatcher(status);
   await status.start();
   await manager.autoResume();
+  governor.start();
   server.open();
   // Memory freed after a burst goes back to the system (garbage collected first).
   const collector = new Collector();
@@ -222,6 +239,8 @@ export async function runDaemon(): Promise<void> {
       daemonLog(`shutting down (${why})`);
       notify("STOPPING=1");
       server.stopAccepting();
+      notifications.close();
+      governor.close();
       await manager.shutdown();
       status.close();
       if (listen.kind === "path") {

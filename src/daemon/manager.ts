@@ -7,11 +7,18 @@
  */
 
 import { ulid } from "ulid";
-import type { NewParams, SessionEvent, SessionRecord } from "../protocol.ts";
+import type {
+  NewParams,
+  SessionEvent,
+  SessionLimits,
+  SessionRecord,
+  SessionStatus,
+  SessionUsage,
+} from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
 import type { Paths } from "../paths.ts";
 import { type Config, ConfigError, loadConfig, type LoadedConfig } from "../config.ts";
-import { now, Session, type SessionHost } from "./session.ts";
+import { type LaunchSpec, notRunning, now, Session, type SessionHost } from "./session.ts";
 import type { RecordStore } from "./store.ts";
 import type { StatusWatcher } from "./status.ts";
 import { hookCommand, hookSettings, mergeSettings, wantsHooks } from "../hooks.ts";
@@ -21,19 +28,36 @@ import { SessionLogs } from "./session_logs.ts";
 import { claudeTrusts } from "./claude_trust.ts";
 import { OwnershipError, readOwnTextFile } from "../ownership.ts";
 import { isNoSpace } from "./_disk.ts";
+import { shortIdLength } from "../session_view.ts";
+import { detectGovernance, type Governance, removeDirs, type RunCgroup } from "./resources.ts";
+import { UsageSampler } from "./usage.ts";
+import { hibernationBlocker } from "./governor.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Tags follow the rules of names. */
+const TAG_RE = NAME_RE;
+/** Most tags one session may carry. */
+export const MAX_TAGS = 32;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Why a session stopped that makes it eligible for resume at daemon start. */
 const AUTO_RESUME_REASONS = new Set(["daemon_stopped", "daemon_lost"]);
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
-/** Shortest id prefix shown by `ls`. */
-export const MIN_SHORT_ID = 8;
 /** Default PTY size when the client has no terminal. */
 export const DEFAULT_SIZE = { cols: 120, rows: 40 } as const;
 
-/** Listener of lifecycle events. */
-export type EventListener = (event: SessionEvent) => void;
+/**
+ * Listener of lifecycle events. `seq` numbers the events of the daemon's
+ * life, one apart, in the order they are delivered.
+ */
+export type EventListener = (event: SessionEvent, seq: number) => void;
+
+/** Kinds that tell a status or lifecycle change (what `wait` and `send` follow). */
+const LIFECYCLE = new Set<string>(["created", "started", "status", "exited", "removed"]);
+
+/** Whether an event tells a lifecycle or status change (not e.g. `activity` or `attached`). */
+export function isLifecycleEvent(ev: SessionEvent): boolean {
+  return LIFECYCLE.has(ev.event);
+}
 
 /** Owns every session of one home. */
 export class Manager {
@@ -54,6 +78,29 @@ export class Manager {
   readonly #logs: SessionLogs;
   /** Names, conversations and sessions claimed by a `new` or `resume` still starting. */
   readonly #claims = new Set<string>();
+  /** Number of the last event delivered. */
+  #seq = 0;
+  /** How limits are enforced (detected for config `limits.enforcement`). */
+  #gov: { mode: string; governance: Governance } | null = null;
+  /** Cgroups of ended runs that still held a process, removed once empty. */
+  readonly #leftCgroups = new Map<RunCgroup, string>();
+  /** Sessions waiting for a slot (`limits.maxLive`), in order. */
+  readonly #queue: string[] = [];
+  /** Slots taken by starts under way (not yet live). */
+  #reserved = 0;
+  #draining = false;
+  #drainAgain = false;
+  /** Sessions being hibernated, until they are. */
+  readonly #hibernating = new Map<string, Promise<void>>();
+  /** Wakes under way, by session. */
+  readonly #waking = new Map<string, Promise<Session>>();
+  /** Sends under way, by session (no hibernation meanwhile). */
+  readonly #sending = new Map<string, number>();
+  /** Clients attached to a session (set by the daemon). */
+  #attached: (id: string) => number = () => 0;
+  readonly #sampler = new UsageSampler();
+  /** Told when the configuration was (re)loaded. */
+  readonly #configListeners = new Set<() => void>();
 
   constructor(
     paths: Paths,
@@ -75,8 +122,86 @@ export class Manager {
       scrollback: () => this.#config.config.scrollback,
       log: this.#log,
       settle: (id) => this.#logs.flush(id),
+      keepScreen: (id, screen) => {
+        // A hibernated session's last screen survives a daemon restart (0600: it shows what was typed).
+        Deno.writeTextFile(
+          `${sessionDir(this.#paths, id)}/screen.json`,
+          JSON.stringify(screen),
+          { mode: 0o600 },
+        ).catch((e) => this.#log(`session ${id}: cannot keep its last screen: ${e.message}`));
+      },
+      releaseCgroup: (id, cg) => this.#releaseCgroup(id, cg),
     };
     this.#logs = new SessionLogs(paths.logsDir, () => this.#config.config.log, log);
+    // A run that ended frees a slot.
+    this.subscribe((ev) => {
+      if (ev.event === "exited") this.#drain();
+    });
+  }
+
+  /** How limits are enforced here (detected on first use, again when the config changes it). */
+  get governance(): Governance {
+    const mode = this.#config.config.limits.enforcement;
+    if (this.#gov?.mode !== mode) {
+      const governance = detectGovernance(mode);
+      this.#log(`limits are enforced by ${governance.kind}: ${governance.detail}`);
+      this.#gov = { mode, governance };
+    }
+    return this.#gov.governance;
+  }
+
+  /** Calls `fn` whenever the configuration is (re)loaded; returns the unsubscribe function. */
+  onConfig(fn: () => void): () => void {
+    this.#configListeners.add(fn);
+    return () => this.#configListeners.delete(fn);
+  }
+
+  /** Tells the manager how many clients are attached to a session (for hibernation). */
+  setAttachedCount(fn: (id: string) => number): void {
+    this.#attached = fn;
+  }
+
+  /** Clients attached to a session now. */
+  attachedCount(id: string): number {
+    return this.#attached(id);
+  }
+
+  /**
+   * Marks a send to session `id` under way until the returned function is
+   * called: the session is not hibernated meanwhile.
+   */
+  sending(id: string): () => void {
+    this.#sending.set(id, (this.#sending.get(id) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.#sending.get(id) ?? 1) - 1;
+      if (n > 0) this.#sending.set(id, n);
+      else this.#sending.delete(id);
+    };
+  }
+
+  /** Resolves once a hibernation of `id` under way (if any) has ended. */
+  async settled(id: string): Promise<void> {
+    await this.#hibernating.get(id)?.catch(() => {});
+  }
+
+  /** Sessions with a live process, plus starts under way. */
+  liveCount(): number {
+    let n = this.#reserved;
+    for (const s of this.#sessions.values()) if (s.live) n++;
+    return n;
+  }
+
+  /** What each of `sessions` uses now (live ones only), by id: one measurement for all. */
+  async usage(sessions: Session[]): Promise<Map<string, SessionUsage>> {
+    const targets = sessions.flatMap((s) => {
+      const target = s.target;
+      return target ? [{ id: s.id, target }] : [];
+    });
+    if (targets.length === 0) return new Map();
+    return await this.#sampler.measure(targets);
   }
 
   /** The sessions' I/O logs. */
@@ -121,10 +246,23 @@ export class Manager {
     return this.#sessions.get(id);
   }
 
+  /**
+   * Number of the last event delivered to listeners: sessions read now are
+   * as of this event, and the next event delivered has `seq + 1`.
+   */
+  get seq(): number {
+    return this.#seq;
+  }
+
   /** Subscribes to lifecycle events; returns the unsubscribe function. */
   subscribe(fn: EventListener): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
+  }
+
+  /** Publishes an event that no session raised itself (`notified`). */
+  publish(ev: SessionEvent): void {
+    this.#emit(ev);
   }
 
   /**
@@ -144,6 +282,9 @@ export class Manager {
       this.#config = await loadConfig(this.#paths.config);
       this.#configError = null;
       for (const w of this.#config.warnings) this.#log(`warning: ${w}`);
+      // limits.maxLive may have grown.
+      this.#drain();
+      for (const fn of this.#configListeners) fn();
     } catch (e) {
       const msg = e instanceof ConfigError ? e.message : String(e);
       this.#configError = msg;
@@ -162,28 +303,62 @@ export class Manager {
     const records = await this.#store.loadAll((m) => this.#log(`warning: ${m}`));
     const grace = this.#config.config.kill.graceSeconds * 1000;
     const lost: Session[] = [];
+    const gov = this.governance;
+    const leftovers = gov.leftovers();
     for (const rec of records) {
       normalize(rec);
       const s = new Session(rec, this.#host);
       this.#sessions.set(rec.id, s);
-      if (rec.status !== "exited") lost.push(s);
+      if (s.live) lost.push(s);
+      // Queued and hibernated sessions have no process: they stay as they are.
+      if (rec.status === "queued") this.#queue.push(rec.id);
+      if (rec.status === "hibernated") await this.#restoreScreen(s);
     }
+    this.#queue.sort((a, b) =>
+      this.#sessions.get(a)!.record.statusSince.localeCompare(
+        this.#sessions.get(b)!.record.statusSince,
+      )
+    );
     await Promise.all(lost.map(async (s) => {
-      const n = await Session.reapOrphan(s.record, grace);
+      const cgroups = leftovers.get(s.id) ?? [];
+      // The last run's cgroup holds what escaped (on v1, either hierarchy's: both hold all).
+      const last = cgroups.filter((d) => d.endsWith(`.${s.record.runs.length}`)).sort()[0];
+      const n = await Session.reapOrphan(s.record, grace, last ?? null);
       if (n > 0) {
         this.#log(`session ${s.id}: stopped orphaned processes (${n}; its pty is gone)`);
       }
       s.markLost();
     }));
+    // Cgroups of runs a dead daemon left behind (emptied by now); only this home's.
+    for (const [id, dirs] of leftovers) {
+      if (this.#sessions.has(id) && !removeDirs(dirs)) {
+        this.#log(`session ${id}: cannot remove its old cgroups yet (${dirs.join(", ")})`);
+      }
+    }
     await this.#logs.restore(
       () => this.sessions.map((s) => s.record),
       lost.map((s) => s.record),
     );
   }
 
+  /** Loads a hibernated session's last screen, kept on disk. */
+  async #restoreScreen(s: Session): Promise<void> {
+    try {
+      const kept = JSON.parse(
+        await readOwnTextFile(`${sessionDir(this.#paths, s.id)}/screen.json`),
+      );
+      if (Array.isArray(kept?.plain) && typeof kept?.ansi === "string") s.restoreScreen(kept);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        this.#log(`session ${s.id}: cannot read its last screen: ${(e as Error).message}`);
+      }
+    }
+  }
+
   /**
-   * Resolves a user reference: a full id, a session name (a live session
-   * first, else the newest exited one), or a unique id prefix.
+   * Resolves a user reference: a full id, a session name (an open session
+   * first — live, queued or hibernated — else the newest exited one), or a
+   * unique id prefix.
    * @throws {ProtocolError} `not_found` or `ambiguous`
    */
   resolve(ref: string): Session {
@@ -194,7 +369,7 @@ export class Manager {
       if (s) return s;
     }
     const named = this.sessions.filter((s) => s.record.name === r);
-    const liveNamed = named.find((s) => s.live);
+    const liveNamed = named.find((s) => s.open);
     if (liveNamed) return liveNamed;
     if (named.length > 0) return named[named.length - 1]!;
     const upper = r.toUpperCase();
@@ -213,18 +388,9 @@ export class Manager {
     );
   }
 
-  /** Shortest prefix length (at least {@linkcode MIN_SHORT_ID}) keeping all ids unique. */
+  /** Shortest id prefix length (at least 8) keeping all ids unique. */
   shortLength(): number {
-    const ids = [...this.#sessions.keys()].sort();
-    let len = MIN_SHORT_ID;
-    for (let i = 1; i < ids.length; i++) {
-      const a = ids[i - 1]!;
-      const b = ids[i]!;
-      let k = 0;
-      while (k < a.length && a[k] === b[k]) k++;
-      len = Math.max(len, k + 1);
-    }
-    return Math.min(len, 26);
+    return shortIdLength(this.#sessions.keys());
   }
 
   /**
@@ -244,6 +410,7 @@ export class Manager {
   }
 
   async #create(params: NewParams): Promise<Session> {
+    const tags = checkTags(params.tags ?? []);
     const cwd = await checkDir(params.cwd);
     const name = params.name ?? null;
     if (name !== null) {
@@ -253,18 +420,18 @@ export class Manager {
           `invalid name "${name}": use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
         );
       }
-      const taken = this.sessions.find((s) => s.live && s.record.name === name);
+      const taken = this.sessions.find((s) => s.open && s.record.name === name);
       if (taken) {
         throw new ProtocolError(
           "conflict",
-          `the name "${name}" is taken by live session ${taken.id}`,
+          `the name "${name}" is taken by ${describeHolder(taken)}`,
         );
       }
     }
     await this.reloadConfig(true);
     const config = this.#config.config;
     const id = ulid();
-    const env = sessionEnv(params.env, id, this.#paths.home);
+    const env = sessionEnv(params.env ?? daemonEnv(), id, this.#paths.home);
     const command = config.claude.command;
     const resolved = await resolveCommand(command, env.PATH ?? "", cwd);
     if (!resolved) {
@@ -298,7 +465,38 @@ export class Manager {
       args.push("--session-id", params.sessionId);
     }
     const hooks = wantsHooks(config.claude.hooks, command);
+    const limits = sessionLimits(params, config);
+    const admitted = await this.#admit();
+    try {
+      return await this.#createAdmitted(
+        { id, name, cwd, command, args, hooks, conversationId, limits, env, tags },
+        params,
+        admitted,
+      );
+    } finally {
+      if (admitted) this.#reserved--;
+    }
+  }
+
+  async #createAdmitted(
+    p: {
+      id: string;
+      name: string | null;
+      cwd: string;
+      command: string;
+      args: string[];
+      hooks: boolean;
+      conversationId: string | null;
+      limits: SessionLimits;
+      env: Record<string, string>;
+      tags: string[];
+    },
+    params: NewParams,
+    admitted: boolean,
+  ): Promise<Session> {
+    const { id, name, cwd, command, args, hooks, conversationId, env, tags } = p;
     const at = now();
+    const first: SessionStatus = admitted ? "starting" : "queued";
     const rec: SessionRecord = {
       id,
       name,
@@ -306,10 +504,14 @@ export class Manager {
       command,
       args,
       pid: null,
-      status: "starting",
+      status: first,
       statusSince: at,
       statusSource: "daemon",
-      history: [{ status: "starting", at, source: "daemon" }],
+      history: [
+        admitted
+          ? { status: first, at, source: "daemon" }
+          : { status: first, at, source: "daemon", detail: this.#fullDetail() },
+      ],
       created: at,
       updated: at,
       exitCode: null,
@@ -324,6 +526,10 @@ export class Manager {
       transcriptPath: null,
       lastMessage: null,
       lastError: null,
+      tags,
+      lastOutputAt: null,
+      clients: 0,
+      limits: p.limits,
     };
     const dir = sessionDir(this.#paths, id);
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e) => {
@@ -332,18 +538,28 @@ export class Manager {
     try {
       // Kept for `resume` (also after a daemon restart); it can hold secrets, so 0600.
       await Deno.writeTextFile(`${dir}/env.json`, JSON.stringify(env), { mode: 0o600 });
-      const launchArgs = hooks ? await this.#injectHooks(id, args, cwd) : args;
       const session = new Session(rec, this.#host);
+      if (!admitted) {
+        // Started when a slot frees (see #drain), from its record and env.json.
+        this.#sessions.set(id, session);
+        this.#queue.push(id);
+        session.announce("created");
+        this.#drain();
+        this.#log(`session ${id} queued: ${this.#fullDetail()}`);
+        await this.#store.save(rec).catch(() => {});
+        return session;
+      }
+      const launchArgs = hooks ? await this.#injectHooks(id, args, cwd) : args;
       // Logging starts before the program does: no byte is missed.
       this.#logs.attach(session);
       try {
-        session.start({ command, args: launchArgs, env });
+        this.#startRun(session, { command, args: launchArgs, env });
       } catch (e) {
         await this.#logs.remove(id);
         throw e;
       }
       this.#sessions.set(id, session);
-      this.#afterStart(session, env, false);
+      this.#afterStart(session, env, true);
       this.#log(`session ${id} started: ${command} (pid ${rec.pid}) in ${cwd}`);
       // Reply only once the record is on disk (or, the disk full, retried: the
       // session runs and is listed meanwhile).
@@ -378,9 +594,14 @@ export class Manager {
    * Starts an exited session again in the same directory, continuing its
    * Claude conversation (`--resume`): same record, new process. The
    * environment is the one saved when the session was created (`fallbackEnv`
-   * when that is missing).
+   * when that is missing). A hibernated session is woken. Beyond
+   * `limits.maxLive` it is queued instead (see {@linkcode Manager.create}).
    */
-  async resume(ref: string, fallbackEnv?: Record<string, string>, auto = false): Promise<Session> {
+  async resume(
+    ref: string,
+    fallbackEnv?: Record<string, string>,
+    why: "resumed" | "resumed at daemon start" | "woken" = "resumed",
+  ): Promise<Session> {
     if (this.#shuttingDown) throw new ProtocolError("shutting_down", "the daemon is shutting down");
     const s = this.resolve(ref);
     // Claimed before the first await: a second resume of it, or a `new` for
@@ -389,19 +610,44 @@ export class Manager {
       ? () => {}
       : this.#claim(s.record.name, s.record.conversationId, s.id);
     try {
-      return await this.#resume(s, fallbackEnv, auto);
+      return await this.#resume(s, fallbackEnv, why);
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Wakes a hibernated session (see {@linkcode Manager.resume}). Whoever asks
+   * while it is being woken (an attach and a send at once) waits for that.
+   */
+  async wake(ref: string): Promise<Session> {
+    const s = this.resolve(ref);
+    const under = this.#waking.get(s.id);
+    if (under) return await under;
+    if (s.record.status !== "hibernated") {
+      throw new ProtocolError(
+        "invalid_state",
+        `session ${s.id} is not hibernated (it is ${s.record.status})`,
+      );
+    }
+    const waking = this.resume(s.id, undefined, "woken");
+    this.#waking.set(s.id, waking);
+    try {
+      return await waking;
+    } finally {
+      this.#waking.delete(s.id);
     }
   }
 
   async #resume(
     s: Session,
     fallbackEnv: Record<string, string> | undefined,
-    auto: boolean,
+    why: "resumed" | "resumed at daemon start" | "woken",
   ): Promise<Session> {
     const rec = s.record;
     if (s.live) throw new ProtocolError("invalid_state", `session ${s.id} is still running`);
+    if (rec.status === "queued") throw new ProtocolError("invalid_state", notRunning(rec));
+    const waking = rec.status === "hibernated";
     if (!rec.conversationId) {
       throw new ProtocolError(
         "invalid_state",
@@ -434,28 +680,244 @@ export class Manager {
     // A conversation that never got a turn has no transcript, and Claude
     // refuses to --resume it; start it afresh under the same id instead.
     const hasTranscript = rec.transcriptPath === null || await exists(rec.transcriptPath);
+    if (waking && !hasTranscript && (rec.lastMessage !== null || rec.lastError !== null)) {
+      // It had turns: starting afresh would lose them without a word.
+      throw new ProtocolError(
+        "invalid_state",
+        `session ${s.id} cannot be woken: Claude's transcript of its conversation ` +
+          `(${rec.transcriptPath}) is gone, so the conversation cannot be continued; ` +
+          `remove the session (claude-sessions rm ${rec.name ?? s.id}) or start a new one`,
+      );
+    }
     const args = [
       ...withoutConversationArgs(rec.args),
       hasTranscript ? "--resume" : "--session-id",
       rec.conversationId,
     ];
-    await Deno.mkdir(sessionDir(this.#paths, s.id), { recursive: true, mode: 0o700 });
-    const launchArgs = rec.hooks ? await this.#injectHooks(s.id, args, rec.cwd) : args;
-    rec.args = args;
-    // The same log continues (its writer closed when the last run exited).
-    this.#logs.attach(s);
-    s.setStatus("starting", "daemon", auto ? "resumed at daemon start" : "resumed");
+    const admitted = await this.#admit();
     try {
-      s.start({ command: rec.command, args: launchArgs, env, resumed: true });
+      if (!admitted) {
+        rec.args = args;
+        s.setStatus("queued", "daemon", this.#fullDetail());
+        this.#queue.push(s.id);
+        this.#drain();
+        this.#log(`session ${s.id} queued (${why}): ${this.#fullDetail()}`);
+        await this.#store.save(rec).catch(() => {});
+        return s;
+      }
+      await Deno.mkdir(sessionDir(this.#paths, s.id), { recursive: true, mode: 0o700 });
+      const launchArgs = rec.hooks ? await this.#injectHooks(s.id, args, rec.cwd) : args;
+      rec.args = args;
+      // The same log continues (its writer closed when the last run exited).
+      this.#logs.attach(s);
+      s.setStatus("starting", "daemon", why);
+      this.#startResumed(s, launchArgs, env);
+      this.#log(`session ${s.id} ${why}: conversation ${rec.conversationId} (pid ${rec.pid})`);
+      await this.#store.save(rec);
+      return s;
+    } finally {
+      if (admitted) this.#reserved--;
+    }
+  }
+
+  /** Starts the next run of a session whose status is `starting` (its log attached). */
+  #startResumed(s: Session, launchArgs: string[], env: Record<string, string>): void {
+    const rec = s.record;
+    const resumed = rec.runs.length > 0;
+    try {
+      this.#startRun(s, { command: rec.command, args: launchArgs, env, resumed });
     } catch (e) {
       rec.exitReason = "spawn_failed";
       s.setStatus("exited", "daemon", "spawn_failed");
       throw e;
     }
-    this.#afterStart(s, env, true);
-    this.#log(`session ${s.id} resumed conversation ${rec.conversationId} (pid ${rec.pid})`);
-    await this.#store.save(rec);
+    this.#afterStart(s, env, !resumed && rec.history[0]?.status !== "queued");
+  }
+
+  /** Starts a run: its cgroup (with the session's limits) first. */
+  #startRun(s: Session, spec: Omit<LaunchSpec, "cgroup">): void {
+    const rec = s.record;
+    const limits = rec.limits ?? sessionLimits({}, this.#config.config);
+    let cgroup: RunCgroup | null = null;
+    try {
+      cgroup = this.governance.create(s.id, rec.runs.length + 1, limits);
+    } catch (e) {
+      this.#log(
+        `session ${s.id}: no cgroup for this run (${(e as Error).message}); ` +
+          "the daemon enforces its memory limit",
+      );
+    }
+    rec.limits = { memory: limits.memory, cpu: limits.cpu, enforcement: cgroup?.kind ?? "daemon" };
+    try {
+      s.start({ ...spec, cgroup });
+    } catch (e) {
+      cgroup?.remove();
+      throw e;
+    }
+  }
+
+  /** A run's cgroup after its leader exited: removed now, or once its last process is gone. */
+  #releaseCgroup(id: string, cgroup: RunCgroup): void {
+    if (cgroup.remove()) {
+      if (this.#leftCgroups.delete(cgroup)) this.#log(`session ${id}: its old cgroup is removed`);
+    } else if (!this.#leftCgroups.has(cgroup)) {
+      this.#leftCgroups.set(cgroup, id);
+      this.#log(`session ${id}: its cgroup still holds processes; removed once they are gone`);
+    }
+    this.retryCgroups();
+  }
+
+  /** Removes the cgroups of ended runs whose last process has gone since. */
+  retryCgroups(): void {
+    for (const [cg, owner] of this.#leftCgroups) {
+      if (cg.remove()) {
+        this.#leftCgroups.delete(cg);
+        this.#log(`session ${owner}: its old cgroup is removed`);
+      }
+    }
+  }
+
+  /** Why a session is queued: "N of limits.maxLive M live". */
+  #fullDetail(): string {
+    return `${this.liveCount()} of limits.maxLive ${this.#config.config.limits.maxLive} live`;
+  }
+
+  /**
+   * Whether a session may start now; then a slot is reserved for it (the
+   * caller gives it back with `#reserved--` once the session started or
+   * failed). Beyond `limits.maxLive`, with `limits.whenFull: "hibernate"`,
+   * the session idle longest that may be hibernated is, to make room; else
+   * (or when none may be) false: the session waits in the queue. While
+   * others wait, a newcomer waits behind them.
+   */
+  async #admit(): Promise<boolean> {
+    for (let tries = 0; tries <= this.#sessions.size; tries++) {
+      const { maxLive, whenFull } = this.#config.config.limits;
+      if (maxLive === 0 || (this.liveCount() < maxLive && this.#queue.length === 0)) {
+        this.#reserved++;
+        return true;
+      }
+      if (whenFull !== "hibernate") return false;
+      const victim = await this.#idlest();
+      if (!victim) return false;
+      try {
+        await this.hibernate(victim, "to make room (limits.maxLive)", false);
+      } catch (e) {
+        this.#log(`session ${victim.id}: not hibernated to make room: ${(e as Error).message}`);
+      }
+    }
+    return false;
+  }
+
+  /** The live session idle longest that may be hibernated now (idle time aside), if any. */
+  async #idlest(): Promise<Session | null> {
+    const candidates = this.sessions
+      .filter((s) => s.live && s.record.status === "waiting_input" && !this.#hibernating.has(s.id))
+      .sort((a, b) => a.record.statusSince.localeCompare(b.record.statusSince));
+    for (const s of candidates) {
+      const blocker = await hibernationBlocker(s, {
+        manual: false,
+        attached: this.#attached(s.id),
+        afterMs: 0,
+        sending: this.#sending.has(s.id),
+      });
+      if (blocker === null) return s;
+    }
+    return null;
+  }
+
+  /**
+   * Stops an idle Claude session to free its memory: its status becomes
+   * `hibernated` (see {@linkcode hibernationBlocker} for what may be).
+   * `manual` (`hibernate ID`): however long it has been idle, attached or not.
+   * @throws {ProtocolError} `invalid_state` saying why it may not be
+   */
+  async hibernate(ref: string | Session, why: string, manual = true): Promise<Session> {
+    const s = typeof ref === "string" ? this.resolve(ref) : ref;
+    if (this.#hibernating.has(s.id)) {
+      throw new ProtocolError("invalid_state", `session ${s.id} is already being hibernated`);
+    }
+    const checked = Date.now();
+    const since = s.record.statusSince;
+    const blocker = await hibernationBlocker(s, {
+      manual,
+      attached: this.#attached(s.id),
+      afterMs: manual ? null : 0,
+      sending: this.#sending.has(s.id),
+    });
+    // Nothing may have changed while the screen was looked at.
+    const changed = s.record.statusSince !== since || s.lastInputAt > checked ||
+      this.#sending.has(s.id) || this.#hibernating.has(s.id);
+    if (blocker !== null || changed) {
+      throw new ProtocolError(
+        "invalid_state",
+        `session ${s.id} cannot be hibernated: ${blocker ?? "it changed meanwhile"}`,
+      );
+    }
+    this.#log(`session ${s.id}: hibernating (${why})`);
+    const done = (async () => {
+      await s.kill("hibernated", undefined, why);
+      await this.#store.save(s.record).catch(() => {});
+    })();
+    this.#hibernating.set(s.id, done);
+    try {
+      await done;
+    } finally {
+      this.#hibernating.delete(s.id);
+    }
     return s;
+  }
+
+  /** Starts queued sessions, in order, while there are free slots. */
+  #drain(): void {
+    if (this.#draining) {
+      this.#drainAgain = true;
+      return;
+    }
+    this.#draining = true;
+    void (async () => {
+      try {
+        do {
+          this.#drainAgain = false;
+          while (this.#queue.length > 0 && !this.#shuttingDown) {
+            const max = this.#config.config.limits.maxLive;
+            if (max !== 0 && this.liveCount() >= max) break;
+            const s = this.#sessions.get(this.#queue.shift()!);
+            if (!s || s.record.status !== "queued") continue;
+            this.#reserved++;
+            try {
+              await this.#startQueued(s);
+            } catch (e) {
+              this.#log(`session ${s.id}: queued, but cannot start: ${(e as Error).message}`);
+              if (s.record.status === "queued") s.close("spawn_failed");
+            } finally {
+              this.#reserved--;
+            }
+          }
+        } while (this.#drainAgain);
+      } finally {
+        this.#draining = false;
+      }
+    })();
+  }
+
+  /** Starts a queued session, from its record and saved environment. */
+  async #startQueued(s: Session): Promise<void> {
+    const rec = s.record;
+    const env = JSON.parse(await readOwnTextFile(`${sessionDir(this.#paths, s.id)}/env.json`));
+    await checkDir(rec.cwd);
+    const launchArgs = rec.hooks ? await this.#injectHooks(s.id, rec.args, rec.cwd) : rec.args;
+    if (rec.status !== "queued") return; // killed or removed meanwhile
+    this.#logs.attach(s);
+    s.setStatus("starting", "daemon", "a slot freed");
+    this.#startResumed(s, launchArgs, env);
+    this.#log(`session ${s.id} started from the queue (pid ${rec.pid})`);
+    await this.#store.save(rec).catch(() => {});
+  }
+
+  #dequeue(id: string): void {
+    const i = this.#queue.indexOf(id);
+    if (i !== -1) this.#queue.splice(i, 1);
   }
 
   /**
@@ -463,22 +925,26 @@ export class Manager {
    * stopped or died (config `resume.onDaemonStart`).
    */
   async autoResume(): Promise<void> {
-    if (!this.#config.config.resume.onDaemonStart) return;
-    for (const s of this.sessions) {
-      const rec = s.record;
-      if (s.live || !rec.hooks || !rec.conversationId) continue;
-      if (!AUTO_RESUME_REASONS.has(rec.exitReason ?? "")) continue;
-      try {
-        await this.resume(s.id, undefined, true);
-      } catch (e) {
-        this.#log(`session ${s.id}: not resumed: ${(e as Error).message}`);
+    if (this.#config.config.resume.onDaemonStart) {
+      for (const s of this.sessions) {
+        const rec = s.record;
+        // Hibernated and queued sessions stay as they were.
+        if (s.open || !rec.hooks || !rec.conversationId) continue;
+        if (!AUTO_RESUME_REASONS.has(rec.exitReason ?? "")) continue;
+        try {
+          await this.resume(s.id, undefined, "resumed at daemon start");
+        } catch (e) {
+          this.#log(`session ${s.id}: not resumed: ${(e as Error).message}`);
+        }
       }
     }
+    // Then what was queued, as slots allow.
+    this.#drain();
   }
 
-  /** Announces a started run and hooks up its status sources. */
-  #afterStart(session: Session, env: Record<string, string>, resumed: boolean): void {
-    if (!resumed) session.announce("created");
+  /** Announces a started run (and a new session) and hooks up its status sources. */
+  #afterStart(session: Session, env: Record<string, string>, created: boolean): void {
+    if (created) session.announce("created");
     session.announce("started");
     if (!session.record.hooks) {
       session.setStatus("running", "process", "spawned");
@@ -532,11 +998,11 @@ export class Manager {
       keys.push(`session:${session}`);
     }
     if (name !== null) {
-      const taken = this.sessions.find((s) => s.live && s.id !== session && s.record.name === name);
+      const taken = this.sessions.find((s) => s.open && s.id !== session && s.record.name === name);
       if (taken) {
         throw new ProtocolError(
           "conflict",
-          `the name "${name}" is taken by live session ${taken.id}`,
+          `the name "${name}" is taken by ${describeHolder(taken)}`,
         );
       }
       if (this.#claims.has(`name:${name}`)) {
@@ -565,26 +1031,59 @@ export class Manager {
 
   #checkConversationFree(conversationId: string, except?: string): void {
     const holder = this.sessions.find((s) =>
-      s.live && s.id !== except && s.record.conversationId === conversationId
+      s.open && s.id !== except && s.record.conversationId === conversationId
     );
     if (holder) {
       throw new ProtocolError(
         "conflict",
-        `conversation ${conversationId} is already open in live session ${holder.id}` +
+        `conversation ${conversationId} is already open in ${describeHolder(holder)}` +
           (holder.record.name ? ` (${holder.record.name})` : ""),
       );
     }
   }
 
-  /** Stops a session and waits until it has exited. */
+  /**
+   * Stops a session and waits until it has exited. A queued or hibernated
+   * one (no process) is ended at once.
+   */
   async kill(ref: string): Promise<Session> {
     const s = this.resolve(ref);
+    if (!s.live && s.open) {
+      this.#dequeue(s.id);
+      s.close("killed");
+      await this.#store.save(s.record).catch(() => {});
+      return s;
+    }
     if (!s.live) {
       throw new ProtocolError("invalid_state", `session ${s.id} has already exited`);
     }
     await s.kill("killed");
+    // It was being hibernated when asked: it ends now all the same.
+    s.close("killed");
     // On a full disk the write is retried; the exit is known all the same.
     await this.#store.save(s.record).catch(() => {});
+    return s;
+  }
+
+  /**
+   * Adds then removes tags of a session (live or exited); announces `tags`
+   * when they changed.
+   * @throws {ProtocolError} `bad_request` for an invalid tag or too many tags
+   */
+  tag(ref: string, add: string[], remove: string[]): Session {
+    const s = this.resolve(ref);
+    for (const t of [...add, ...remove]) checkTagName(t);
+    const before = s.record.tags ?? [];
+    const gone = new Set(remove);
+    const after = [...new Set([...before, ...add])].filter((t) => !gone.has(t));
+    if (after.length > MAX_TAGS) {
+      throw new ProtocolError("bad_request", `a session has at most ${MAX_TAGS} tags`);
+    }
+    if (after.length === before.length && after.every((t, i) => t === before[i])) return s;
+    s.record.tags = after;
+    s.record.updated = now();
+    this.#host.save(s.record);
+    s.announce("tags", { tags: [...after] });
     return s;
   }
 
@@ -597,6 +1096,7 @@ export class Manager {
         `session ${s.id} is still running; stop it first (claude-sessions kill ${s.id})`,
       );
     }
+    this.#dequeue(s.id);
     this.#sessions.delete(s.id);
     await this.#store.remove(s.id);
     await Deno.remove(sessionDir(this.#paths, s.id), { recursive: true }).catch(() => {});
@@ -622,6 +1122,9 @@ export class Manager {
     await Promise.allSettled(
       this.sessions.filter((s) => s.live).map((s) => s.kill("daemon_stopped", grace)),
     );
+    for (const [cg, id] of this.#leftCgroups) {
+      if (!cg.remove()) this.#log(`session ${id}: its cgroup could not be removed`);
+    }
     await this.#logs.close();
     await this.#store.flush(5000);
   }
@@ -638,7 +1141,8 @@ export class Manager {
     } catch (e) {
       this.#log(`log of ${ev.id}: cannot record event: ${(e as Error).message}`);
     }
-    const ending = ev.event === "exited" || (ev.event === "status" && ev.status === "exited");
+    const ending = ev.event === "exited" ||
+      (ev.event === "status" && (ev.status === "exited" || ev.status === "hibernated"));
     const queued = this.#delivering.get(ev.id);
     if (!ending && !queued) {
       this.#deliver(ev);
@@ -656,14 +1160,28 @@ export class Manager {
   }
 
   #deliver(ev: SessionEvent): void {
+    const seq = ++this.#seq;
     for (const fn of this.#listeners) {
       try {
-        fn(ev);
+        fn(ev, seq);
       } catch (e) {
         this.#log(`event listener failed: ${(e as Error).message}`);
       }
     }
   }
+}
+
+/** "live session X", "hibernated session X": who holds a name or conversation. */
+function describeHolder(s: Session): string {
+  return `${s.live ? "live" : s.record.status} session ${s.id}`;
+}
+
+/** A new session's limits: `new`'s, else the config's. */
+function sessionLimits(params: Pick<NewParams, "memory" | "cpu">, config: Config): SessionLimits {
+  return {
+    memory: params.memory !== undefined ? params.memory : config.limits.memory,
+    cpu: params.cpu !== undefined ? params.cpu : config.limits.cpu,
+  };
 }
 
 /** A full disk as a clear error (others unchanged). */
@@ -694,11 +1212,39 @@ function normalize(rec: SessionRecord): void {
   rec.transcriptPath ??= null;
   rec.lastMessage ??= null;
   rec.lastError ??= null;
+  rec.tags ??= [];
+  rec.lastOutputAt ??= null;
+  rec.clients = 0;
 }
 
-async function checkDir(dir: string): Promise<string> {
+function checkTagName(t: string): void {
+  if (!TAG_RE.test(t)) {
+    throw new ProtocolError(
+      "bad_request",
+      `invalid tag "${t}": use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+  }
+}
+
+/**
+ * Validates tags (the rules of names) and drops repeats.
+ * @throws {ProtocolError} `bad_request`
+ */
+export function checkTags(tags: string[]): string[] {
+  for (const t of tags) checkTagName(t);
+  const out = [...new Set(tags)];
+  if (out.length > MAX_TAGS) {
+    throw new ProtocolError("bad_request", `a session has at most ${MAX_TAGS} tags`);
+  }
+  return out;
+}
+
+async function checkDir(given: string): Promise<string> {
+  // `~/…` (from another machine, which cannot know this one's home).
+  const home = Deno.env.get("HOME");
+  const dir = home && (given === "~" || given?.startsWith("~/")) ? home + given.slice(1) : given;
   if (typeof dir !== "string" || !dir.startsWith("/")) {
-    throw new ProtocolError("bad_request", `cwd must be an absolute path, got "${dir}"`);
+    throw new ProtocolError("bad_request", `cwd must be an absolute path, got "${given}"`);
   }
   let st: Deno.FileInfo;
   try {
@@ -709,6 +1255,19 @@ async function checkDir(dir: string): Promise<string> {
   if (!st.isDirectory) throw new ProtocolError("bad_request", `not a directory: ${dir}`);
   return dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
 }
+
+/**
+ * The environment for a session whose client sent none (it is on another
+ * machine): the daemon's own, without what only the daemon's process needs.
+ */
+export function daemonEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const k of DAEMON_ONLY_ENV) delete env[k];
+  return env;
+}
+
+/** The daemon's own variables (runtime tuning), never a session's. */
+const DAEMON_ONLY_ENV = ["DENO_V8_FLAGS", "CLAUDE_SESSIONS_DAEMON_V8"];
 
 /** Variables never passed from the requesting CLI into a session. */
 const DROPPED_ENV = [

@@ -149,3 +149,37 @@ Deno.test({
     assert.ok(used < 250, `${used} ms of CPU in 500 ms while idle`);
   },
 });
+
+Deno.test("pty: with cgroups to join, the shell writes its pid there first, or fails with 125", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "join-" });
+  try {
+    const pty = Pty.open(80, 24);
+    const out = collect(pty);
+    const argv = ptyLaunchArgv(pty.path, "/bin/sh", ["-c", "echo pid=$$"], [
+      `${dir}/a.procs`,
+      `${dir}/b.procs`,
+    ]);
+    const child = new Deno.Command(argv[0]!, { args: argv.slice(1) }).spawn();
+    await child.status;
+    pty.releaseSlave();
+    const text = await out;
+    await pty.close();
+    // The same process: what joined is what runs the program.
+    assert.match(text, new RegExp(`pid=${child.pid}\\b`));
+    assert.equal(Deno.readTextFileSync(`${dir}/a.procs`).trim(), String(child.pid));
+    assert.equal(Deno.readTextFileSync(`${dir}/b.procs`).trim(), String(child.pid));
+
+    const pty2 = Pty.open(80, 24);
+    const out2 = collect(pty2);
+    const bad = ptyLaunchArgv(pty2.path, "/bin/echo", ["never"], [`${dir}/no/such/cgroup.procs`]);
+    const st = await new Deno.Command(bad[0]!, { args: bad.slice(1) }).spawn().status;
+    pty2.releaseSlave();
+    const text2 = await out2;
+    await pty2.close();
+    assert.equal(st.code, 125);
+    assert.match(text2, /cannot join the cgroup .*no\/such\/cgroup\.procs/);
+    assert.doesNotMatch(text2, /never/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { groupAlive, IS_MAC, processEnv, procStat } from "./_platform.ts";
+import { groupAlive, IS_MAC, pageSize, processEnv, procStat } from "./_platform.ts";
 
 /** The variable naming a process's session. */
 export const SESSION_ENV = "CLAUDE_SESSIONS_ID";
@@ -43,6 +43,10 @@ export interface Proc {
   session: number;
   /** Start time (clock ticks since boot): with the pid, names one process for good. */
   start: string;
+  /** CPU time in clock ticks (its own and its waited-for children's); 0 when unknown. */
+  ticks: number;
+  /** Resident memory in bytes; 0 when unknown. */
+  rss: number;
 }
 
 /** Every live (non-zombie) process at one moment. */
@@ -67,7 +71,15 @@ export interface Target {
 export function readProc(pid: number): Proc | null {
   const st = procStat(pid);
   if (!st || st.state === "Z" || st.state === "X") return null;
-  return { pid, ppid: st.ppid, pgrp: st.pgrp, session: st.session, start: st.start };
+  return {
+    pid,
+    ppid: st.ppid,
+    pgrp: st.pgrp,
+    session: st.session,
+    start: st.start,
+    ticks: st.ticks,
+    rss: st.rss * pageSize(),
+  };
 }
 
 /** Scans `/proc` now (synchronously). */

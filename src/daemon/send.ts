@@ -20,8 +20,8 @@
 
 import type { SendResult, SessionEvent, TurnResult } from "../protocol.ts";
 import { ProtocolError } from "../protocol.ts";
-import type { Manager } from "./manager.ts";
-import type { Observation, Session } from "./session.ts";
+import { isLifecycleEvent, type Manager } from "./manager.ts";
+import { notRunning, type Observation, type Session } from "./session.ts";
 import { encodeKey, KEY_NAMES } from "../keys.ts";
 import { boxShows, claudeInputBox, squash } from "./claude_screen.ts";
 import { within } from "../async.ts";
@@ -67,7 +67,7 @@ class Watch {
       this.#wake?.();
     }));
     this.#stop.push(m.subscribe((ev) => {
-      if (ev.id !== s.id) return;
+      if (ev.id !== s.id || !isLifecycleEvent(ev)) return;
       this.events.push(ev);
       this.#wake?.();
     }));
@@ -117,11 +117,19 @@ export async function deliver(
         "--wait needs a Claude session",
     );
   }
-  const watch = new Watch(m, s);
+  // No hibernation while it runs. A hibernated session is woken first (once
+  // a hibernation under way has ended); a queued one (also one woken beyond
+  // limits.maxLive) is waited for until it starts.
+  const sending = m.sending(s.id);
+  let watch: Watch | null = null;
   try {
+    await m.settled(s.id);
+    if (s.record.status === "hibernated") await m.wake(s.id);
+    watch = new Watch(m, s);
+    if (s.record.status === "queued") await untilUnqueued(s, watch, deadline);
     if (claude) await untilReady(s, watch, Math.min(deadline, Date.now() + READY_WAIT_MS));
     if (!s.live || !s.screen) {
-      throw new ProtocolError("invalid_state", `session ${s.id} is not running`);
+      throw new ProtocolError("invalid_state", notRunning(s.record));
     }
     const modes = () => ({
       bracketedPaste: s.screen?.bracketedPaste ?? false,
@@ -162,11 +170,46 @@ export async function deliver(
     }
     return out;
   } finally {
-    watch.close();
+    watch?.close();
+    sending();
   }
 }
 
 const ENTER = new Uint8Array([0x0d]);
+
+/** Waits until a queued session starts (or ends). */
+async function untilUnqueued(s: Session, watch: Watch, deadline: number): Promise<void> {
+  const started = await watch.until(
+    () => (s.record.status !== "queued" ? true : undefined),
+    deadline,
+  );
+  if (!started) {
+    throw new ProtocolError(
+      "timeout",
+      `timed out: session ${s.id} is still queued (limits.maxLive)`,
+    );
+  }
+}
+
+/**
+ * Waits until `s` leaves `queued` and, with `ready`, `starting` too (a
+ * Claude session's prompt is up), or `deadline` (ms).
+ * @throws {ProtocolError} `timeout`
+ */
+export async function untilStarted(
+  m: Manager,
+  s: Session,
+  deadline: number,
+  ready: boolean,
+): Promise<void> {
+  const watch = new Watch(m, s);
+  try {
+    await untilUnqueued(s, watch, deadline);
+    if (ready && s.record.hooks) await untilReady(s, watch, deadline);
+  } finally {
+    watch.close();
+  }
+}
 
 /** Waits until a starting Claude session is ready for input (or is waiting for the user). */
 async function untilReady(s: Session, watch: Watch, deadline: number): Promise<void> {

@@ -38,7 +38,16 @@ import { listenUnix, peerUid } from "./_platform.ts";
 import { userLabel } from "../ownership.ts";
 
 /** What this daemon can do (see {@linkcode FEATURES}), told in every greeting. */
-export const DAEMON_FEATURES: string[] = [FEATURES.sendConfirm, FEATURES.waitNext];
+export const DAEMON_FEATURES: string[] = [
+  FEATURES.sendConfirm,
+  FEATURES.waitNext,
+  FEATURES.eventsSnapshot,
+  FEATURES.eventsActivity,
+  FEATURES.tags,
+  FEATURES.filesStream,
+  FEATURES.notify,
+  FEATURES.resources,
+];
 
 /** Unread bytes a client may accumulate before it is dropped. */
 export { MAX_CLIENT_BACKLOG } from "./limits.ts";

@@ -13,8 +13,9 @@ import type {
   StatusSource,
   WaitingFor,
 } from "../protocol.ts";
-import { ProtocolError } from "../protocol.ts";
+import { LIVE_STATUSES, ProtocolError } from "../protocol.ts";
 import { ptyLaunchArgv } from "./_platform.ts";
+import type { RunCgroup } from "./resources.ts";
 import {
   members,
   nextScan,
@@ -36,6 +37,9 @@ export { MAX_QUEUED_INPUT } from "./limits.ts";
 import { MAX_QUEUED_INPUT } from "./limits.ts";
 /** After the program exits, how long to wait for the PTY to drain. */
 const DRAIN_MS = 500;
+
+/** Least time between two `activity` events of one session. */
+export const ACTIVITY_INTERVAL_MS = 1000;
 
 /** Longest `lastMessage` kept on a record. */
 export const LAST_MESSAGE_LIMIT = 4000;
@@ -82,6 +86,16 @@ export interface Observation {
   queued?: boolean;
 }
 
+/** Hooks that tell a permission asked for earlier was answered (the turn moved on). */
+const ANSWERED_BY = new Set([
+  "PostToolUse",
+  "PostToolUseFailure",
+  "UserPromptSubmit",
+  "Stop",
+  "StopFailure",
+  "SessionStart",
+]);
+
 /** Listener for what a hook or the state file reported (after it was applied). */
 export type ObservationListener = (o: Observation) => void;
 
@@ -110,6 +124,16 @@ export interface SessionHost {
    * I/O log holds all output by the time anyone hears of the exit).
    */
   settle?(id: string): Promise<void>;
+  /** The last screen of a run that ended in hibernation, to keep on disk. */
+  keepScreen?(id: string, screen: FinalScreen): void;
+  /** A run's cgroup, once its leader exited: remove it (now or once empty). */
+  releaseCgroup?(id: string, cgroup: RunCgroup): void;
+}
+
+/** A run's last screen: its lines (scrollback included) and, with colours, the visible screen. */
+export interface FinalScreen {
+  plain: string[];
+  ansi: string;
 }
 
 /** Everything needed to start a process for a session. */
@@ -118,6 +142,8 @@ export interface LaunchSpec {
   args: string[];
   env: Record<string, string>;
   resumed?: boolean;
+  /** The cgroup the run goes in (joined before the program starts), if any. */
+  cgroup?: RunCgroup | null;
 }
 
 /** The current UTC time as RFC 3339 with milliseconds. */
@@ -136,12 +162,18 @@ export class Session {
   #inputListeners = new Set<InputListener>();
   #resizeListeners = new Set<ResizeListener>();
   #killReason: ExitReason | null = null;
+  /** Said in the status history when the run ends by `kill` (e.g. why it was hibernated). */
+  #killDetail: string | null = null;
   #screen: Screen | null = null;
   /**
    * Text kept from the screen after the program exited (for peek), computed
    * once the screen has parsed everything (no one waits for that).
    */
-  #finalText: Promise<{ plain: string[]; ansi: string }> | null = null;
+  #finalText: Promise<FinalScreen> | null = null;
+  /** The current run's cgroup, if any. */
+  #cgroup: RunCgroup | null = null;
+  /** When input was last written to the program (ms); 0: never in this daemon. */
+  #lastInputAt = 0;
   /** The program has exited: its output is drained whatever holds reading back. */
   #exiting = false;
   /** Why reading the program's output is paused (back-pressure); empty: reading. */
@@ -175,11 +207,22 @@ export class Session {
   #followUp = false;
   #deferredIdle: Observation | null = null;
   #deferTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last PermissionRequest's details, and when the last one was answered (ms). */
+  #ask: { waitingFor: WaitingFor; at: number } | null = null;
+  #askAnsweredAt = 0;
   /** Claude reported this run's start (SessionStart): it is past any folder-trust dialog. */
   #started = false;
   #trustCheck: ReturnType<typeof setTimeout> | undefined;
   #finished: Promise<void> = Promise.resolve();
   #childExited: Promise<void> = Promise.resolve();
+  /** When the program last wrote output (ms). */
+  #lastOutput = 0;
+  /** The output time the last `activity` event reported (ms). */
+  #reportedOutput = 0;
+  /** When the last `activity` event was sent (ms). */
+  #activitySent = 0;
+  /** The trailing `activity` event, due once the interval has passed. */
+  #activityTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param record an existing or freshly created record */
   constructor(record: SessionRecord, host: SessionHost) {
@@ -192,9 +235,47 @@ export class Session {
     return this.record.id;
   }
 
-  /** True while the program runs (or is starting). */
+  /**
+   * True while the program runs (or is starting): the session has a process.
+   * Not while `queued` or `hibernated` (see {@linkcode Session.open}).
+   */
   get live(): boolean {
+    return LIVE_STATUSES.includes(this.record.status);
+  }
+
+  /**
+   * True until the session exits for good: live, `queued` or `hibernated`.
+   * An open session holds its name and its conversation, and `ls` lists it.
+   */
+  get open(): boolean {
     return this.record.status !== "exited";
+  }
+
+  /** When input was last written to the program (ms since the epoch; 0: not since the daemon started). */
+  get lastInputAt(): number {
+    return this.#lastInputAt;
+  }
+
+  /** What identifies the current run's processes (see `reaper.ts`), while it runs. */
+  get target(): Target | null {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return null;
+    return { id: this.id, sid: pid, cgroup: this.#cgroup?.dir(pid) ?? sessionCgroup(pid) };
+  }
+
+  /** The current (or last) run's cgroup, if any. */
+  get cgroup(): RunCgroup | null {
+    return this.#cgroup;
+  }
+
+  /** The last screen of the last run, with colours (null when none is kept). */
+  async lastScreen(): Promise<string | null> {
+    return (await this.#finalText?.catch(() => null))?.ansi ?? null;
+  }
+
+  /** Gives back a last screen kept on disk (a hibernated session, after a daemon restart). */
+  restoreScreen(screen: FinalScreen): void {
+    if (!this.#finalText && !this.#screen) this.#finalText = Promise.resolve(screen);
   }
 
   /** The PTY while the program runs. */
@@ -231,6 +312,9 @@ export class Session {
     const screen = this.#screen;
     if (screen) return await screen.peek(opts);
     const final = await this.#finalText;
+    if (!final && this.record.status === "queued") {
+      throw new ProtocolError("invalid_state", `${notRunning(this.record)}; no screen yet`);
+    }
     if (!final) {
       throw new ProtocolError(
         "invalid_state",
@@ -342,7 +426,11 @@ export class Session {
     } catch (e) {
       throw new ProtocolError("spawn_failed", `cannot open a pty: ${(e as Error).message}`);
     }
-    const argv = ptyLaunchArgv(pty.path, spec.command, spec.args);
+    const cg = spec.cgroup ?? null;
+    const program = cg && cg.wrap.length > 0
+      ? { command: cg.wrap[0]!, args: [...cg.wrap.slice(1), spec.command, ...spec.args] }
+      : { command: spec.command, args: spec.args };
+    const argv = ptyLaunchArgv(pty.path, program.command, program.args, cg?.join ?? []);
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(argv[0]!, {
@@ -363,6 +451,7 @@ export class Session {
     }
     this.#pty = pty;
     this.#child = child;
+    this.#cgroup = cg;
     this.#runStartedAt = Date.now();
     this.#observedAt = 0;
     this.#unpark();
@@ -371,6 +460,8 @@ export class Session {
     this.#started = false;
     this.#followUp = false;
     this.#dropDeferredIdle();
+    this.#ask = null;
+    this.#askAnsweredAt = 0;
     // A listener may still be catching up from the previous run; only the
     // old screen's hold goes with it.
     this.hold("screen", false);
@@ -381,6 +472,7 @@ export class Session {
     });
     this.#screen = screen;
     this.#killReason = null;
+    this.#killDetail = null;
     this.#exiting = false;
     if (this.#holds.size > 0) pty.pause();
     const started = now();
@@ -404,6 +496,16 @@ export class Session {
     pty.startReading({
       onData: (chunk) => {
         screen.feed(chunk);
+        // Per chunk: a clock read and a compare; the event itself at most once a second.
+        const t = Date.now();
+        this.#lastOutput = t;
+        if (t - this.#activitySent >= ACTIVITY_INTERVAL_MS) this.#sendActivity();
+        else {
+          this.#activityTimer ??= setTimeout(
+            () => this.#sendActivity(),
+            this.#activitySent + ACTIVITY_INTERVAL_MS - t,
+          );
+        }
         if (this.#outputWaiters.length > 0) {
           for (const w of this.#outputWaiters.splice(0)) w();
         }
@@ -429,16 +531,35 @@ export class Session {
     this.#finished = this.#awaitExit(child, pty, readerDone);
   }
 
-  /** Publishes a lifecycle event about this session (e.g. `created`, `started`). */
-  announce(kind: SessionEvent["event"]): void {
-    this.#host.emit(this.#event(kind));
+  /**
+   * Publishes an event about this session (e.g. `created`, `started`), with
+   * `extra` fields (e.g. `clients`).
+   */
+  announce(kind: SessionEvent["event"], extra?: Partial<SessionEvent>): void {
+    this.#host.emit(Object.assign(this.#event(kind), extra));
+  }
+
+  /**
+   * Announces output not yet reported (`activity`, with when it was seen);
+   * also the trailing one, so the last output of a burst is told within the
+   * interval.
+   */
+  #sendActivity(): void {
+    clearTimeout(this.#activityTimer);
+    this.#activityTimer = undefined;
+    if (this.#lastOutput === this.#reportedOutput) return;
+    this.#reportedOutput = this.#lastOutput;
+    this.#activitySent = Date.now();
+    const at = new Date(this.#lastOutput).toISOString();
+    this.record.lastOutputAt = at;
+    this.announce("activity", { lastOutputAt: at });
   }
 
   /** Sends bytes to the program (they are recorded as input by listeners). */
   write(data: Uint8Array): void {
     const pty = this.#pty;
     if (!pty || !this.live) {
-      throw new ProtocolError("invalid_state", `session ${this.id} is not running`);
+      throw new ProtocolError("invalid_state", notRunning(this.record));
     }
     if (pty.queuedBytes + data.length > MAX_QUEUED_INPUT) {
       throw new ProtocolError(
@@ -447,6 +568,7 @@ export class Session {
       );
     }
     for (const fn of this.#inputListeners) fn(data);
+    this.#lastInputAt = Date.now();
     pty.write(data);
   }
 
@@ -539,6 +661,7 @@ export class Session {
       if (o.lastError !== null) this.#errorAt = o.at;
       set("lastError", o.lastError);
     }
+    if (o.source === "hook") this.#trackAsk(o);
     if (
       o.waitingFor && o.source === "hook" && rec.status === "waiting_permission" &&
       o.at >= this.#observedAt - 1000
@@ -559,7 +682,11 @@ export class Session {
         else if (o.waitingFor) changed = true;
       }
     }
-    if (changed) this.#touch();
+    if (changed) {
+      this.#touch();
+      // What it waits for, its last message…: told to those who follow the record.
+      this.announce("updated");
+    }
     for (const fn of this.#observers) {
       try {
         fn(o);
@@ -608,14 +735,34 @@ export class Session {
   #applyStatus(o: Observation, note = ""): boolean {
     const rec = this.record;
     if (o.status === "waiting_permission") {
-      // The state file says only "permission prompt": keep a hook's details.
+      // The state file says only "permission prompt": keep a hook's details,
+      // or take those of the PermissionRequest not yet answered (its report
+      // can come in older than the state file's, and then set no status).
       const keep = o.source === "claude_state" && rec.status === "waiting_permission" &&
         rec.waitingFor;
-      if (!keep) rec.waitingFor = o.waitingFor ?? null;
+      if (!keep) {
+        const ask = this.#ask;
+        rec.waitingFor = o.source === "claude_state" && o.waitingFor?.kind === "permission" &&
+            ask && ask.at > this.#askAnsweredAt
+          ? { ...o.waitingFor, ...ask.waitingFor }
+          : o.waitingFor ?? null;
+      }
     } else {
       rec.waitingFor = null;
     }
     return this.setStatus(o.status!, o.source, `${o.detail ?? ""}${note}` || undefined);
+  }
+
+  /**
+   * Keeps the details of the last PermissionRequest until a hook tells that
+   * the turn moved on (it was answered).
+   */
+  #trackAsk(o: Observation): void {
+    if (o.event === "PermissionRequest" && o.waitingFor) {
+      if (!this.#ask || o.at >= this.#ask.at) this.#ask = { waitingFor: o.waitingFor, at: o.at };
+    } else if (o.event && ANSWERED_BY.has(o.event)) {
+      this.#askAnsweredAt = Math.max(this.#askAnsweredAt, o.at);
+    }
   }
 
   /** Holds back a state-file "idle" between background agents' end and Claude's own turn. */
@@ -687,21 +834,27 @@ export class Session {
    * SIGHUP, then SIGTERM, then SIGKILL, `graceSeconds` apart. Resolves once
    * the record says `exited`.
    */
-  async kill(reason: ExitReason = "killed", graceMs?: number): Promise<void> {
+  async kill(reason: ExitReason = "killed", graceMs?: number, detail?: string): Promise<void> {
     if (!this.live) return;
     if (!this.#child) {
       await this.#finished;
       return;
     }
-    this.#killReason ??= reason;
+    if (this.#killReason === null) {
+      this.#killReason = reason;
+      this.#killDetail = detail ?? null;
+    }
     const pid = this.#child.pid;
     const n = await terminate(
-      { id: this.id, sid: pid, cgroup: sessionCgroup(pid) },
+      this.target ?? { id: this.id, sid: pid, cgroup: sessionCgroup(pid) },
       graceMs ?? this.#host.graceSeconds() * 1000,
       this.#childExited,
     );
     this.#host.log(`session ${this.id}: stopped (${n} process${n === 1 ? "" : "es"} signalled)`);
     await this.#finished;
+    // Every process is gone now, also what outlived the leader in its cgroup.
+    const cgroup = this.#cgroup;
+    if (cgroup && !this.live) this.#host.releaseCgroup?.(this.id, cgroup);
   }
 
   /** Marks a record whose process can no longer be managed (found at daemon start). */
@@ -723,15 +876,20 @@ export class Session {
    * Stops processes left over from a dead daemon's session: every process
    * carrying its `CLAUDE_SESSIONS_ID`, their children, and the members of
    * the recorded leader's terminal session when one of them carries it too
-   * (pids get reused). Their terminal is gone, so nothing else can reach
-   * them. Resolves with how many processes were signalled.
+   * (pids get reused), and what is left in its last run's `cgroup`. Their
+   * terminal is gone, so nothing else can reach them. Resolves with how many
+   * processes were signalled.
    */
-  static async reapOrphan(rec: SessionRecord, graceMs: number): Promise<number> {
+  static async reapOrphan(
+    rec: SessionRecord,
+    graceMs: number,
+    cgroup: string | null = null,
+  ): Promise<number> {
     const scan = await nextScan();
     const sid = rec.pid;
     const ours = sid !== null &&
       [...scan.procs.values()].some((p) => p.session === sid && sessionIdOf(p) === rec.id);
-    const target: Target = { id: rec.id, sid: ours ? sid : null, cgroup: null };
+    const target: Target = { id: rec.id, sid: ours ? sid : null, cgroup };
     if (members(scan, target).length === 0) return 0;
     return await terminate(target, graceMs, null);
   }
@@ -762,6 +920,7 @@ export class Session {
     this.#child = null;
     const screen = this.#screen;
     this.#screen = null;
+    const cgroup = this.#cgroup;
     if (screen && this.#killReason === "daemon_stopped") {
       // The daemon is stopping: no one will look at this screen again.
       screen.dispose();
@@ -773,16 +932,30 @@ export class Session {
       })();
       this.#finalText = final;
       void final.finally(() => screen.dispose());
+      if (this.#killReason === "hibernated") {
+        void final.then((f) => this.#host.keepScreen?.(this.id, f), () => {});
+      }
     }
     await this.#host.settle?.(this.id).catch((e) =>
       this.#host.log(`session ${this.id}: settling after exit failed: ${(e as Error).message}`)
     );
+    // The last output is on the record the exit is told with (no event: at
+    // most one a second).
+    clearTimeout(this.#activityTimer);
+    this.#activityTimer = undefined;
+    if (this.#lastOutput !== this.#reportedOutput) {
+      this.#reportedOutput = this.#lastOutput;
+      this.record.lastOutputAt = new Date(this.#lastOutput).toISOString();
+    }
 
     const rec = this.record;
     const at = now();
     rec.exitCode = status.signal ? null : status.code;
     rec.signal = status.signal ?? null;
-    rec.exitReason = this.#killReason ?? "exited";
+    // The kernel killed it for memory (in its cgroup), unless we stopped it.
+    rec.exitReason = this.#killReason ??
+      (cgroup?.oomKilled(status.signal ?? null) ? "oom" : "exited");
+    if (cgroup) this.#host.releaseCgroup?.(this.id, cgroup);
     rec.tty = null;
     rec.waitingFor = null;
     this.#unpark();
@@ -800,9 +973,21 @@ export class Session {
         rec.signal ? `signal ${rec.signal}` : `code ${rec.exitCode}`
       }, ${rec.exitReason})`,
     );
-    if (!this.setStatus("exited", "process", rec.exitReason)) this.#touch();
+    const ended = rec.exitReason === "hibernated" ? "hibernated" : "exited";
+    if (!this.setStatus(ended, "process", this.#killDetail ?? rec.exitReason)) this.#touch();
     const ev = this.#event("exited");
     this.#host.emit(ev);
+  }
+
+  /**
+   * Ends a session that has no process (`queued` or `hibernated`) for good:
+   * `exited` with `reason` (e.g. `killed`).
+   */
+  close(reason: ExitReason): void {
+    if (this.live || !this.open) return;
+    this.record.exitReason = reason;
+    this.record.tty = null;
+    this.setStatus("exited", "daemon", reason);
   }
 
   #touch(): void {
@@ -827,5 +1012,20 @@ export class Session {
       ev.exitReason = rec.exitReason;
     }
     return ev;
+  }
+}
+
+/** Why a session takes no input now, and what to do. */
+export function notRunning(rec: SessionRecord): string {
+  const ref = rec.name ?? rec.id;
+  switch (rec.status) {
+    case "hibernated":
+      return `session ${rec.id} is hibernated: wake it first (claude-sessions wake ${ref}); ` +
+        "attach and send wake it themselves";
+    case "queued":
+      return `session ${rec.id} is queued (limits.maxLive): it starts when a slot frees; ` +
+        `claude-sessions wait ${ref} --until waiting_input`;
+    default:
+      return `session ${rec.id} is not running`;
   }
 }

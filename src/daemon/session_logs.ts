@@ -50,6 +50,11 @@ export class SessionLogs {
     this.#log = log;
   }
 
+  /** The directory of the log files. */
+  get dir(): string {
+    return this.#dir;
+  }
+
   /**
    * Starts logging a session (call before it starts, so no byte is missed).
    * Does nothing when `log.enabled` is false.

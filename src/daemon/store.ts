@@ -84,6 +84,7 @@ export class RecordStore {
    */
   save(rec: SessionRecord): Promise<void> {
     const snapshot = structuredClone(rec);
+    delete snapshot.clients; // not persisted: no client is attached to a record read back
     const slot = this.#pending.get(rec.id);
     if (slot) {
       slot.next = snapshot;

@@ -11,11 +11,15 @@ import { ConfigError, defaultConfig, type LoadedConfig } from "../config.ts";
 import { selfCommand, selfKind, shellQuote } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { TIMED_OUT, within } from "../async.ts";
-import { connectOrStart } from "../cli/_client.ts";
+import { connectOrStart } from "../cli/_connect.ts";
+import { Client } from "../client/client.ts";
+import { resourceLines } from "../cli/status.ts";
 import { hookCommand } from "../hooks.ts";
 import { exists } from "../exists.ts";
 import { formatBytes } from "../bytes.ts";
 import { probeDaemon, type Service, type ServiceStatus } from "../service/service.ts";
+import { findNotifier, notifyStatus } from "../notifier.ts";
+import type { NotifyStatus } from "../protocol.ts";
 import { type LoginShellAnswer, loginShellFinds, profileLine, userShell } from "./login_shell.ts";
 
 /** Outcome of one check. */
@@ -420,29 +424,64 @@ export const serviceCheck: Check = {
   },
 };
 
-/** A desktop notifier is there. */
+/** How long the notifier check waits for the daemon's answer. */
+const NOTIFY_ASK_TIMEOUT_MS = 5000;
+
+/**
+ * The notifier the daemon uses (asked through `status`), and whether
+ * notifications are on; as this shell would find it when the daemon does
+ * not answer.
+ */
 export const notifierCheck: Check = {
   id: "notifier",
   title: "notifier",
   async run(ctx) {
-    const path = ctx.env("PATH") ?? "";
-    if (Deno.build.os === "darwin") {
-      const tn = await which("terminal-notifier", path);
-      if (tn) return ok(tn);
-      const osa = await which("osascript", path);
-      return osa
-        ? ok(osa)
-        : fail("neither terminal-notifier nor osascript found", "brew install terminal-notifier");
+    const fromDaemon = await daemonNotify(ctx.paths.socket);
+    if (fromDaemon) return judgeNotifier(fromDaemon, "the daemon uses it");
+    const loaded = await ctx.config();
+    const cfg = loaded instanceof ConfigError ? defaultConfig().notify : loaded.config.notify;
+    const env: Record<string, string> = {};
+    for (const k of ["PATH", "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"]) {
+      const v = ctx.env(k);
+      if (v !== undefined) env[k] = v;
     }
-    const ns = await which("notify-send", path);
-    if (ns) return ok(ns);
-    if (!ctx.env("DISPLAY") && !ctx.env("WAYLAND_DISPLAY")) {
-      return skip("no desktop session (DISPLAY and WAYLAND_DISPLAY unset)");
+    const runtime = ctx.env("XDG_RUNTIME_DIR");
+    if (runtime !== undefined) env.XDG_RUNTIME_DIR = runtime;
+    const st = notifyStatus(cfg, await findNotifier(cfg, env, which));
+    return judgeNotifier(st, "as this shell finds it: the daemon did not say");
+  },
+};
+
+/**
+ * How the daemon enforces resource limits (a systemd scope, a cgroup, or
+ * itself), as it says in `status`; a CPU limit it cannot enforce fails.
+ */
+export const limitsCheck: Check = {
+  id: "limits",
+  title: "limits",
+  async run(ctx) {
+    let st;
+    try {
+      const client = await Client.connect(ctx.paths.socket);
+      try {
+        st = await client.request("status", {});
+      } finally {
+        client.close();
+      }
+    } catch (e) {
+      return skip(`the daemon does not answer: ${(e as Error).message}`);
     }
-    return fail(
-      "notify-send not found",
-      "install libnotify (Debian/Ubuntu: sudo apt install libnotify-bin; Fedora: sudo dnf install libnotify)",
-    );
+    const r = st.resources;
+    if (!r) return skip("the daemon is of a version without resource limits");
+    const what = resourceLines(r)[0]![1]!;
+    if (r.limits.cpu !== null && r.enforcement === "daemon") {
+      return fail(
+        `${what}; limits.cpu is not enforced without a cgroup`,
+        "run the daemon where it gets a cgroup: as the systemd user service (its unit has " +
+          "Delegate=yes), under a user systemd manager, or as root with cgroup v1; or drop limits.cpu",
+      );
+    }
+    return ok(what);
   },
 };
 
@@ -466,6 +505,54 @@ async function freeSpace(path: string): Promise<{ free: number; mount: string } 
   const free = Number(cols[3]) * 1024;
   if (!line || !Number.isFinite(free)) return null;
   return { free, mount: cols.slice(5).join(" ") };
+}
+
+/** The daemon's notifier (`status`), or null when it does not answer or predates notifications. */
+async function daemonNotify(socket: string): Promise<NotifyStatus | null> {
+  const ask = (async () => {
+    const c = await Client.connect(socket);
+    try {
+      return (await c.request("status", {})).notify ?? null;
+    } finally {
+      c.close();
+    }
+  })();
+  const r = await within(ask.catch(() => null), NOTIFY_ASK_TIMEOUT_MS);
+  return r === TIMED_OUT ? null : r;
+}
+
+/** The notifier verdict for what the daemon reports; `who` says whose view it is. */
+export function judgeNotifier(st: NotifyStatus, who: string): CheckResult {
+  if (!st.enabled) return skip("notifications are off (notify.enabled is false)");
+  if (st.on.length === 0) return skip("notifications are off (notify.on is empty)");
+  const on = `on ${st.on.join(", ")}`;
+  const route = "set notify.command to send them elsewhere (ntfy, Slack…), " +
+    "or notify.enabled to false";
+  if (st.notifier === "command") {
+    return ok(`${st.detail} (${on}; killed after ${st.timeoutSeconds}s; ${who})`);
+  }
+  if (st.notifier === null) {
+    if (!st.desktop) {
+      return skip(`no desktop session and no notify.command: ${st.detail}; ${route}`);
+    }
+    return fail(
+      st.detail,
+      Deno.build.os === "darwin"
+        ? "brew install terminal-notifier, or " + route
+        : "install libnotify (Debian/Ubuntu: sudo apt install libnotify-bin; " +
+          "Fedora: sudo dnf install libnotify), or " + route,
+    );
+  }
+  const what = `${st.notifier} (${st.detail})`;
+  if (st.problem) {
+    if (!st.desktop) return skip(`${what}, but no desktop session: ${st.problem}; ${route}`);
+    return fail(
+      `${what}, but ${st.problem}`,
+      "give the daemon your desktop session's bus: systemctl --user import-environment " +
+        "DBUS_SESSION_BUS_ADDRESS, then claude-sessions service restart; or " + route,
+    );
+  }
+  return ok(`${what}, ${on} (${who})`);
 }
 
 /** Free space where session logs are written. */
@@ -496,6 +583,7 @@ export const CHECKS: Check[] = [
   homeCheck,
   hooksCheck,
   serviceCheck,
+  limitsCheck,
   notifierCheck,
   diskCheck,
 ];

@@ -4,6 +4,7 @@ import {
   type DoctorContext,
   formatBytes,
   homeCheck,
+  judgeNotifier,
   runChecks,
   which,
 } from "./checks.ts";
@@ -77,4 +78,53 @@ Deno.test("home check: the fixes it suggests quote the paths for the shell", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("notifier check: says which notifier the daemon uses, and when it cannot work", () => {
+  const base = {
+    enabled: true,
+    on: ["waiting_permission" as const, "waiting_input" as const],
+    notifier: "notify-send",
+    detail: "/usr/bin/notify-send",
+    desktop: true,
+    timeoutSeconds: 10,
+  };
+  assert.deepEqual(judgeNotifier(base, "the daemon uses it"), {
+    status: "ok",
+    detail: "notify-send (/usr/bin/notify-send), on waiting_permission, waiting_input " +
+      "(the daemon uses it)",
+  });
+  assert.deepEqual(judgeNotifier({ ...base, enabled: false }, "x"), {
+    status: "skip",
+    detail: "notifications are off (notify.enabled is false)",
+  });
+  assert.equal(judgeNotifier({ ...base, on: [] }, "x").status, "skip");
+  const cmd = judgeNotifier(
+    { ...base, notifier: "command", detail: "notify.command: ntfy publish x" },
+    "the daemon uses it",
+  );
+  assert.equal(cmd.status, "ok");
+  assert.equal(
+    cmd.detail,
+    "notify.command: ntfy publish x (on waiting_permission, waiting_input; killed after 10s; " +
+      "the daemon uses it)",
+  );
+  // On a desktop, a notifier that will fail is a failure with a fix.
+  const nobus = judgeNotifier({ ...base, problem: "no D-Bus session bus (…)" }, "x");
+  assert.equal(nobus.status, "fail");
+  assert.match(nobus.detail, /^notify-send \(\/usr\/bin\/notify-send\), but no D-Bus session bus/);
+  assert.match(nobus.fix ?? "", /systemctl --user import-environment DBUS_SESSION_BUS_ADDRESS/);
+  const none = {
+    ...base,
+    notifier: null,
+    detail: "notify-send is not on the daemon's PATH (/bin)",
+  };
+  const missing = judgeNotifier(none, "x");
+  assert.equal(missing.status, "fail");
+  assert.match(missing.fix ?? "", /notify.command/);
+  // Without a desktop, there is nothing to show them on: it does not apply, and says what to do.
+  const headless = judgeNotifier({ ...none, desktop: false }, "x");
+  assert.equal(headless.status, "skip");
+  assert.match(headless.detail, /^no desktop session and no notify.command: .*set notify.command/);
+  assert.equal(judgeNotifier({ ...base, desktop: false, problem: "no bus" }, "x").status, "skip");
 });

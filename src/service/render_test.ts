@@ -68,7 +68,15 @@ Deno.test("systemd units: paths substituted and escaped", () => {
     /^Environment="CLAUDE_SESSIONS_HOME=\/home\/me\/odd 100%%\/\.claude-sessions"$/m,
   );
   assert.match(service!.text, /^Environment="PATH=\/home\/me\/\.local\/bin:\/usr\/bin:\/bin"$/m);
-  for (const line of ["Type=notify", "NotifyAccess=main", "KillMode=mixed", "Restart=on-failure"]) {
+  for (
+    const line of [
+      "Type=notify",
+      "NotifyAccess=main",
+      "KillMode=mixed",
+      "Delegate=yes",
+      "Restart=on-failure",
+    ]
+  ) {
     assert.match(service!.text, new RegExp(`^${line}$`, "m"));
   }
 });

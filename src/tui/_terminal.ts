@@ -1,5 +1,5 @@
 /**
- * Client-side terminal logic for `attach`, kept free of I/O so it can be
+ * Client-side terminal logic for attaching, kept free of I/O so it can be
  * tested: spotting the detach key in typed bytes, and keeping the program's
  * alternate-screen switches from leaving the client's alternate screen.
  *
