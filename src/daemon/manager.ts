@@ -124,11 +124,11 @@ export class Manager {
       settle: (id) => this.#logs.flush(id),
       keepScreen: (id, screen) => {
         // A hibernated session's last screen survives a daemon restart (0600: it shows what was typed).
-        Deno.writeTextFile(
+        return Deno.writeTextFile(
           `${sessionDir(this.#paths, id)}/screen.json`,
           JSON.stringify(screen),
           { mode: 0o600 },
-        ).catch((e) => this.#log(`session ${id}: cannot keep its last screen: ${e.message}`));
+        );
       },
       releaseCgroup: (id, cg) => this.#releaseCgroup(id, cg),
     };

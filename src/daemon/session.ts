@@ -125,7 +125,7 @@ export interface SessionHost {
    */
   settle?(id: string): Promise<void>;
   /** The last screen of a run that ended in hibernation, to keep on disk. */
-  keepScreen?(id: string, screen: FinalScreen): void;
+  keepScreen?(id: string, screen: FinalScreen): Promise<void>;
   /** A run's cgroup, once its leader exited: remove it (now or once empty). */
   releaseCgroup?(id: string, cgroup: RunCgroup): void;
 }
@@ -933,7 +933,11 @@ export class Session {
       this.#finalText = final;
       void final.finally(() => screen.dispose());
       if (this.#killReason === "hibernated") {
-        void final.then((f) => this.#host.keepScreen?.(this.id, f), () => {});
+        // On disk before anyone hears it is hibernated: a daemon restart
+        // right after still has its last screen.
+        await final.then((f) => this.#host.keepScreen?.(this.id, f)).catch((e) =>
+          this.#host.log(`session ${this.id}: cannot keep its last screen: ${(e as Error).message}`)
+        );
       }
     }
     await this.#host.settle?.(this.id).catch((e) =>
