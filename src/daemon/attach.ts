@@ -67,23 +67,35 @@ export class Attachment {
     if (this.live && this.conn.backlog > LAG_BYTES) this.#lag();
   }
 
+  /** Set once detached: a lagging client is then not redrawn (the session's end is told instead). */
+  over = false;
+
   /** Suspends live output until the client has read its backlog, then redraws. */
   #lag(): void {
     this.live = false;
     this.lagging = true;
     void (async () => {
-      while (!this.conn.closed) {
-        const before = this.conn.written;
-        if (await within(this.conn.drained(), STALL_MS) !== TIMED_OUT) break;
-        if (this.conn.written === before) {
-          this.conn.drop(`client not reading: no progress for ${STALL_MS / 1000}s`);
-          return;
-        }
-      }
-      if (this.conn.closed || !this.session.live) return;
+      if (!await this.caughtUp()) return;
+      if (this.over || !this.session.live) return;
       this.lagging = false;
       await this.redraw(true);
     })();
+  }
+
+  /**
+   * Resolves true once the client has read its backlog; false when it is
+   * gone, or was dropped for making no progress for {@linkcode STALL_MS}.
+   */
+  async caughtUp(): Promise<boolean> {
+    while (!this.conn.closed) {
+      const before = this.conn.written;
+      if (await within(this.conn.drained(), STALL_MS) !== TIMED_OUT) break;
+      if (this.conn.written === before) {
+        this.conn.drop(`client not reading: no progress for ${STALL_MS / 1000}s`);
+        return false;
+      }
+    }
+    return !this.conn.closed;
   }
 
   /**
@@ -190,6 +202,7 @@ export class Attachments {
     const set = this.#bySession.get(att.session.id);
     if (!set?.delete(att)) return;
     att.live = false;
+    att.over = true;
     if (set.size === 0) {
       this.#bySession.delete(att.session.id);
       this.#listeners.get(att.session.id)?.();
@@ -204,14 +217,31 @@ export class Attachments {
     session.announce(kind, { clients });
   }
 
-  /** Tells a session's clients it exited, and lets them go. */
+  /**
+   * Tells a session's clients it exited, and lets them go. A client that
+   * was skipped ahead (lagging) first reads its backlog, then gets the
+   * final screen, so it ends on what the program last showed.
+   */
   sessionExited(session: Session): void {
     const set = this.#bySession.get(session.id);
     if (!set) return;
     for (const att of [...set]) {
-      const push: AttachPush = { type: "exit", sub: att.sub, session: session.record };
-      att.conn.send(push);
+      const lagging = att.lagging;
       this.detach(att);
+      const exit: AttachPush = { type: "exit", sub: att.sub, session: session.record };
+      if (!lagging) {
+        att.conn.send(exit);
+        continue;
+      }
+      void (async () => {
+        if (!await att.caughtUp()) return;
+        const data = await session.finalRedraw;
+        if (data) {
+          const rec = session.record;
+          att.conn.send({ type: "screen", sub: att.sub, data, cols: rec.cols, rows: rec.rows });
+        }
+        att.conn.send(exit);
+      })();
     }
   }
 
