@@ -18,7 +18,15 @@
  */
 
 import { Buffer } from "node:buffer";
-import { type AttachPush, ProtocolError, type RequestId } from "../protocol.ts";
+import {
+  type AttachPush,
+  BINARY_INPUT,
+  BINARY_OUTPUT,
+  type BinaryFrame,
+  encodeBinaryFrame,
+  ProtocolError,
+  type RequestId,
+} from "../protocol.ts";
 import type { Connection } from "./server.ts";
 import { notRunning, type Session } from "./session.ts";
 import { TIMED_OUT, within } from "../async.ts";
@@ -35,6 +43,8 @@ export class Attachment {
   readonly conn: Connection;
   readonly sub: RequestId;
   readonly readOnly: boolean;
+  /** Output goes as binary frames tagged with `sub` (a number then), not `output` pushes. */
+  readonly binary: boolean;
   cols: number;
   rows: number;
   /** Monotonic activity stamp for the size policy. */
@@ -47,12 +57,13 @@ export class Attachment {
     session: Session,
     conn: Connection,
     sub: RequestId,
-    opts: { readOnly: boolean; cols: number; rows: number },
+    opts: AttachOptions,
   ) {
     this.session = session;
     this.conn = conn;
     this.sub = sub;
     this.readOnly = opts.readOnly;
+    this.binary = opts.binary ?? false;
     this.cols = opts.cols;
     this.rows = opts.rows;
     this.#subPrefix = `{"type":"output","sub":${JSON.stringify(sub)},"data":"`;
@@ -61,9 +72,16 @@ export class Attachment {
   /** Whether the client fell behind and live output is suspended until it catches up. */
   lagging = false;
 
-  /** Sends output already encoded as base64. */
-  sendOutput(b64: string): void {
-    this.conn.sendRaw(new TextEncoder().encode(this.#subPrefix + b64 + '"}\n'));
+  /**
+   * Sends a chunk of output: as a binary frame, or as an `output` push with
+   * the chunk as base64 (`b64`, computed once for every client that needs it).
+   */
+  sendOutput(chunk: Uint8Array, b64: () => string): void {
+    this.conn.sendRaw(
+      this.binary
+        ? encodeBinaryFrame(BINARY_OUTPUT, this.sub as number, chunk)
+        : new TextEncoder().encode(this.#subPrefix + b64() + '"}\n'),
+    );
     if (this.live && this.conn.backlog > LAG_BYTES) this.#lag();
   }
 
@@ -120,12 +138,23 @@ export class Attachment {
           rows: rec.rows,
         };
         this.conn.send(push);
-        for (const chunk of snap.pending) this.sendOutput(Buffer.from(chunk).toString("base64"));
+        for (const chunk of snap.pending) {
+          this.sendOutput(chunk, () => Buffer.from(chunk).toString("base64"));
+        }
         if (goLive) this.live = true;
         resolve();
       });
     });
   }
+}
+
+/** How a client attaches. */
+export interface AttachOptions {
+  readOnly: boolean;
+  cols: number;
+  rows: number;
+  /** Output as binary frames (`sub` must then be a frame sub: see `isFrameSub`). */
+  binary?: boolean;
 }
 
 /** Every attachment, by session. */
@@ -142,7 +171,7 @@ export class Attachments {
     session: Session,
     conn: Connection,
     sub: RequestId,
-    opts: { readOnly: boolean; cols: number; rows: number },
+    opts: AttachOptions,
   ): Promise<Attachment> {
     if (!session.live || !session.screen) {
       throw new ProtocolError("invalid_state", notRunning(session.record));
@@ -172,6 +201,14 @@ export class Attachments {
     return undefined;
   }
 
+  /** The attachment of `conn` made by its attach request `sub`, if still attached. */
+  bySub(conn: Connection, sub: number): Attachment | undefined {
+    for (const set of this.#bySession.values()) {
+      for (const a of set) if (a.conn === conn && a.sub === sub) return a;
+    }
+    return undefined;
+  }
+
   /** Number of clients attached to a session. */
   count(sessionId: string): number {
     return this.#bySession.get(sessionId)?.size ?? 0;
@@ -187,6 +224,23 @@ export class Attachments {
     }
     this.#activate(att);
     att.session.write(data);
+  }
+
+  /**
+   * A binary frame from a client: input for the attachment its `sub` names.
+   * Frames get no reply: returns why one was ignored (for the daemon's log),
+   * or null.
+   */
+  frame(frame: BinaryFrame, conn: Connection): string | null {
+    if (frame.type !== BINARY_INPUT) return `ignored a binary frame of unknown kind ${frame.type}`;
+    const att = this.bySub(conn, frame.sub);
+    if (!att) return `ignored input for attachment ${frame.sub}: not attached`;
+    try {
+      this.input(att, frame.data);
+    } catch (e) {
+      return `ignored input for attachment ${frame.sub}: ${(e as Error).message}`;
+    }
+    return null;
   }
 
   /** A client's terminal changed size. */
@@ -258,10 +312,9 @@ export class Attachments {
   #listen(session: Session, set: Set<Attachment>): void {
     const off = session.onOutput((chunk) => {
       let b64: string | null = null;
+      const encoded = () => (b64 ??= Buffer.from(chunk).toString("base64"));
       for (const att of set) {
-        if (!att.live) continue;
-        b64 ??= Buffer.from(chunk).toString("base64");
-        att.sendOutput(b64);
+        if (att.live) att.sendOutput(chunk, encoded);
       }
     });
     this.#listeners.set(session.id, off);

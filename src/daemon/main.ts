@@ -201,6 +201,10 @@ export async function runDaemon(): Promise<void> {
     },
   });
   const server = new Server(handlers, daemonLog);
+  server.onBinary((frame, conn) => {
+    const why = attachments.frame(frame, conn);
+    if (why) daemonLog(`client #${conn.serial}: ${why}`);
+  });
   try {
     await server.listen(listen);
   } catch (e) {
