@@ -86,6 +86,14 @@ Deno.test(
       assert.match(await outputUntil(bin, 7, true, "pong"), /pong/);
       assert.match(await outputUntil(viewer, 3, true, "pong"), /pong/);
       assert.doesNotMatch(await h.ok(["peek", "b"]), /lost|odd|sneaky/);
+      // Only the first ten a client sends are logged.
+      for (let i = 0; i < 20; i++) {
+        await viewer.write(encodeBinaryFrame(BINARY_INPUT, 1000 + i, enc("x")));
+      }
+      await daemon.waitForLog(/further ignored frames are not logged/);
+      assert.equal((await viewer.request("status", {}, 4)).ok, true);
+      assert.match(daemon.log, /attachment 1008: not attached/);
+      assert.doesNotMatch(daemon.log, /attachment 1009: not attached/);
 
       // A frame too large to skip: the client is dropped, saying why.
       await viewer.write(

@@ -10,9 +10,14 @@
  * A client that falls behind never stalls the session, the log or the other
  * clients. Like tmux, once {@linkcode LAG_BYTES} of output wait for it, it
  * stops getting the live stream; when it has caught up it gets a fresh
- * redraw and follows live again (skipping what it could not keep up with).
+ * redraw and follows live again (skipping what it could not keep up with);
+ * if the program exits meanwhile, it gets the final screen once it has
+ * caught up, then the exit.
  * A client that makes no progress at all for {@linkcode STALL_MS} (stopped,
  * hung) is disconnected with a message.
+ *
+ * Output goes as `output` pushes (JSON, base64), or to a client that asked
+ * for it (`binary`, feature `attach.binary`) as binary frames.
  *
  * @module
  */
