@@ -7,7 +7,10 @@
  * sends a {@linkcode Hello}. The client then sends requests, each with an `id`
  * of its choosing; every request gets exactly one {@linkcode Reply} echoing
  * that `id`. Streaming requests (attach, events, wait) additionally receive
- * {@linkcode Push} messages tagged with the request's id in `sub`.
+ * {@linkcode Push} messages tagged with the request's id in `sub`. An attach
+ * with `binary` (feature `attach.binary`) gets its output, and may send its
+ * input, as binary frames between the lines ({@linkcode encodeBinaryFrame},
+ * {@linkcode StreamDecoder}).
  *
  * @module
  */
