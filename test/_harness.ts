@@ -563,6 +563,8 @@ export class FakeDaemon {
   /** Resolves when a client has asked it to shut down (and it has). */
   readonly stopped: Promise<void>;
   #listener: Deno.UnixListener;
+  /** The accept loop; over once the listener is closed. */
+  #accepting: Promise<void>;
   #conns = new Set<Deno.UnixConn>();
   #stop!: () => void;
   #requested = false;
@@ -575,7 +577,7 @@ export class FakeDaemon {
     this.live = live;
     this.#listener = Deno.listen({ transport: "unix", path: socket });
     this.stopped = new Promise((r) => (this.#stop = r));
-    void this.#accept();
+    this.#accepting = this.#accept();
   }
 
   /** Listens on `socket`. */
@@ -605,6 +607,9 @@ export class FakeDaemon {
         c.close();
       } catch { /* closed */ }
     }
+    // Deno unlinks the socket's path only once the pending accept is over:
+    // until then a daemon started on the same path could lose its socket.
+    await this.#accepting;
     await Deno.remove(this.socket).catch(() => {});
     this.#stop();
   }
