@@ -7,7 +7,10 @@
  * sends a {@linkcode Hello}. The client then sends requests, each with an `id`
  * of its choosing; every request gets exactly one {@linkcode Reply} echoing
  * that `id`. Streaming requests (attach, events, wait) additionally receive
- * {@linkcode Push} messages tagged with the request's id in `sub`.
+ * {@linkcode Push} messages tagged with the request's id in `sub`. An attach
+ * with `binary` (feature `attach.binary`) gets its output, and may send its
+ * input, as binary frames between the lines ({@linkcode encodeBinaryFrame},
+ * {@linkcode StreamDecoder}).
  *
  * @module
  */
@@ -442,7 +445,18 @@ export interface Api {
    * client's (size policy), and are refused for read-only clients.
    */
   attach: {
-    params: { session: string; readOnly?: boolean; cols?: number; rows?: number };
+    params: {
+      session: string;
+      readOnly?: boolean;
+      cols?: number;
+      rows?: number;
+      /**
+       * Output as binary frames ({@linkcode BINARY_OUTPUT}) instead of
+       * `output` pushes (needs {@linkcode FEATURES.attachBinary}; the request's
+       * id must then be an integer from 0 to 2^32-1: the frames carry it).
+       */
+      binary?: boolean;
+    };
     result: { session: SessionRecord; detachKey: string };
   };
   /** Ask for a fresh `screen` push on this connection's attachment. */
@@ -752,6 +766,11 @@ export const FEATURES = {
    * in `status`.
    */
   resources: "resources",
+  /**
+   * `attach` with `binary`: output comes as binary frames instead of `output`
+   * pushes, and input may be sent as binary frames (see {@linkcode encodeBinaryFrame}).
+   */
+  attachBinary: "attach.binary",
 } as const;
 
 /** Machine-readable error codes. */
@@ -917,6 +936,123 @@ export class LineDecoder {
     this.#parts = [];
     this.#size = 0;
     return this.#decoder.decode(bytes);
+  }
+}
+
+/** First byte of a binary frame (a JSON line never starts with it). */
+export const BINARY_FRAME_MARK = 0x00;
+/** Binary frame kind: program output to an attached client (daemon → client). */
+export const BINARY_OUTPUT = 1;
+/** Binary frame kind: input typed by an attached client (client → daemon), not answered. */
+export const BINARY_INPUT = 2;
+/** Bytes of a binary frame's header: mark, kind, sub (u32 BE), length (u32 BE). */
+export const BINARY_HEADER_BYTES = 10;
+
+/**
+ * A binary frame between JSON lines: `kind` (e.g. {@linkcode BINARY_OUTPUT}),
+ * `sub` (the attach request's id), and its raw bytes.
+ */
+export interface BinaryFrame {
+  kind: "binary";
+  type: number;
+  sub: number;
+  data: Uint8Array;
+}
+
+/** Encodes one binary frame: header, then `data`. */
+export function encodeBinaryFrame(type: number, sub: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(BINARY_HEADER_BYTES + data.length);
+  const view = new DataView(out.buffer);
+  out[0] = BINARY_FRAME_MARK;
+  out[1] = type;
+  view.setUint32(2, sub);
+  view.setUint32(6, data.length);
+  out.set(data, BINARY_HEADER_BYTES);
+  return out;
+}
+
+/** Whether `id` can name a binary frame's subscription (an integer from 0 to 2^32-1). */
+export function isFrameSub(id: unknown): id is number {
+  return typeof id === "number" && Number.isInteger(id) && id >= 0 && id <= 0xffff_ffff;
+}
+
+/**
+ * Splits a byte stream of JSON lines and binary frames (those that start
+ * with {@linkcode BINARY_FRAME_MARK} where a line would start). Lines behave
+ * as in {@linkcode LineDecoder}; a frame longer than `max` bytes cannot be
+ * skipped safely, so it throws (the stream is then unusable).
+ */
+export class StreamDecoder {
+  #lines: LineDecoder;
+  #max: number;
+  /** Inside a line (its newline not yet seen). */
+  #inLine = false;
+  #header = new Uint8Array(BINARY_HEADER_BYTES);
+  /** Header bytes held; -1 when not in a frame. */
+  #headerAt = -1;
+  #payload: Uint8Array | null = null;
+  #payloadAt = 0;
+
+  /** @param max largest accepted line or frame payload in bytes */
+  constructor(max: number = MAX_MESSAGE_BYTES) {
+    this.#max = max;
+    this.#lines = new LineDecoder(max);
+  }
+
+  /**
+   * Feeds bytes, returning every line and frame they complete.
+   * @throws {Error} on a frame over the size limit
+   */
+  push(chunk: Uint8Array): (Frame | BinaryFrame)[] {
+    const out: (Frame | BinaryFrame)[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#payload) {
+        const n = Math.min(chunk.length - at, this.#payload.length - this.#payloadAt);
+        this.#payload.set(chunk.subarray(at, at + n), this.#payloadAt);
+        this.#payloadAt += n;
+        at += n;
+        if (this.#payloadAt === this.#payload.length) this.#emit(out, this.#payload);
+      } else if (this.#headerAt >= 0) {
+        const n = Math.min(chunk.length - at, BINARY_HEADER_BYTES - this.#headerAt);
+        this.#header.set(chunk.subarray(at, at + n), this.#headerAt);
+        this.#headerAt += n;
+        at += n;
+        if (this.#headerAt === BINARY_HEADER_BYTES) {
+          const len = new DataView(this.#header.buffer).getUint32(6);
+          if (len > this.#max) {
+            throw new Error(`binary frame too large (${len} bytes; at most ${this.#max})`);
+          }
+          if (len === 0) this.#emit(out, new Uint8Array(0));
+          else if (chunk.length - at >= len) {
+            // The whole payload is here: copy it at once (the caller may reuse its buffer).
+            const data = chunk.slice(at, at + len);
+            at += len;
+            this.#emit(out, data);
+          } else {
+            this.#payload = new Uint8Array(len);
+            this.#payloadAt = 0;
+          }
+        }
+      } else if (!this.#inLine && chunk[at] === BINARY_FRAME_MARK) {
+        this.#headerAt = 0;
+      } else {
+        const nl = chunk.indexOf(NL, at);
+        const end = nl === -1 ? chunk.length : nl + 1;
+        out.push(...this.#lines.push(chunk.subarray(at, end)));
+        this.#inLine = nl === -1;
+        at = end;
+      }
+    }
+    return out;
+  }
+
+  #emit(out: (Frame | BinaryFrame)[], data: Uint8Array): void {
+    const view = new DataView(this.#header.buffer);
+    out.push({ kind: "binary", type: this.#header[1]!, sub: view.getUint32(2), data });
+    this.#headerAt = -1;
+    this.#payload = null;
+    this.#payloadAt = 0;
   }
 }
 

@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import {
+  BINARY_INPUT,
+  BINARY_OUTPUT,
+  encodeBinaryFrame,
   encodeMessage,
   errorReply,
   leadingId,
   LineDecoder,
   okReply,
   OVERSIZED_HEAD_BYTES,
+  StreamDecoder,
 } from "./protocol.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -85,4 +89,47 @@ Deno.test("replies have the documented shape", () => {
   assert.deepEqual(okReply("a", { x: 1 }), { type: "reply", id: "a", ok: true, result: { x: 1 } });
   const line = new TextDecoder().decode(encodeMessage({ a: "b\nc" }));
   assert.equal(line, '{"a":"b\\nc"}\n');
+});
+
+Deno.test("StreamDecoder splits JSON lines and binary frames, byte by byte too", () => {
+  const payload = new Uint8Array([0, 10, 255, 0x7b, 10, 0]);
+  const stream = new Uint8Array([
+    ...enc('{"a":1}\n'),
+    ...encodeBinaryFrame(BINARY_OUTPUT, 7, payload),
+    ...encodeBinaryFrame(BINARY_INPUT, 0xffff_ffff, new Uint8Array(0)),
+    ...enc('{"b":"\\u0000"}\n\n'),
+    ...encodeBinaryFrame(BINARY_OUTPUT, 1, enc("x")),
+  ]);
+  const want = [
+    { kind: "line", text: '{"a":1}' },
+    { kind: "binary", type: BINARY_OUTPUT, sub: 7, data: payload },
+    { kind: "binary", type: BINARY_INPUT, sub: 0xffff_ffff, data: new Uint8Array(0) },
+    { kind: "line", text: '{"b":"\\u0000"}' },
+    { kind: "binary", type: BINARY_OUTPUT, sub: 1, data: enc("x") },
+  ];
+  assert.deepEqual(new StreamDecoder(100).push(stream), want);
+  const d = new StreamDecoder(100);
+  const got = [];
+  for (const b of stream) got.push(...d.push(new Uint8Array([b])));
+  assert.deepEqual(got, want);
+});
+
+Deno.test("StreamDecoder refuses an oversized frame, and oversized lines as LineDecoder", () => {
+  const d = new StreamDecoder(4);
+  assert.deepEqual(d.push(enc("123456\n{}\n")), [
+    { kind: "oversized", bytes: 6, head: "123456" },
+    { kind: "line", text: "{}" },
+  ]);
+  assert.throws(
+    () => d.push(encodeBinaryFrame(BINARY_OUTPUT, 1, enc("12345"))),
+    /binary frame too large/,
+  );
+});
+
+Deno.test("StreamDecoder does not keep a reference to the caller's buffer", () => {
+  const d = new StreamDecoder(100);
+  const frame = encodeBinaryFrame(BINARY_OUTPUT, 3, enc("abc"));
+  const [f] = d.push(frame);
+  frame.fill(0);
+  assert.deepEqual(f, { kind: "binary", type: BINARY_OUTPUT, sub: 3, data: enc("abc") });
 });

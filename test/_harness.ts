@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LineDecoder } from "../src/protocol.ts";
+import { LineDecoder, StreamDecoder } from "../src/protocol.ts";
 import { TIMED_OUT, within } from "../src/async.ts";
 import { removeRunCgroups } from "../src/daemon/resources.ts";
 
@@ -352,10 +352,13 @@ export async function spoolHook(
   }
 }
 
+/** The `type` {@linkcode RawClient} queues a binary frame under (`kind`, `sub`, `data` its fields). */
+export const BINARY_MESSAGE = "<binary frame>";
+
 /** A raw protocol client for tests that speak the wire format directly. */
 export class RawClient {
   readonly conn: Deno.UnixConn;
-  #decoder = new LineDecoder(256 * 1024 * 1024);
+  #decoder = new StreamDecoder(256 * 1024 * 1024);
   #queue: Record<string, unknown>[] = [];
   #waiters: (() => void)[] = [];
   #ended = false;
@@ -428,6 +431,11 @@ export class RawClient {
     try {
       for await (const chunk of this.conn.readable) {
         for (const f of this.#decoder.push(chunk)) {
+          if (f.kind === "binary") {
+            // Queued as a message of its own kind (no JSON message has this type).
+            this.#queue.push({ type: BINARY_MESSAGE, kind: f.type, sub: f.sub, data: f.data });
+            continue;
+          }
           if (f.kind !== "line") continue;
           try {
             this.#queue.push(JSON.parse(f.text));
@@ -555,6 +563,8 @@ export class FakeDaemon {
   /** Resolves when a client has asked it to shut down (and it has). */
   readonly stopped: Promise<void>;
   #listener: Deno.UnixListener;
+  /** The accept loop; over once the listener is closed. */
+  #accepting: Promise<void>;
   #conns = new Set<Deno.UnixConn>();
   #stop!: () => void;
   #requested = false;
@@ -567,7 +577,7 @@ export class FakeDaemon {
     this.live = live;
     this.#listener = Deno.listen({ transport: "unix", path: socket });
     this.stopped = new Promise((r) => (this.#stop = r));
-    void this.#accept();
+    this.#accepting = this.#accept();
   }
 
   /** Listens on `socket`. */
@@ -597,6 +607,9 @@ export class FakeDaemon {
         c.close();
       } catch { /* closed */ }
     }
+    // Deno unlinks the socket's path only once the pending accept is over:
+    // until then a daemon started on the same path could lose its socket.
+    await this.#accepting;
     await Deno.remove(this.socket).catch(() => {});
     this.#stop();
   }

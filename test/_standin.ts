@@ -63,6 +63,8 @@ export class StandInDaemon {
   #seq = 0;
   #started = new Date().toISOString();
   #listener: Deno.UnixListener;
+  /** The accept loop; over once the listener is closed. */
+  #accepting: Promise<void>;
   #conns = new Set<Deno.UnixConn>();
   /** Subscribers: connection, request id, and whether they asked for usage. */
   #subs: { conn: Deno.UnixConn; id: unknown; usage: boolean }[] = [];
@@ -75,7 +77,7 @@ export class StandInDaemon {
     this.#features = features;
     for (const r of records) this.records.set(r.id, r);
     this.#listener = Deno.listen({ transport: "unix", path: socket });
-    void this.#accept();
+    this.#accepting = this.#accept();
   }
 
   /** Listens on `socket`, holding `records`, greeting with `features` (default: all). */
@@ -157,6 +159,9 @@ export class StandInDaemon {
         c.close();
       } catch { /* closed */ }
     }
+    // Deno unlinks the socket's path only once the pending accept is over:
+    // until then a stand-in started on the same path could lose its socket.
+    await this.#accepting;
     await Deno.remove(this.socket).catch(() => {});
   }
 

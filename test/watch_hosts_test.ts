@@ -171,7 +171,8 @@ Deno.test(
       w.type("\x15" + t.remote.dir + "\r");
       screen = await w.waitForScreen(/> \w+ +- +running/);
       assert.match(screen, /\n {2}ID +NAME +STATUS/);
-      assert.match(screen, /started \w+ in /);
+      // The row comes with the event, the message with the reply: either may be first.
+      await w.waitForScreen(/started \w+ in /);
       const [rec] = await records(t.remote);
       assert.equal(rec!.cwd, await Deno.realPath(t.remote.dir));
       w.type("k");

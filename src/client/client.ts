@@ -12,14 +12,19 @@
 import {
   type Api,
   type AttachPush,
+  BINARY_INPUT,
+  BINARY_OUTPUT,
+  type BinaryFrame,
+  encodeBinaryFrame,
   type EventPush,
+  FEATURES,
   type Hello,
-  LineDecoder,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   type Push,
   type RequestType,
   type SessionRecord,
+  StreamDecoder,
   type UsagePush,
 } from "../protocol.ts";
 import { formatBytes } from "../bytes.ts";
@@ -153,6 +158,13 @@ export interface AttachOptions {
   /** This client's terminal size (the session's size is kept when absent). */
   cols?: number;
   rows?: number;
+  /**
+   * Receives the program's output as bytes. Given, and the daemon has the
+   * `attach.binary` feature, output comes as binary frames (no JSON, no
+   * base64) and input goes as binary frames too; otherwise output comes as
+   * `output` pushes to the push handler.
+   */
+  onBytes?: (bytes: Uint8Array) => void | Promise<void>;
 }
 
 /**
@@ -167,7 +179,12 @@ export interface AttachStream {
   readonly detachKey: string;
   /** Resolves once the attachment is over, saying how. */
   readonly ended: Promise<AttachEnd>;
-  /** Types bytes into the session (as this client). */
+  /** Whether output comes as binary frames (see {@linkcode AttachOptions.onBytes}). */
+  readonly binary: boolean;
+  /**
+   * Types bytes into the session (as this client). Over a binary attachment
+   * the input is not answered: it resolves once written to the connection.
+   */
   input(bytes: Uint8Array): Promise<void>;
   /** This client's terminal changed size. */
   resize(cols: number, rows: number): Promise<void>;
@@ -236,6 +253,8 @@ export class Client {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #pending = new Map<number, Pending>();
   #subs = new Map<number, PushHandler>();
+  /** Receivers of binary output frames, by attach request id. */
+  #byteSubs = new Map<number, (bytes: Uint8Array) => void | Promise<void>>();
   #nextId = 1;
   #closed = false;
   #closeReason: string | null = null;
@@ -245,7 +264,7 @@ export class Client {
   private constructor(
     conn: Transport,
     hello: Hello,
-    rest: AsyncIterator<Record<string, unknown>>,
+    rest: AsyncIterator<Record<string, unknown> | BinaryFrame>,
   ) {
     this.socket = conn.label;
     this.#conn = conn;
@@ -273,13 +292,14 @@ export class Client {
   static async over(conn: Transport, opts: ConnectOptions = {}): Promise<Client> {
     const socket = conn.label;
     const messages = readMessages(conn.readable)[Symbol.asyncIterator]();
-    let first: IteratorResult<Record<string, unknown>>;
+    let first: IteratorResult<Record<string, unknown> | BinaryFrame>;
     try {
       first = await messages.next();
     } catch (e) {
       conn.close();
       throw new NoDaemonError(socket, `no greeting: ${(e as Error).message}`);
     }
+    const greeting = first.done || isBinary(first.value) ? null : first.value;
     if (first.done) {
       // The bridge ended (ssh failed, the remote command is missing…): say why.
       const why = await conn.failure?.();
@@ -288,20 +308,20 @@ export class Client {
         throw new NoDaemonError(socket, why);
       }
     }
-    if (!first.done && first.value.type === "reply" && first.value.ok === false) {
+    if (greeting?.type === "reply" && greeting.ok === false) {
       // Refused before the greeting (`forbidden`: we are not the daemon's user).
       conn.close();
-      const err = first.value.error as { code?: string; message?: string } | undefined;
+      const err = greeting.error as { code?: string; message?: string } | undefined;
       throw new DaemonError(
         err?.code ?? "internal",
         `${socket}: ${err?.message ?? "the daemon refused the connection"}`,
       );
     }
-    if (first.done || first.value.type !== "hello") {
+    if (greeting?.type !== "hello") {
       conn.close();
       throw new NoDaemonError(socket, "no greeting; is this a claude-sessions socket?");
     }
-    const hello = first.value as unknown as Hello;
+    const hello = greeting as unknown as Hello;
     if (hello.protocol !== PROTOCOL_VERSION) {
       conn.close();
       throw new ProtocolMismatchError(String(hello.version), hello.protocol, PROTOCOL_VERSION);
@@ -421,6 +441,7 @@ export class Client {
       if (over) return;
       over = true;
       this.#subs.delete(id);
+      this.#byteSubs.delete(id);
       offClose();
       settle(e);
     };
@@ -428,12 +449,20 @@ export class Client {
     if (opts.readOnly) params.readOnly = true;
     if (opts.cols !== undefined) params.cols = opts.cols;
     if (opts.rows !== undefined) params.rows = opts.rows;
+    const onBytes = opts.onBytes;
+    const binary = onBytes !== undefined && this.has(FEATURES.attachBinary);
+    if (binary) params.binary = true;
     const { id, reply } = this.#send("attach", params, async (push) => {
       if (over) return;
       if (push.type !== "screen" && push.type !== "output" && push.type !== "exit") return;
       await onPush(push);
       if (push.type === "exit") end({ kind: "exited", session: push.session });
     });
+    if (binary) {
+      this.#byteSubs.set(id, async (bytes) => {
+        if (!over) await onBytes(bytes);
+      });
+    }
     offClose = this.onClose((reason) => end({ kind: "lost", reason }));
     let attached: Api["attach"]["result"];
     try {
@@ -441,6 +470,7 @@ export class Client {
     } catch (e) {
       over = true;
       this.#subs.delete(id);
+      this.#byteSubs.delete(id);
       offClose();
       throw e;
     }
@@ -456,9 +486,11 @@ export class Client {
       session: attached.session,
       detachKey: attached.detachKey,
       ended,
+      binary,
       input: async (bytes) => {
         if (over) return;
-        await this.request("input", { session: sessionId, data: b64(bytes) });
+        if (binary) await this.#writeFrame(encodeBinaryFrame(BINARY_INPUT, id, bytes));
+        else await this.request("input", { session: sessionId, data: b64(bytes) });
       },
       resize: async (cols, rows) => {
         if (over) return;
@@ -547,6 +579,21 @@ export class Client {
     this.#conn.close();
   }
 
+  /**
+   * Writes a binary frame.
+   * @throws {ConnectionLostError} when the connection is gone
+   */
+  async #writeFrame(frame: Uint8Array): Promise<void> {
+    if (this.#closed) {
+      throw new ConnectionLostError(`connection to the daemon lost: ${this.#closeReason}`);
+    }
+    try {
+      await this.#writer.write(frame);
+    } catch (e) {
+      throw new ConnectionLostError(`cannot send to the daemon: ${(e as Error).message}`);
+    }
+  }
+
   #send(
     type: string,
     params: Record<string, unknown>,
@@ -590,14 +637,18 @@ export class Client {
     return { id, reply };
   }
 
-  async #readLoop(messages: AsyncIterator<Record<string, unknown>>): Promise<void> {
+  async #readLoop(messages: AsyncIterator<Record<string, unknown> | BinaryFrame>): Promise<void> {
     let reason = "the daemon closed the connection";
     try {
       while (true) {
         const next = await messages.next();
         if (next.done) break;
         const msg = next.value;
-        if (msg.type === "reply") {
+        if (isBinary(msg)) {
+          // Frames of a kind this client does not know are of a newer daemon: ignored.
+          const handler = msg.type === BINARY_OUTPUT ? this.#byteSubs.get(msg.sub) : undefined;
+          if (handler) await handler(msg.data);
+        } else if (msg.type === "reply") {
           this.#onReply(msg);
         } else if (msg.type === "dropped") {
           reason = `the daemon dropped this client: ${String(msg.reason)}`;
@@ -648,18 +699,28 @@ export class Client {
     for (const p of this.#pending.values()) p.reject(new ConnectionLostError(reason));
     this.#pending.clear();
     this.#subs.clear();
+    this.#byteSubs.clear();
     const fns = [...this.#onClose];
     this.#onClose.clear();
     for (const fn of fns) fn(reason);
   }
 }
 
+/** Whether a message read is a binary frame (no JSON message holds bytes). */
+function isBinary(msg: Record<string, unknown> | BinaryFrame): msg is BinaryFrame {
+  return msg.data instanceof Uint8Array;
+}
+
 async function* readMessages(
   readable: ReadableStream<Uint8Array>,
-): AsyncGenerator<Record<string, unknown>> {
-  const decoder = new LineDecoder(MAX_INCOMING);
+): AsyncGenerator<Record<string, unknown> | BinaryFrame> {
+  const decoder = new StreamDecoder(MAX_INCOMING);
   for await (const chunk of readable) {
     for (const frame of decoder.push(chunk)) {
+      if (frame.kind === "binary") {
+        yield frame;
+        continue;
+      }
       if (frame.kind !== "line") continue;
       let msg: unknown;
       try {

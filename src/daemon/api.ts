@@ -19,7 +19,7 @@ import type {
   SessionUsage,
   UsagePush,
 } from "../protocol.ts";
-import { MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
+import { isFrameSub, MAX_SEND_TEXT_BYTES, ProtocolError, STATUSES } from "../protocol.ts";
 import { Buffer } from "node:buffer";
 import { isLifecycleEvent, type Manager } from "./manager.ts";
 import { notRunning, type Session } from "./session.ts";
@@ -236,6 +236,13 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const readOnly = optBool(msg, "readOnly") ?? false;
       const cols = optInt(msg, "cols", 1, 1000) ?? s.record.cols;
       const rows = optInt(msg, "rows", 1, 1000) ?? s.record.rows;
+      const binary = optBool(msg, "binary") ?? false;
+      if (binary && !isFrameSub(id)) {
+        throw new ProtocolError(
+          "bad_request",
+          'attach with "binary" needs an "id" that is an integer from 0 to 4294967295',
+        );
+      }
       await m.settled(s.id);
       if (s.record.status === "hibernated") {
         // Its last screen at once; the live one once Claude is back.
@@ -255,7 +262,7 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
         }
         await untilStarted(m, woken, Date.now() + READY_WAIT_MS, true);
       }
-      await attachments.attach(s, conn, id, { readOnly, cols, rows });
+      await attachments.attach(s, conn, id, { readOnly, cols, rows, binary });
       return { session: s.record, detachKey: m.config.detachKey };
     },
 

@@ -10,15 +10,28 @@
  * A client that falls behind never stalls the session, the log or the other
  * clients. Like tmux, once {@linkcode LAG_BYTES} of output wait for it, it
  * stops getting the live stream; when it has caught up it gets a fresh
- * redraw and follows live again (skipping what it could not keep up with).
+ * redraw and follows live again (skipping what it could not keep up with);
+ * if the program exits meanwhile, it gets the final screen once it has
+ * caught up, then the exit.
  * A client that makes no progress at all for {@linkcode STALL_MS} (stopped,
  * hung) is disconnected with a message.
+ *
+ * Output goes as `output` pushes (JSON, base64), or to a client that asked
+ * for it (`binary`, feature `attach.binary`) as binary frames.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
-import { type AttachPush, ProtocolError, type RequestId } from "../protocol.ts";
+import {
+  type AttachPush,
+  BINARY_INPUT,
+  BINARY_OUTPUT,
+  type BinaryFrame,
+  encodeBinaryFrame,
+  ProtocolError,
+  type RequestId,
+} from "../protocol.ts";
 import type { Connection } from "./server.ts";
 import { notRunning, type Session } from "./session.ts";
 import { TIMED_OUT, within } from "../async.ts";
@@ -35,6 +48,8 @@ export class Attachment {
   readonly conn: Connection;
   readonly sub: RequestId;
   readonly readOnly: boolean;
+  /** Output goes as binary frames tagged with `sub` (a number then), not `output` pushes. */
+  readonly binary: boolean;
   cols: number;
   rows: number;
   /** Monotonic activity stamp for the size policy. */
@@ -47,12 +62,13 @@ export class Attachment {
     session: Session,
     conn: Connection,
     sub: RequestId,
-    opts: { readOnly: boolean; cols: number; rows: number },
+    opts: AttachOptions,
   ) {
     this.session = session;
     this.conn = conn;
     this.sub = sub;
     this.readOnly = opts.readOnly;
+    this.binary = opts.binary ?? false;
     this.cols = opts.cols;
     this.rows = opts.rows;
     this.#subPrefix = `{"type":"output","sub":${JSON.stringify(sub)},"data":"`;
@@ -61,29 +77,48 @@ export class Attachment {
   /** Whether the client fell behind and live output is suspended until it catches up. */
   lagging = false;
 
-  /** Sends output already encoded as base64. */
-  sendOutput(b64: string): void {
-    this.conn.sendRaw(new TextEncoder().encode(this.#subPrefix + b64 + '"}\n'));
+  /**
+   * Sends a chunk of output: as a binary frame, or as an `output` push with
+   * the chunk as base64 (`b64`, computed once for every client that needs it).
+   */
+  sendOutput(chunk: Uint8Array, b64: () => string): void {
+    this.conn.sendRaw(
+      this.binary
+        ? encodeBinaryFrame(BINARY_OUTPUT, this.sub as number, chunk)
+        : new TextEncoder().encode(this.#subPrefix + b64() + '"}\n'),
+    );
     if (this.live && this.conn.backlog > LAG_BYTES) this.#lag();
   }
+
+  /** Set once detached: a lagging client is then not redrawn (the session's end is told instead). */
+  over = false;
 
   /** Suspends live output until the client has read its backlog, then redraws. */
   #lag(): void {
     this.live = false;
     this.lagging = true;
     void (async () => {
-      while (!this.conn.closed) {
-        const before = this.conn.written;
-        if (await within(this.conn.drained(), STALL_MS) !== TIMED_OUT) break;
-        if (this.conn.written === before) {
-          this.conn.drop(`client not reading: no progress for ${STALL_MS / 1000}s`);
-          return;
-        }
-      }
-      if (this.conn.closed || !this.session.live) return;
+      if (!await this.caughtUp()) return;
+      if (this.over || !this.session.live) return;
       this.lagging = false;
       await this.redraw(true);
     })();
+  }
+
+  /**
+   * Resolves true once the client has read its backlog; false when it is
+   * gone, or was dropped for making no progress for {@linkcode STALL_MS}.
+   */
+  async caughtUp(): Promise<boolean> {
+    while (!this.conn.closed) {
+      const before = this.conn.written;
+      if (await within(this.conn.drained(), STALL_MS) !== TIMED_OUT) break;
+      if (this.conn.written === before) {
+        this.conn.drop(`client not reading: no progress for ${STALL_MS / 1000}s`);
+        return false;
+      }
+    }
+    return !this.conn.closed;
   }
 
   /**
@@ -108,12 +143,23 @@ export class Attachment {
           rows: rec.rows,
         };
         this.conn.send(push);
-        for (const chunk of snap.pending) this.sendOutput(Buffer.from(chunk).toString("base64"));
+        for (const chunk of snap.pending) {
+          this.sendOutput(chunk, () => Buffer.from(chunk).toString("base64"));
+        }
         if (goLive) this.live = true;
         resolve();
       });
     });
   }
+}
+
+/** How a client attaches. */
+export interface AttachOptions {
+  readOnly: boolean;
+  cols: number;
+  rows: number;
+  /** Output as binary frames (`sub` must then be a frame sub: see `isFrameSub`). */
+  binary?: boolean;
 }
 
 /** Every attachment, by session. */
@@ -130,7 +176,7 @@ export class Attachments {
     session: Session,
     conn: Connection,
     sub: RequestId,
-    opts: { readOnly: boolean; cols: number; rows: number },
+    opts: AttachOptions,
   ): Promise<Attachment> {
     if (!session.live || !session.screen) {
       throw new ProtocolError("invalid_state", notRunning(session.record));
@@ -160,6 +206,14 @@ export class Attachments {
     return undefined;
   }
 
+  /** The attachment of `conn` made by its attach request `sub`, if still attached. */
+  bySub(conn: Connection, sub: number): Attachment | undefined {
+    for (const set of this.#bySession.values()) {
+      for (const a of set) if (a.conn === conn && a.sub === sub) return a;
+    }
+    return undefined;
+  }
+
   /** Number of clients attached to a session. */
   count(sessionId: string): number {
     return this.#bySession.get(sessionId)?.size ?? 0;
@@ -177,6 +231,23 @@ export class Attachments {
     att.session.write(data);
   }
 
+  /**
+   * A binary frame from a client: input for the attachment its `sub` names.
+   * Frames get no reply: returns why one was ignored (for the daemon's log),
+   * or null.
+   */
+  frame(frame: BinaryFrame, conn: Connection): string | null {
+    if (frame.type !== BINARY_INPUT) return `ignored a binary frame of unknown kind ${frame.type}`;
+    const att = this.bySub(conn, frame.sub);
+    if (!att) return `ignored input for attachment ${frame.sub}: not attached`;
+    try {
+      this.input(att, frame.data);
+    } catch (e) {
+      return `ignored input for attachment ${frame.sub}: ${(e as Error).message}`;
+    }
+    return null;
+  }
+
   /** A client's terminal changed size. */
   resize(att: Attachment, cols: number, rows: number): void {
     att.cols = cols;
@@ -190,6 +261,7 @@ export class Attachments {
     const set = this.#bySession.get(att.session.id);
     if (!set?.delete(att)) return;
     att.live = false;
+    att.over = true;
     if (set.size === 0) {
       this.#bySession.delete(att.session.id);
       this.#listeners.get(att.session.id)?.();
@@ -204,14 +276,31 @@ export class Attachments {
     session.announce(kind, { clients });
   }
 
-  /** Tells a session's clients it exited, and lets them go. */
+  /**
+   * Tells a session's clients it exited, and lets them go. A client that
+   * was skipped ahead (lagging) first reads its backlog, then gets the
+   * final screen, so it ends on what the program last showed.
+   */
   sessionExited(session: Session): void {
     const set = this.#bySession.get(session.id);
     if (!set) return;
     for (const att of [...set]) {
-      const push: AttachPush = { type: "exit", sub: att.sub, session: session.record };
-      att.conn.send(push);
+      const lagging = att.lagging;
       this.detach(att);
+      const exit: AttachPush = { type: "exit", sub: att.sub, session: session.record };
+      if (!lagging) {
+        att.conn.send(exit);
+        continue;
+      }
+      void (async () => {
+        if (!await att.caughtUp()) return;
+        const data = await session.finalRedraw;
+        if (data) {
+          const rec = session.record;
+          att.conn.send({ type: "screen", sub: att.sub, data, cols: rec.cols, rows: rec.rows });
+        }
+        att.conn.send(exit);
+      })();
     }
   }
 
@@ -228,10 +317,9 @@ export class Attachments {
   #listen(session: Session, set: Set<Attachment>): void {
     const off = session.onOutput((chunk) => {
       let b64: string | null = null;
+      const encoded = () => (b64 ??= Buffer.from(chunk).toString("base64"));
       for (const att of set) {
-        if (!att.live) continue;
-        b64 ??= Buffer.from(chunk).toString("base64");
-        att.sendOutput(b64);
+        if (att.live) att.sendOutput(chunk, encoded);
       }
     });
     this.#listeners.set(session.id, off);

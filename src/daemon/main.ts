@@ -28,6 +28,8 @@ import { OwnershipError, prepareHome } from "../ownership.ts";
 
 /** How often memory the allocator keeps free is given back. */
 const TRIM_MS = 1000;
+/** Binary frames ignored (no reply is possible) that are logged per client. */
+const IGNORED_FRAMES_LOGGED = 10;
 
 /** Exit status of a daemon that could not start. */
 export class DaemonStartError extends Error {
@@ -201,6 +203,18 @@ export async function runDaemon(): Promise<void> {
     },
   });
   const server = new Server(handlers, daemonLog);
+  // Frames get no reply: the ones ignored are logged, the first few of each client.
+  const ignoredFrames = new WeakMap<object, number>();
+  server.onBinary((frame, conn) => {
+    const why = attachments.frame(frame, conn);
+    if (!why) return;
+    const n = (ignoredFrames.get(conn) ?? 0) + 1;
+    ignoredFrames.set(conn, n);
+    if (n <= IGNORED_FRAMES_LOGGED) daemonLog(`client #${conn.serial}: ${why}`);
+    if (n === IGNORED_FRAMES_LOGGED) {
+      daemonLog(`client #${conn.serial}: further ignored frames are not logged`);
+    }
+  });
   try {
     await server.listen(listen);
   } catch (e) {

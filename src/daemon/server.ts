@@ -18,18 +18,19 @@
 
 import * as net from "node:net";
 import {
+  type BinaryFrame,
   encodeMessage,
   errorReply,
   FEATURES,
   type Hello,
   leadingId,
-  LineDecoder,
   MAX_MESSAGE_BYTES,
   okReply,
   PROTOCOL_VERSION,
   ProtocolError,
   type Reply,
   type RequestId,
+  StreamDecoder,
 } from "../protocol.ts";
 import { VERSION } from "../version.ts";
 import { within } from "../async.ts";
@@ -47,6 +48,7 @@ export const DAEMON_FEATURES: string[] = [
   FEATURES.filesStream,
   FEATURES.notify,
   FEATURES.resources,
+  FEATURES.attachBinary,
 ];
 
 /** Unread bytes a client may accumulate before it is dropped. */
@@ -158,6 +160,9 @@ export type Handler = (
   id: RequestId,
 ) => unknown | Promise<unknown>;
 
+/** Receives a binary frame (see `encodeBinaryFrame`) a client sent; it gets no reply. */
+export type BinaryHandler = (frame: BinaryFrame, conn: Connection) => void;
+
 /** Where the server listens. */
 export type Listen =
   | { kind: "path"; path: string }
@@ -179,6 +184,7 @@ export class Server {
 
   /** The only user id served. */
   readonly #ownerUid: number;
+  #onBinary: BinaryHandler = () => {};
 
   /** @param ownerUid the user served (default: the daemon's own) */
   constructor(
@@ -200,6 +206,11 @@ export class Server {
    */
   open(): void {
     this.#opened();
+  }
+
+  /** Sets who receives the binary frames clients send (attached input). */
+  onBinary(fn: BinaryHandler): void {
+    this.#onBinary = fn;
   }
 
   /** Number of connected clients. */
@@ -288,11 +299,21 @@ export class Server {
       features: DAEMON_FEATURES,
     };
     conn.send(hello);
-    const decoder = new LineDecoder(MAX_MESSAGE_BYTES);
+    const decoder = new StreamDecoder(MAX_MESSAGE_BYTES);
     try {
       for await (const chunk of link.readable) {
-        for (const frame of decoder.push(chunk)) {
-          if (frame.kind === "oversized") {
+        let frames;
+        try {
+          frames = decoder.push(chunk);
+        } catch (e) {
+          // A frame too large to skip: the stream cannot be read further.
+          conn.drop(`unreadable stream: ${(e as Error).message}`);
+          break;
+        }
+        for (const frame of frames) {
+          if (frame.kind === "binary") {
+            this.#onBinary(frame, conn);
+          } else if (frame.kind === "oversized") {
             // Answered under the request's id when the line starts with it.
             conn.send(errorReply(
               leadingId(frame.head),

@@ -170,6 +170,8 @@ export class Session {
    * once the screen has parsed everything (no one waits for that).
    */
   #finalText: Promise<FinalScreen> | null = null;
+  /** The last run's final screen as a redraw (escape sequences), for a client that lagged. */
+  #finalRedraw: Promise<string> | null = null;
   /** The current run's cgroup, if any. */
   #cgroup: RunCgroup | null = null;
   /** When input was last written to the program (ms); 0: never in this daemon. */
@@ -271,6 +273,14 @@ export class Session {
   /** The last screen of the last run, with colours (null when none is kept). */
   async lastScreen(): Promise<string | null> {
     return (await this.#finalText?.catch(() => null))?.ansi ?? null;
+  }
+
+  /**
+   * The screen the last run ended with, as a redraw for an attached client
+   * (see `Screen.atConsistentPoint`); null before a run ended.
+   */
+  get finalRedraw(): Promise<string> | null {
+    return this.#finalRedraw;
   }
 
   /** Gives back a last screen kept on disk (a hibernated session, after a daemon restart). */
@@ -471,6 +481,7 @@ export class Session {
       this.hold("screen", paused);
     });
     this.#screen = screen;
+    this.#finalRedraw = null;
     this.#killReason = null;
     this.#killDetail = null;
     this.#exiting = false;
@@ -931,6 +942,8 @@ export class Session {
         return { plain, ansi };
       })();
       this.#finalText = final;
+      // Asked before the screen is disposed (the worker answers in order).
+      this.#finalRedraw = new Promise((r) => screen.atConsistentPoint((snap) => r(snap.data)));
       void final.finally(() => screen.dispose());
       if (this.#killReason === "hibernated") {
         // On disk before anyone hears it is hibernated: a daemon restart

@@ -44,6 +44,8 @@ export interface AttachResult {
   message: string;
   /** The session's last record: its final one when it exited. */
   session: SessionRecord;
+  /** Whether output came as binary frames (the daemon has `attach.binary`). */
+  binary: boolean;
 }
 
 const enc = new TextEncoder();
@@ -115,17 +117,19 @@ export async function attachTerminal(
     finished = null;
   };
 
+  const onBytes = async (raw: Uint8Array) => {
+    const { bytes, redraw } = guard.push(raw);
+    await out.write(bytes);
+    if (redraw && !redrawPending && stream) {
+      redrawPending = true;
+      stream.redraw().catch(() => {}).finally(() => (redrawPending = false));
+    }
+  };
   const onPush = async (push: AttachPush) => {
     if (push.type === "screen") {
       await out.write(enc.encode(RESET_MODES + "\x1b[H\x1b[2J" + push.data));
     } else if (push.type === "output") {
-      const raw = new Uint8Array(Buffer.from(push.data, "base64"));
-      const { bytes, redraw } = guard.push(raw);
-      await out.write(bytes);
-      if (redraw && !redrawPending && stream) {
-        redrawPending = true;
-        stream.redraw().catch(() => {}).finally(() => (redrawPending = false));
-      }
+      await onBytes(new Uint8Array(Buffer.from(push.data, "base64")));
     }
   };
 
@@ -159,7 +163,7 @@ export async function attachTerminal(
 
   const size = terminalSize();
   try {
-    stream = await client.attach(ref, { readOnly, ...(size ?? {}) }, onPush);
+    stream = await client.attach(ref, { readOnly, ...(size ?? {}), onBytes }, onPush);
   } catch (e) {
     await restore();
     throw e;
@@ -195,7 +199,7 @@ export async function attachTerminal(
     await s.detach().catch(() => {/* the connection went meanwhile */});
   }
   await restore();
-  return { end: result.end, message: result.text, session };
+  return { end: result.end, message: result.text, session, binary: s.binary };
 }
 
 function describeExit(s: SessionRecord): string {
