@@ -41,6 +41,8 @@ import { LOG_BUFFER_SHARE_MIN, LOG_BUFFER_TOTAL_BYTES, LOG_WRITE_BATCH_BYTES } f
 
 /** At most this many bytes go to the file in one write. */
 const BATCH_BYTES = LOG_WRITE_BATCH_BYTES;
+/** Batches up to this size are written synchronously (see `#run`). */
+const SYNC_WRITE_BYTES = 64 * 1024;
 /** Longest wait between retries after a failed write. */
 const MAX_BACKOFF_MS = 5000;
 
@@ -404,7 +406,14 @@ export class LogWriter {
         }
         const file = this.#file!;
         while (batch.done < batch.bytes.length) {
-          batch.done += await file.write(batch.bytes.subarray(batch.done));
+          const rest = batch.bytes.subarray(batch.done);
+          // A small batch goes to the page cache at once: an asynchronous
+          // write costs a round trip through a blocking thread (a dup of the
+          // descriptor, two thread wakeups) that is most of the cost of a
+          // line. Big batches (a flood) stay off the event loop.
+          batch.done += rest.length <= SYNC_WRITE_BYTES
+            ? file.writeSync(rest)
+            : await file.write(rest);
         }
         this.#size += batch.bytes.length;
         this.#hasEntries = true;
