@@ -40,6 +40,24 @@ export interface PeekOptions {
 
 type Waiter = (msg: ToMain) => void;
 
+/**
+ * Output fed to screens is sent to the worker in batches (all screens
+ * together): after this many ms, or at once when a batch reaches
+ * {@linkcode FEED_BATCH_BYTES}, or before any other message (so a peek or a
+ * snapshot sees everything fed before it). A session printing a line now and
+ * then costs the worker one wakeup (and the main thread one answer) per
+ * batch instead of per line; a flood goes out chunk by chunk as before.
+ */
+export const FEED_DELAY_MS = 20;
+/** A batch of fed output this big is sent at once. */
+export const FEED_BATCH_BYTES = 16 * 1024;
+
+let batchesSent = 0;
+/** @internal batches of fed output sent to the worker so far (for tests). */
+export function feedBatchesSent(): number {
+  return batchesSent;
+}
+
 /** The worker shared by every screen of this process, started on first use. */
 class ScreenWorker {
   static #shared: ScreenWorker | null = null;
@@ -49,6 +67,14 @@ class ScreenWorker {
   #nextReq = 1;
   #nextSid = 1;
   #dead: string | null = null;
+  /** Fed output not yet sent (see {@linkcode FEED_DELAY_MS}). */
+  #batch: { sids: number[]; seqs: number[]; chunks: Uint8Array<ArrayBuffer>[] } = {
+    sids: [],
+    seqs: [],
+    chunks: [],
+  };
+  #batchBytes = 0;
+  #batchTimer: ReturnType<typeof setTimeout> | null = null;
 
   private constructor() {
     this.#worker = new Worker(
@@ -82,7 +108,33 @@ class ScreenWorker {
 
   post(msg: ToWorker, transfer: Transferable[] = []): void {
     if (this.#dead) return;
+    this.#sendBatch();
     this.#worker.postMessage(msg, transfer);
+  }
+
+  /** Queues output for screen `sid` (the chunk is the worker's from now on). */
+  feed(sid: number, seq: number, chunk: Uint8Array<ArrayBuffer>): void {
+    if (this.#dead) return;
+    const b = this.#batch;
+    b.sids.push(sid);
+    b.seqs.push(seq);
+    b.chunks.push(chunk);
+    this.#batchBytes += chunk.length;
+    if (this.#batchBytes >= FEED_BATCH_BYTES) this.#sendBatch();
+    else this.#batchTimer ??= setTimeout(() => this.#sendBatch(), FEED_DELAY_MS);
+  }
+
+  #sendBatch(): void {
+    if (this.#batchTimer !== null) clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
+    const b = this.#batch;
+    if (b.sids.length === 0) return;
+    this.#batch = { sids: [], seqs: [], chunks: [] };
+    this.#batchBytes = 0;
+    if (this.#dead) return;
+    batchesSent++;
+    const msg: ToWorker = { op: "feeds", ...b };
+    this.#worker.postMessage(msg, b.chunks.map((c) => c.buffer as ArrayBuffer));
   }
 
   /** Sends a request and resolves with the worker's answer. */
@@ -99,8 +151,8 @@ class ScreenWorker {
   }
 
   #receive(msg: ToMain): void {
-    if (msg.op === "ack") {
-      this.#screens.get(msg.sid)?.acked(msg.seq);
+    if (msg.op === "acks") {
+      msg.sids.forEach((sid, i) => this.#screens.get(sid)?.acked(msg.seqs[i]!));
     } else if (msg.op === "error") {
       console.error(`${new Date().toISOString()} screen worker: ${msg.message}`);
     } else {
@@ -112,6 +164,7 @@ class ScreenWorker {
 
   #fail(why: string): void {
     this.#dead = why;
+    this.#sendBatch();
     console.error(`${new Date().toISOString()} ${why}`);
     for (const w of this.#waiters.values()) w({ op: "error", message: why });
     this.#waiters.clear();
@@ -176,8 +229,7 @@ export class Screen {
     const seq = ++this.#seq;
     this.#unacked.push({ seq, chunk });
     this.#pendingBytes += chunk.length;
-    const copy = chunk.slice();
-    this.#worker.post({ op: "feed", sid: this.#sid, seq, chunk: copy }, [copy.buffer]);
+    this.#worker.feed(this.#sid, seq, chunk.slice());
     if (!this.#throttled && this.#pendingBytes > Screen.HIGH_WATER) {
       this.#throttled = true;
       this.#onThrottle(true);
