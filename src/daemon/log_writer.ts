@@ -4,7 +4,9 @@
  * lines to the file, rotates it, and compresses archives in the background.
  *
  * - **Coalescing**: consecutive chunks of one direction become one line, up
- *   to {@linkcode MAX_ENTRY_BYTES} raw bytes or {@linkcode COALESCE_MS} ms.
+ *   to {@linkcode MAX_ENTRY_BYTES} raw bytes or {@linkcode COALESCE_MS} ms;
+ *   the first chunk after a quiet spell of that long is made a line at the
+ *   end of the event loop's turn (with whatever else came in that turn).
  * - **Bounded**: when more than `log.maxBufferBytes` wait for the disk, the
  *   writer holds back the session's output (the program blocks on its next
  *   write once the PTY fills) and says so in the daemon's log; reading
@@ -97,6 +99,10 @@ export class LogWriter {
   #pendingDir: "output" | "input" = "output";
   #pendingAt = "";
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** A seal at the end of this turn of the event loop is queued. */
+  #sealSoon = false;
+  /** When output was last made into a line (`performance.now()`). */
+  #sealedAt = -Infinity;
   // Whole lines waiting for the disk.
   #queue: Uint8Array[] = [];
   /** Timestamp of each queued line. */
@@ -250,10 +256,24 @@ export class LogWriter {
       if (this.#pendingSize === 0) {
         this.#pendingDir = direction;
         this.#pendingAt = now();
-        this.#timer ??= setTimeout(() => {
-          this.#timer = null;
-          this.#seal();
-        }, COALESCE_MS);
+        if (performance.now() - this.#sealedAt >= COALESCE_MS) {
+          // Output after a quiet spell (a line now and then): nothing to
+          // coalesce it with but what arrives in the same turn of the event
+          // loop, so it is written at the end of this turn, without a timer
+          // (and the wakeup it costs).
+          if (!this.#sealSoon) {
+            this.#sealSoon = true;
+            queueMicrotask(() => {
+              this.#sealSoon = false;
+              this.#seal();
+            });
+          }
+        } else {
+          this.#timer ??= setTimeout(() => {
+            this.#timer = null;
+            this.#seal();
+          }, COALESCE_MS);
+        }
       }
       this.#pending.push(piece);
       this.#pendingSize += piece.length;
@@ -273,6 +293,7 @@ export class LogWriter {
   /** Turns the line being coalesced into a queued line. */
   #seal(): void {
     if (this.#pendingSize === 0) return;
+    this.#sealedAt = performance.now();
     const parts = this.#pending;
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#pendingSize);
     const size = this.#pendingSize;
