@@ -7,8 +7,8 @@
 /** Main thread -> worker. `sid` is a per-process screen number. */
 export type ToWorker =
   | { op: "open"; sid: number; cols: number; rows: number; scrollback: number }
-  /** Several sessions' output at once; one `acks` answers once all of it is parsed. */
-  | { op: "feeds"; sids: number[]; seqs: number[]; chunks: Uint8Array[] }
+  /** Several sessions' output at once; with `ack`, one `acks` answers once all of it is parsed. */
+  | { op: "feeds"; sids: number[]; seqs: number[]; chunks: Uint8Array[]; ack: boolean }
   | { op: "resize"; sid: number; cols: number; rows: number }
   | { op: "snapshot"; sid: number; req: number }
   | {

@@ -6,7 +6,8 @@
  *
  * Main -> worker: open, feeds (output of one or more screens, batched),
  * resize, snapshot, peek, close.
- * Worker -> main: acks (a batch is parsed), snapshot, peek, error.
+ * Worker -> main: acks (a batch that asked for it is parsed), snapshot, peek,
+ * error.
  *
  * @module
  */
@@ -63,7 +64,7 @@ function handle(msg: ToWorker): void {
     return;
   }
   if (msg.op === "feeds") {
-    feeds(msg.sids, msg.seqs, msg.chunks);
+    feeds(msg.sids, msg.seqs, msg.chunks, msg.ack);
     return;
   }
   const em = emulators.get(msg.sid);
@@ -101,8 +102,12 @@ function handle(msg: ToWorker): void {
   }
 }
 
-/** Writes a batch; one `acks` once every emulator in it has parsed its part. */
-function feeds(sids: number[], seqs: number[], chunks: Uint8Array[]): void {
+/** Writes a batch; with `ack`, one `acks` once every emulator in it has parsed its part. */
+function feeds(sids: number[], seqs: number[], chunks: Uint8Array[], ack: boolean): void {
+  if (!ack) {
+    sids.forEach((sid, i) => emulators.get(sid)?.write(chunks[i]!));
+    return;
+  }
   const last = new Map<number, number>();
   let waiting = sids.length;
   const done = () => {

@@ -42,15 +42,28 @@ type Waiter = (msg: ToMain) => void;
 
 /**
  * Output fed to screens is sent to the worker in batches (all screens
- * together): after this many ms, or at once when a batch reaches
- * {@linkcode FEED_BATCH_BYTES}, or before any other message (so a peek or a
- * snapshot sees everything fed before it). A session printing a line now and
- * then costs the worker one wakeup (and the main thread one answer) per
- * batch instead of per line; a flood goes out chunk by chunk as before.
+ * together): with the next output once the batch is {@linkcode FEED_DELAY_MS}
+ * old, or after {@linkcode FEED_LATEST_MS} if no more comes, or at once when
+ * it reaches {@linkcode FEED_BATCH_BYTES}, or before any other message (so a
+ * peek or a snapshot sees everything fed before it). Sessions printing a line
+ * now and then cost the worker a wakeup per batch, not per line, and the
+ * main thread no timer per line; a flood goes out chunk by chunk as before.
  */
-export const FEED_DELAY_MS = 20;
+export const FEED_DELAY_MS = 25;
+/** A batch no more output follows is sent after this long. */
+export const FEED_LATEST_MS = 100;
 /** A batch of fed output this big is sent at once. */
 export const FEED_BATCH_BYTES = 16 * 1024;
+/**
+ * The worker says what it has parsed only when asked: for a batch that leaves
+ * a screen with this much output unacknowledged (or {@linkcode ACK_CHUNKS}
+ * chunks), for a throttled screen, and before a request. So what the main
+ * thread keeps for a screen stays bounded while a session printing a little
+ * costs no answer at all.
+ */
+export const ACK_BYTES = 16 * 1024;
+/** See {@linkcode ACK_BYTES}. */
+export const ACK_CHUNKS = 64;
 
 let batchesSent = 0;
 /** @internal batches of fed output sent to the worker so far (for tests). */
@@ -75,6 +88,8 @@ class ScreenWorker {
   };
   #batchBytes = 0;
   #batchTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the first chunk of the batch was queued (`performance.now()`). */
+  #batchSince = 0;
 
   private constructor() {
     this.#worker = new Worker(
@@ -108,7 +123,7 @@ class ScreenWorker {
 
   post(msg: ToWorker, transfer: Transferable[] = []): void {
     if (this.#dead) return;
-    this.#sendBatch();
+    this.#sendBatch(true);
     this.#worker.postMessage(msg, transfer);
   }
 
@@ -120,11 +135,15 @@ class ScreenWorker {
     b.seqs.push(seq);
     b.chunks.push(chunk);
     this.#batchBytes += chunk.length;
-    if (this.#batchBytes >= FEED_BATCH_BYTES) this.#sendBatch();
-    else this.#batchTimer ??= setTimeout(() => this.#sendBatch(), FEED_DELAY_MS);
+    const now = performance.now();
+    if (b.sids.length === 1) this.#batchSince = now;
+    if (this.#batchBytes >= FEED_BATCH_BYTES || now - this.#batchSince >= FEED_DELAY_MS) {
+      this.#sendBatch();
+    } else this.#batchTimer ??= setTimeout(() => this.#sendBatch(), FEED_LATEST_MS);
   }
 
-  #sendBatch(): void {
+  /** Sends the batch; the worker answers if `ack` or a screen in it needs an answer. */
+  #sendBatch(ack = false): void {
     if (this.#batchTimer !== null) clearTimeout(this.#batchTimer);
     this.#batchTimer = null;
     const b = this.#batch;
@@ -133,7 +152,8 @@ class ScreenWorker {
     this.#batchBytes = 0;
     if (this.#dead) return;
     batchesSent++;
-    const msg: ToWorker = { op: "feeds", ...b };
+    ack ||= b.sids.some((sid) => this.#screens.get(sid)?.wantsAck ?? false);
+    const msg: ToWorker = { op: "feeds", ...b, ack };
     this.#worker.postMessage(msg, b.chunks.map((c) => c.buffer as ArrayBuffer));
   }
 
@@ -207,9 +227,15 @@ export class Screen {
     worker.post({ op: "open", sid, cols, rows, scrollback });
   }
 
-  /** Bytes fed and not yet parsed. */
+  /** Bytes fed and not yet known to be parsed (the worker says so only now and then). */
   get pendingBytes(): number {
     return this.#pendingBytes;
+  }
+
+  /** @internal whether the worker should say what it parsed (see {@linkcode ACK_BYTES}) */
+  get wantsAck(): boolean {
+    return this.#throttled || this.#pendingBytes >= ACK_BYTES ||
+      this.#unacked.length >= ACK_CHUNKS;
   }
 
   /** Whether the program enabled bracketed paste. */

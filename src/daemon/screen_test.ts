@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { FEED_BATCH_BYTES, feedBatchesSent, Screen } from "./screen.ts";
+import {
+  FEED_BATCH_BYTES,
+  FEED_DELAY_MS,
+  FEED_LATEST_MS,
+  feedBatchesSent,
+  Screen,
+} from "./screen.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -35,16 +41,40 @@ Deno.test("output fed to several screens goes to the worker in one batch, in ord
   }
 });
 
-Deno.test("a small feed reaches the screen without any request; a big one goes at once", async () => {
+Deno.test("a small feed goes to the worker on its own; a big one at once", async () => {
   const s = new Screen(40, 5, 100);
   try {
+    let before = feedBatchesSent();
     s.feed(enc("quiet line"));
-    await until(() => s.pendingBytes === 0, "the delayed batch to be parsed");
-    const before = feedBatchesSent();
+    assert.equal(feedBatchesSent(), before);
+    // No request, no more output: it goes anyway, and is parsed.
+    await until(() => feedBatchesSent() === before + 1, "the delayed batch");
+    assert.equal((await s.peek()).trimEnd(), "quiet line");
+    before = feedBatchesSent();
     s.feed(new Uint8Array(FEED_BATCH_BYTES).fill(0x41));
     assert.equal(feedBatchesSent() - before, 1);
-    await until(() => s.pendingBytes === 0, "the big batch to be parsed");
-    assert.match(await s.peek({ lines: 1 }), /AAAA$/);
+    // A backlog this big is acknowledged without being asked.
+    await until(() => s.pendingBytes === 0, "the big batch to be acknowledged");
+    assert.match(await s.peek({ lines: 1 }), /^A+$/);
+  } finally {
+    s.dispose();
+  }
+});
+
+Deno.test("a batch goes with the next output once it is old enough", async () => {
+  const s = new Screen(40, 5, 100);
+  try {
+    const before = feedBatchesSent();
+    s.feed(enc("one "));
+    const t0 = performance.now();
+    // Feed now and then until the batch goes: that is with a feed, not on the timer.
+    while (feedBatchesSent() === before) {
+      assert.ok(performance.now() - t0 < FEED_LATEST_MS, "sent by a feed before the timer");
+      await new Promise((r) => setTimeout(r, 2));
+      s.feed(enc("x"));
+    }
+    assert.ok(performance.now() - t0 >= FEED_DELAY_MS);
+    assert.match(await s.peek(), /^one x+/);
   } finally {
     s.dispose();
   }
