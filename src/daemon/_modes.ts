@@ -11,6 +11,8 @@ import { concatBytes } from "../bytes.ts";
 
 const ESC = 0x1b;
 const MAX_CARRY = 64;
+/** Final bytes of the CSI sequences `#apply` acts on: h, l, m (only `>…m`), p, q, u. */
+const TRACKED_FINALS = new Set([0x68, 0x6c, 0x6d, 0x70, 0x71, 0x75]);
 
 /** Sequences that put a terminal back to the defaults of everything tracked here and by the serializer. */
 export const RESET_MODES = "\x1b[?25h" + // cursor visible
@@ -97,17 +99,26 @@ export class ModeTracker {
       prefix = String.fromCharCode(buf[j]!);
       j++;
     }
-    let params = "";
-    let inter = "";
+    const paramsAt = j;
+    let interAt = -1;
     while (j < buf.length) {
       const c = buf[j]!;
       if (c >= 0x30 && c <= 0x3f) {
-        if (inter) return j; // malformed
-        params += String.fromCharCode(c);
+        if (interAt !== -1) return j; // malformed
       } else if (c >= 0x20 && c <= 0x2f) {
-        inter += String.fromCharCode(c);
+        if (interAt === -1) interAt = j;
       } else if (c >= 0x40 && c <= 0x7e) {
-        this.#apply(prefix, params, inter, String.fromCharCode(c));
+        // Only a few finals set what is tracked here: the rest (SGR above
+        // all) are skipped without decoding their parameters.
+        if (TRACKED_FINALS.has(c) && (c !== 0x6d || prefix === ">")) {
+          const end = interAt === -1 ? j : interAt;
+          this.#apply(
+            prefix,
+            String.fromCharCode(...buf.subarray(paramsAt, end)),
+            interAt === -1 ? "" : String.fromCharCode(...buf.subarray(interAt, j)),
+            String.fromCharCode(c),
+          );
+        }
         return j + 1;
       } else {
         return j; // control character inside a sequence: abandoned

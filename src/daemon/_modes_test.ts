@@ -40,3 +40,16 @@ Deno.test("a full reset clears everything; junk does not throw", () => {
   m.feed(enc("\x1b[?25l"));
   assert.equal(m.cursorHidden, true);
 });
+
+Deno.test("SGR and other untracked sequences are skipped; tracked ones beside them apply", () => {
+  const m = new ModeTracker();
+  // SGR 4;2 (underline, dim) is not xterm's modifyOtherKeys (`>4;2m`).
+  m.feed(enc("\x1b[4;2m\x1b[1;38:5:196mtext\x1b[0m\x1b[2J\x1b[?2004h\x1b[38;2;1;2;3m\x1b[?1h"));
+  assert.equal(m.modifyOtherKeys, 0);
+  assert.equal(m.bracketedPaste, true);
+  assert.equal(m.applicationCursor, true);
+  m.feed(enc("\x1b[>4;2m\x1b[3 q\x1b[?25l"));
+  assert.equal(m.restoreSequence(), "\x1b[?25l\x1b[>4;2m\x1b[3 q");
+  m.feed(enc("\x1b[!p"));
+  assert.equal(m.cursorHidden, false);
+});

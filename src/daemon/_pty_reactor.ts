@@ -96,13 +96,16 @@ export class PtyReactor {
   #receive(msg: ReactorMessage): void {
     switch (msg.op) {
       case "data": {
-        this.#handlers.get(msg.fd)?.data(msg.data);
-        // Handled: the thread may read that much more of this PTY.
-        const n = (this.#unacked.get(msg.fd) ?? 0) + msg.data.length;
-        if (n >= ACK_STEP_BYTES) {
-          this.#unacked.delete(msg.fd);
-          this.#command(CMD.ACK, msg.fd, false, n);
-        } else this.#unacked.set(msg.fd, n);
+        msg.fds.forEach((fd, i) => {
+          const data = msg.data[i]!;
+          this.#handlers.get(fd)?.data(data);
+          // Handled: the thread may read that much more of this PTY.
+          const n = (this.#unacked.get(fd) ?? 0) + data.length;
+          if (n >= ACK_STEP_BYTES) {
+            this.#unacked.delete(fd);
+            this.#command(CMD.ACK, fd, false, n);
+          } else this.#unacked.set(fd, n);
+        });
         return;
       }
       case "end":

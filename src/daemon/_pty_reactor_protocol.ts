@@ -33,7 +33,8 @@ export const ACK_STEP_BYTES = WINDOW_BYTES / 4;
 
 /** Reactor thread -> main thread. */
 export type ReactorMessage =
-  | { op: "data"; fd: number; data: Uint8Array }
+  /** Output read in one round of the loop, every PTY's together, in order (`fds[i]` read `data[i]`). */
+  | { op: "data"; fds: number[]; data: Uint8Array[] }
   | { op: "end"; fd: number }
   | { op: "writable"; fd: number }
   | { op: "removed"; fd: number }

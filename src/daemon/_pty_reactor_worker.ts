@@ -14,7 +14,8 @@
  * thread catches up, so the program blocks instead of memory growing. The loop never yields to this worker's event loop:
  * it needs none (output leaves by postMessage, which does not wait).
  *
- * Worker -> main: `data` (≤ 64 KiB, transferred), `end` (EOF, EIO or hang-up
+ * Worker -> main: `data` (what one round of the loop read from every PTY, in
+ * chunks of ≤ 64 KiB, one message transferring them all), `end` (EOF, EIO or hang-up
  * with nothing left), `writable` (POLLOUT after WANT_WRITE), `removed`.
  *
  * @module
@@ -44,8 +45,22 @@ function reading(w: Watched): boolean {
   return !w.paused && w.inflight < WINDOW_BYTES;
 }
 
-function post(msg: ReactorMessage, transfer: Transferable[] = []): void {
-  self.postMessage(msg, transfer);
+/** Output read in this round of the loop, not yet posted (one message a round). */
+let outFds: number[] = [];
+let outData: Uint8Array[] = [];
+
+function sendData(): void {
+  if (outFds.length === 0) return;
+  const msg: ReactorMessage = { op: "data", fds: outFds, data: outData };
+  self.postMessage(msg, outData.map((d) => d.buffer as ArrayBuffer));
+  outFds = [];
+  outData = [];
+}
+
+/** Posts a message, after the output read before it. */
+function post(msg: ReactorMessage): void {
+  sendData();
+  self.postMessage(msg);
 }
 
 self.onmessage = (e: MessageEvent<{ cmdFd: number }>) => {
@@ -151,8 +166,8 @@ function run(cmdFd: number): void {
         if (n > 0) {
           burst += n;
           w.inflight += n;
-          const chunk = readBuf.slice(0, n);
-          post({ op: "data", fd, data: chunk }, [chunk.buffer]);
+          outFds.push(fd);
+          outData.push(readBuf.slice(0, n));
           continue;
         }
         const err = n < 0 ? errno() : 0;
@@ -169,5 +184,6 @@ function run(cmdFd: number): void {
         post({ op: "end", fd });
       }
     }
+    sendData();
   }
 }

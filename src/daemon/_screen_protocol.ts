@@ -7,7 +7,8 @@
 /** Main thread -> worker. `sid` is a per-process screen number. */
 export type ToWorker =
   | { op: "open"; sid: number; cols: number; rows: number; scrollback: number }
-  | { op: "feed"; sid: number; seq: number; chunk: Uint8Array }
+  /** Several sessions' output at once; with `ack`, one `acks` answers once all of it is parsed. */
+  | { op: "feeds"; sids: number[]; seqs: number[]; chunks: Uint8Array[]; ack: boolean }
   | { op: "resize"; sid: number; cols: number; rows: number }
   | { op: "snapshot"; sid: number; req: number }
   | {
@@ -23,7 +24,8 @@ export type ToWorker =
 
 /** Worker -> main thread, in the order the worker handled things. */
 export type ToMain =
-  | { op: "ack"; sid: number; seq: number }
+  /** Every chunk of a `feeds` is parsed: the last seq of each screen in it. */
+  | { op: "acks"; sids: number[]; seqs: number[] }
   | { op: "snapshot"; req: number; data: string }
   | { op: "peek"; req: number; text: string }
   | { op: "error"; message: string };

@@ -4,8 +4,10 @@
  * the most CPU-hungry thing the daemon does). Messages are handled strictly
  * in order.
  *
- * Main -> worker: open, feed, resize, snapshot, peek, close.
- * Worker -> main: ack (a fed chunk is parsed), snapshot, peek, error.
+ * Main -> worker: open, feeds (output of one or more screens, batched),
+ * resize, snapshot, peek, close.
+ * Worker -> main: acks (a batch that asked for it is parsed), snapshot, peek,
+ * error.
  *
  * @module
  */
@@ -61,15 +63,12 @@ function handle(msg: ToWorker): void {
     collecting ??= setInterval(() => collector.check(), COLLECT_EVERY_MS);
     return;
   }
+  if (msg.op === "feeds") {
+    feeds(msg.sids, msg.seqs, msg.chunks, msg.ack);
+    return;
+  }
   const em = emulators.get(msg.sid);
   switch (msg.op) {
-    case "feed":
-      if (!em) {
-        post({ op: "ack", sid: msg.sid, seq: msg.seq });
-        return;
-      }
-      em.write(msg.chunk, () => post({ op: "ack", sid: msg.sid, seq: msg.seq }));
-      return;
     case "resize":
       em?.resize(msg.cols, msg.rows);
       return;
@@ -101,4 +100,24 @@ function handle(msg: ToWorker): void {
       }
       return;
   }
+}
+
+/** Writes a batch; with `ack`, one `acks` once every emulator in it has parsed its part. */
+function feeds(sids: number[], seqs: number[], chunks: Uint8Array[], ack: boolean): void {
+  if (!ack) {
+    sids.forEach((sid, i) => emulators.get(sid)?.write(chunks[i]!));
+    return;
+  }
+  const last = new Map<number, number>();
+  let waiting = sids.length;
+  const done = () => {
+    if (--waiting > 0) return;
+    post({ op: "acks", sids: [...last.keys()], seqs: [...last.values()] });
+  };
+  sids.forEach((sid, i) => {
+    last.set(sid, seqs[i]!);
+    const em = emulators.get(sid);
+    if (em) em.write(chunks[i]!, done);
+    else done();
+  });
 }

@@ -4,7 +4,9 @@
  * lines to the file, rotates it, and compresses archives in the background.
  *
  * - **Coalescing**: consecutive chunks of one direction become one line, up
- *   to {@linkcode MAX_ENTRY_BYTES} raw bytes or {@linkcode COALESCE_MS} ms.
+ *   to {@linkcode MAX_ENTRY_BYTES} raw bytes or {@linkcode COALESCE_MS} ms;
+ *   the first chunk after a quiet spell of that long is made a line at the
+ *   end of the event loop's turn (with whatever else came in that turn).
  * - **Bounded**: when more than `log.maxBufferBytes` wait for the disk, the
  *   writer holds back the session's output (the program blocks on its next
  *   write once the PTY fills) and says so in the daemon's log; reading
@@ -41,6 +43,8 @@ import { LOG_BUFFER_SHARE_MIN, LOG_BUFFER_TOTAL_BYTES, LOG_WRITE_BATCH_BYTES } f
 
 /** At most this many bytes go to the file in one write. */
 const BATCH_BYTES = LOG_WRITE_BATCH_BYTES;
+/** Batches up to this size are written synchronously (see `#run`). */
+const SYNC_WRITE_BYTES = 64 * 1024;
 /** Longest wait between retries after a failed write. */
 const MAX_BACKOFF_MS = 5000;
 
@@ -95,6 +99,10 @@ export class LogWriter {
   #pendingDir: "output" | "input" = "output";
   #pendingAt = "";
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** A seal at the end of this turn of the event loop is queued. */
+  #sealSoon = false;
+  /** When output was last made into a line (`performance.now()`). */
+  #sealedAt = -Infinity;
   // Whole lines waiting for the disk.
   #queue: Uint8Array[] = [];
   /** Timestamp of each queued line. */
@@ -248,10 +256,24 @@ export class LogWriter {
       if (this.#pendingSize === 0) {
         this.#pendingDir = direction;
         this.#pendingAt = now();
-        this.#timer ??= setTimeout(() => {
-          this.#timer = null;
-          this.#seal();
-        }, COALESCE_MS);
+        if (performance.now() - this.#sealedAt >= COALESCE_MS) {
+          // Output after a quiet spell (a line now and then): nothing to
+          // coalesce it with but what arrives in the same turn of the event
+          // loop, so it is written at the end of this turn, without a timer
+          // (and the wakeup it costs).
+          if (!this.#sealSoon) {
+            this.#sealSoon = true;
+            queueMicrotask(() => {
+              this.#sealSoon = false;
+              this.#seal();
+            });
+          }
+        } else {
+          this.#timer ??= setTimeout(() => {
+            this.#timer = null;
+            this.#seal();
+          }, COALESCE_MS);
+        }
       }
       this.#pending.push(piece);
       this.#pendingSize += piece.length;
@@ -271,6 +293,7 @@ export class LogWriter {
   /** Turns the line being coalesced into a queued line. */
   #seal(): void {
     if (this.#pendingSize === 0) return;
+    this.#sealedAt = performance.now();
     const parts = this.#pending;
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#pendingSize);
     const size = this.#pendingSize;
@@ -404,7 +427,14 @@ export class LogWriter {
         }
         const file = this.#file!;
         while (batch.done < batch.bytes.length) {
-          batch.done += await file.write(batch.bytes.subarray(batch.done));
+          const rest = batch.bytes.subarray(batch.done);
+          // A small batch goes to the page cache at once: an asynchronous
+          // write costs a round trip through a blocking thread (a dup of the
+          // descriptor, two thread wakeups) that is most of the cost of a
+          // line. Big batches (a flood) stay off the event loop.
+          batch.done += rest.length <= SYNC_WRITE_BYTES
+            ? file.writeSync(rest)
+            : await file.write(rest);
         }
         this.#size += batch.bytes.length;
         this.#hasEntries = true;

@@ -321,3 +321,31 @@ Deno.test("the daemon-wide log budget holds back the busiest sessions and lets t
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("output after a quiet spell is written at the end of the turn; a stream is coalesced", async () => {
+  const dir = await Deno.makeTempDir();
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await Promise.resolve();
+  };
+  try {
+    const w = writer(dir, {});
+    w.event("opened");
+    await w.flush(); // the file is open now
+    await new Promise((r) => setTimeout(r, 10)); // quiet for longer than the coalescing
+    w.output(enc("a"));
+    w.output(enc("b")); // same turn: same line
+    await turns(20); // no timer has run, only this turn's microtasks
+    assert.equal(w.buffered, 0);
+    // Right after a line: a stream, coalesced for a few ms (a timer).
+    w.output(enc("c"));
+    await turns(20);
+    assert.equal(w.buffered, 1);
+    w.output(enc("d"));
+    await w.close();
+    const data = (await fileLines(dir, `${ID}.jsonl`)).filter(isData);
+    assert.deepEqual(data.map((l) => new TextDecoder().decode(decodeData(l))), ["ab", "cd"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -183,3 +183,19 @@ Deno.test("pty: with cgroups to join, the shell writes its pid there first, or f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pty: several PTYs printing at once each get exactly their own output", async () => {
+  const ptys = Array.from({ length: 6 }, () => Pty.open(80, 24));
+  const outs = ptys.map((p) => collect(p));
+  const children = ptys.map((p, k) =>
+    spawn(p, `stty raw -echo; i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo "p${k} $i"; done`)
+  );
+  for (const c of children) await c.status;
+  for (const p of ptys) p.releaseSlave();
+  const texts = await Promise.all(outs);
+  for (const p of ptys) await p.close();
+  texts.forEach((text, k) => {
+    const want = Array.from({ length: 300 }, (_, i) => `p${k} ${i + 1}`).join("\n") + "\n";
+    assert.equal(text, want);
+  });
+});

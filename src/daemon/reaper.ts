@@ -20,7 +20,8 @@
  *
  * One scan of `/proc` serves every session being stopped at that moment
  * ({@linkcode nextScan}): stopping a hundred sessions costs one scan every
- * {@linkcode SCAN_MS} ms, not one per session. Environments are read once
+ * {@linkcode SCAN_MS} ms, not one per session — and less often while the
+ * processes hold on ({@linkcode SCAN_MAX_MS}). Environments are read once
  * per process (keyed by pid and start time).
  *
  * On macOS (no `/proc`) only the process group is signalled.
@@ -34,6 +35,13 @@ import { groupAlive, IS_MAC, pageSize, processEnv, procStat } from "./_platform.
 export const SESSION_ENV = "CLAUDE_SESSIONS_ID";
 /** How often the shared scan runs while something is being stopped. */
 export const SCAN_MS = 25;
+/**
+ * While a session's processes hold on after a signal, its scans back off:
+ * {@linkcode SCAN_MS}, doubling up to this; in between, the processes it
+ * knows of are checked every {@linkcode SCAN_MS} (one `/proc` file each), and
+ * one of them going (or the leader exiting) brings the next scan at once.
+ */
+export const SCAN_MAX_MS = 200;
 
 /** One process, from `/proc/<pid>/stat`. */
 export interface Proc {
@@ -271,22 +279,50 @@ export async function terminate(
     const deadline = Date.now() + (sig === "SIGKILL" ? Math.max(graceMs, 2000) : graceMs);
     if (!leaderDone && t.sid !== null) signal(-t.sid, sig);
     const sent = new Set<number>();
+    let every = SCAN_MS;
     while (true) {
       if (IS_MAC) {
         if (leaderDone && (t.sid === null || !groupAlive(t.sid))) return signalled.size;
         await new Promise((r) => setTimeout(r, SCAN_MS));
       } else {
-        const now = members(await nextScan(), t);
+        const scan = await nextScan();
+        const now = members(scan, t);
         if (leaderDone && now.length === 0) return signalled.size;
+        let fresh = false;
         for (const pid of now) {
           if (sent.has(pid)) continue;
           sent.add(pid);
           signalled.add(pid);
           signal(pid, sig);
+          fresh = true;
         }
+        if (Date.now() >= deadline) break;
+        // Newly signalled processes are likely to go soon: look again soon.
+        every = fresh ? SCAN_MS : Math.min(every * 2, SCAN_MAX_MS);
+        const wasDone = leaderDone;
+        await watchUntil(
+          now.map((pid) => scan.procs.get(pid)!),
+          Math.min(Date.now() + every - SCAN_MS, deadline),
+          () => leaderDone !== wasDone,
+        );
       }
       if (Date.now() >= deadline) break;
     }
   }
   return signalled.size;
+}
+
+/**
+ * Waits until `until` (ms since the epoch), checking every
+ * {@linkcode SCAN_MS} whether one of `known` is gone (or its pid reused) or
+ * `changed()`; returns as soon as one is.
+ */
+async function watchUntil(known: Proc[], until: number, changed: () => boolean): Promise<void> {
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, Math.min(SCAN_MS, until - Date.now())));
+    if (changed()) return;
+    for (const p of known) {
+      if (readProc(p.pid)?.start !== p.start) return;
+    }
+  }
 }

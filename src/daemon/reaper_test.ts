@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { members, SCAN_MS, scanCount, scanNow, terminate } from "./reaper.ts";
+import { members, SCAN_MAX_MS, SCAN_MS, scanCount, scanNow, terminate } from "./reaper.ts";
 
 const linux = Deno.build.os === "linux";
 
@@ -90,5 +90,33 @@ Deno.test({
         k.status.then(() => {}),
       );
     }
+  },
+});
+
+Deno.test({
+  name: "processes that hold on after a signal are scanned for less and less often",
+  ignore: !linux,
+  fn: async () => {
+    const id = "REAPTEST-BACKOFF";
+    const k = spawn(id, `trap '' HUP TERM; sleep 1000 & wait; wait`);
+    const deadline = Date.now() + 10_000;
+    while (members(scanNow(), { id, sid: null, cgroup: null }).length < 2) {
+      assert.ok(Date.now() < deadline, "the stand-in started");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const before = scanCount();
+    const t0 = Date.now();
+    // SIGHUP and SIGTERM are ignored: 2 × 800 ms of waiting, then SIGKILL.
+    const n = await terminate({ id, sid: null, cgroup: null }, 800, k.status.then(() => {}));
+    const elapsed = Date.now() - t0;
+    const scans = scanCount() - before;
+    assert.equal(n, 2);
+    assert.deepEqual(members(scanNow(), { id, sid: null, cgroup: null }), []);
+    assert.ok(elapsed >= 1600, `${elapsed} ms: both graces were waited`);
+    // A scan every SCAN_MS would be ~64 here; backing off to SCAN_MAX_MS, about 8 a phase.
+    assert.ok(
+      scans <= elapsed / SCAN_MAX_MS + 16,
+      `${scans} scans in ${elapsed} ms (every ${SCAN_MS} ms would be ${elapsed / SCAN_MS})`,
+    );
   },
 });

@@ -40,6 +40,37 @@ export interface PeekOptions {
 
 type Waiter = (msg: ToMain) => void;
 
+/**
+ * Output fed to screens is sent to the worker in batches (all screens
+ * together): with the next output once the batch is {@linkcode FEED_DELAY_MS}
+ * old, or after {@linkcode FEED_LATEST_MS} if no more comes, or at once when
+ * it reaches {@linkcode FEED_BATCH_BYTES}, or before any other message (so a
+ * peek or a snapshot sees everything fed before it). Sessions printing a line
+ * now and then cost the worker a wakeup per batch, not per line, and the
+ * main thread no timer per line; a flood goes out chunk by chunk as before.
+ */
+export const FEED_DELAY_MS = 100;
+/** A batch no more output follows is sent after this long. */
+export const FEED_LATEST_MS = 250;
+/** A batch of fed output this big is sent at once. */
+export const FEED_BATCH_BYTES = 16 * 1024;
+/**
+ * The worker says what it has parsed only when asked: for a batch that leaves
+ * a screen with this much output unacknowledged (or {@linkcode ACK_CHUNKS}
+ * chunks), for a throttled screen, and before a request. So what the main
+ * thread keeps for a screen stays bounded while a session printing a little
+ * costs no answer at all.
+ */
+export const ACK_BYTES = 16 * 1024;
+/** See {@linkcode ACK_BYTES}. */
+export const ACK_CHUNKS = 64;
+
+let batchesSent = 0;
+/** @internal batches of fed output sent to the worker so far (for tests). */
+export function feedBatchesSent(): number {
+  return batchesSent;
+}
+
 /** The worker shared by every screen of this process, started on first use. */
 class ScreenWorker {
   static #shared: ScreenWorker | null = null;
@@ -49,6 +80,16 @@ class ScreenWorker {
   #nextReq = 1;
   #nextSid = 1;
   #dead: string | null = null;
+  /** Fed output not yet sent (see {@linkcode FEED_DELAY_MS}). */
+  #batch: { sids: number[]; seqs: number[]; chunks: Uint8Array<ArrayBuffer>[] } = {
+    sids: [],
+    seqs: [],
+    chunks: [],
+  };
+  #batchBytes = 0;
+  #batchTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the first chunk of the batch was queued (`performance.now()`). */
+  #batchSince = 0;
 
   private constructor() {
     this.#worker = new Worker(
@@ -82,7 +123,38 @@ class ScreenWorker {
 
   post(msg: ToWorker, transfer: Transferable[] = []): void {
     if (this.#dead) return;
+    this.#sendBatch(true);
     this.#worker.postMessage(msg, transfer);
+  }
+
+  /** Queues output for screen `sid` (the chunk is the worker's from now on). */
+  feed(sid: number, seq: number, chunk: Uint8Array<ArrayBuffer>): void {
+    if (this.#dead) return;
+    const b = this.#batch;
+    b.sids.push(sid);
+    b.seqs.push(seq);
+    b.chunks.push(chunk);
+    this.#batchBytes += chunk.length;
+    const now = performance.now();
+    if (b.sids.length === 1) this.#batchSince = now;
+    if (this.#batchBytes >= FEED_BATCH_BYTES || now - this.#batchSince >= FEED_DELAY_MS) {
+      this.#sendBatch();
+    } else this.#batchTimer ??= setTimeout(() => this.#sendBatch(), FEED_LATEST_MS);
+  }
+
+  /** Sends the batch; the worker answers if `ack` or a screen in it needs an answer. */
+  #sendBatch(ack = false): void {
+    if (this.#batchTimer !== null) clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
+    const b = this.#batch;
+    if (b.sids.length === 0) return;
+    this.#batch = { sids: [], seqs: [], chunks: [] };
+    this.#batchBytes = 0;
+    if (this.#dead) return;
+    batchesSent++;
+    ack ||= b.sids.some((sid) => this.#screens.get(sid)?.wantsAck ?? false);
+    const msg: ToWorker = { op: "feeds", ...b, ack };
+    this.#worker.postMessage(msg, b.chunks.map((c) => c.buffer as ArrayBuffer));
   }
 
   /** Sends a request and resolves with the worker's answer. */
@@ -99,8 +171,8 @@ class ScreenWorker {
   }
 
   #receive(msg: ToMain): void {
-    if (msg.op === "ack") {
-      this.#screens.get(msg.sid)?.acked(msg.seq);
+    if (msg.op === "acks") {
+      msg.sids.forEach((sid, i) => this.#screens.get(sid)?.acked(msg.seqs[i]!));
     } else if (msg.op === "error") {
       console.error(`${new Date().toISOString()} screen worker: ${msg.message}`);
     } else {
@@ -112,6 +184,7 @@ class ScreenWorker {
 
   #fail(why: string): void {
     this.#dead = why;
+    this.#sendBatch();
     console.error(`${new Date().toISOString()} ${why}`);
     for (const w of this.#waiters.values()) w({ op: "error", message: why });
     this.#waiters.clear();
@@ -154,9 +227,15 @@ export class Screen {
     worker.post({ op: "open", sid, cols, rows, scrollback });
   }
 
-  /** Bytes fed and not yet parsed. */
+  /** Bytes fed and not yet known to be parsed (the worker says so only now and then). */
   get pendingBytes(): number {
     return this.#pendingBytes;
+  }
+
+  /** @internal whether the worker should say what it parsed (see {@linkcode ACK_BYTES}) */
+  get wantsAck(): boolean {
+    return this.#throttled || this.#pendingBytes >= ACK_BYTES ||
+      this.#unacked.length >= ACK_CHUNKS;
   }
 
   /** Whether the program enabled bracketed paste. */
@@ -176,8 +255,7 @@ export class Screen {
     const seq = ++this.#seq;
     this.#unacked.push({ seq, chunk });
     this.#pendingBytes += chunk.length;
-    const copy = chunk.slice();
-    this.#worker.post({ op: "feed", sid: this.#sid, seq, chunk: copy }, [copy.buffer]);
+    this.#worker.feed(this.#sid, seq, chunk.slice());
     if (!this.#throttled && this.#pendingBytes > Screen.HIGH_WATER) {
       this.#throttled = true;
       this.#onThrottle(true);
