@@ -599,18 +599,7 @@ export class FakeDaemon {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#listener.close();
-    } catch { /* closed */ }
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    // Deno unlinks the socket's path only once the pending accept is over:
-    // until then a daemon started on the same path could lose its socket.
-    await this.#accepting;
-    await Deno.remove(this.socket).catch(() => {});
+    await closeUnixServer(this.#listener, this.#conns, this.#accepting, this.socket);
     this.#stop();
   }
 
@@ -673,4 +662,28 @@ export class FakeDaemon {
     } catch { /* connection closed */ }
     this.#conns.delete(conn);
   }
+}
+
+/**
+ * Stops a test's unix-socket server: the listener, every connection, then
+ * its socket file. Deno unlinks the socket's path only once the pending
+ * accept is over: until then a server started on the same path could lose
+ * its socket, so this waits for the accept loop (`accepting`) first.
+ */
+export async function closeUnixServer(
+  listener: Deno.Listener,
+  conns: Iterable<Deno.Conn>,
+  accepting: Promise<void>,
+  socket: string,
+): Promise<void> {
+  try {
+    listener.close();
+  } catch { /* closed */ }
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+  await accepting;
+  await Deno.remove(socket).catch(() => {});
 }

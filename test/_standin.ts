@@ -22,6 +22,7 @@ import {
   type UsagePush,
 } from "../src/protocol.ts";
 import { within } from "../src/async.ts";
+import { closeUnixServer } from "./_harness.ts";
 import { testRecord } from "../src/_test_record.ts";
 
 /** A request the stand-in received. */
@@ -151,18 +152,7 @@ export class StandInDaemon {
 
   /** Stops listening and closes every connection. */
   async close(): Promise<void> {
-    try {
-      this.#listener.close();
-    } catch { /* closed */ }
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    // Deno unlinks the socket's path only once the pending accept is over:
-    // until then a stand-in started on the same path could lose its socket.
-    await this.#accepting;
-    await Deno.remove(this.socket).catch(() => {});
+    await closeUnixServer(this.#listener, this.#conns, this.#accepting, this.socket);
   }
 
   async #send(conn: Deno.UnixConn, msg: unknown): Promise<void> {
