@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { RawClient, TestHome } from "../test/_harness.ts";
 import { report, RssSampler, scaled, stressOpts } from "./_stress.ts";
 import { MEMORY } from "../src/daemon/limits.ts";
+import { BINARY_FRAME_MARK, encodeBinaryFrame } from "../src/protocol.ts";
 
 const LINES = scaled(50_000, 500);
 const CONNECTIONS = 8;
@@ -46,14 +47,22 @@ const TYPES = [
 function line(r: (n: number) => number, i: number): { bytes: Uint8Array; reply: boolean } {
   const enc = new TextEncoder();
   const k = r(100);
+  if (k < 3) {
+    // A well-formed binary frame of any kind, for an attachment that does not
+    // exist: ignored (and logged), no reply.
+    const data = new Uint8Array(r(400));
+    for (let j = 0; j < data.length; j++) data[j] = r(256);
+    return { bytes: encodeBinaryFrame(r(256), r(1000), data), reply: false };
+  }
   if (k < 25) {
-    // Random bytes (no newline inside).
+    // Random bytes (no newline inside), not starting a binary frame (a
+    // leading NUL byte is a frame header: see the case above).
     const b = new Uint8Array(1 + r(400));
     for (let j = 0; j < b.length; j++) {
       const v = r(256);
       b[j] = v === 10 ? 32 : v;
     }
-    if (b[0] === 10) b[0] = 32;
+    if (b[0] === 10 || b[0] === BINARY_FRAME_MARK) b[0] = 32;
     const blank = new TextDecoder().decode(b).trim() === "";
     return { bytes: concat(b, enc.encode("\n")), reply: !blank };
   }
