@@ -171,6 +171,15 @@ function cgroupMount(): string | null {
   return cgroupRoot;
 }
 
+/** The daemon's own cgroup, read again once a second at most (`ls` asks it per session). */
+let own: { path: string | null; at: number } | null = null;
+
+function ownCgroup(): string | null {
+  const now = Date.now();
+  if (!own || now - own.at >= 1000) own = { path: cgroupPath(Deno.pid), at: now };
+  return own.path;
+}
+
 /** A process's v2 cgroup (path relative to the hierarchy), or null. */
 function cgroupPath(pid: number): string | null {
   try {
@@ -191,7 +200,7 @@ export function sessionCgroup(leader: number): string | null {
   if (IS_MAC) return null;
   const mount = cgroupMount();
   const theirs = cgroupPath(leader);
-  if (!mount || theirs === null || theirs === "/" || theirs === cgroupPath(Deno.pid)) return null;
+  if (!mount || theirs === null || theirs === "/" || theirs === ownCgroup()) return null;
   return `${mount}${theirs}`;
 }
 
@@ -215,12 +224,9 @@ export function members(scan: Scan, t: Target): number[] {
     found.add(pid);
     for (const c of scan.children.get(pid) ?? []) add(c);
   };
-  for (const p of scan.procs.values()) {
-    const bySid = t.sid !== null && (p.session === t.sid || p.pgrp === t.sid);
-    if (bySid || (t.id !== null && sessionIdOf(p) === t.id)) {
-      add(p.pid);
-    }
-  }
+  const index = indexOf(scan);
+  if (t.sid !== null) { for (const pid of index.bySid.get(t.sid) ?? []) add(pid); }
+  if (t.id !== null) { for (const pid of index.byId.get(t.id) ?? []) add(pid); }
   if (t.cgroup !== null) {
     const pids = cgroupPids(t.cgroup);
     // Only a cgroup of this session alone: never one shared with another's processes.
@@ -233,6 +239,37 @@ export function members(scan: Scan, t: Target): number[] {
   }
   for (const pid of protectedPids(scan)) found.delete(pid);
   return [...found];
+}
+
+/** A scan's processes by terminal session or process group, and by session id. */
+interface ScanIndex {
+  bySid: Map<number, number[]>;
+  byId: Map<string, number[]>;
+}
+
+const indexes = new WeakMap<Scan, ScanIndex>();
+
+/**
+ * The index of `scan`, built on first use: one pass over its processes
+ * serves every session asked about (usage of 100 sessions, a shutdown).
+ */
+function indexOf(scan: Scan): ScanIndex {
+  let index = indexes.get(scan);
+  if (index) return index;
+  index = { bySid: new Map(), byId: new Map() };
+  const push = <K>(map: Map<K, number[]>, key: K, pid: number) => {
+    const list = map.get(key);
+    if (list) list.push(pid);
+    else map.set(key, [pid]);
+  };
+  for (const p of scan.procs.values()) {
+    push(index.bySid, p.session, p.pid);
+    if (p.pgrp !== p.session) push(index.bySid, p.pgrp, p.pid);
+    const id = sessionIdOf(p);
+    if (id !== null) push(index.byId, id, p.pid);
+  }
+  indexes.set(scan, index);
+  return index;
 }
 
 /** The daemon, its ancestors and init: never signalled. */
