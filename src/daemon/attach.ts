@@ -41,6 +41,8 @@ import { ATTACH_LAG_BYTES } from "./limits.ts";
 export const LAG_BYTES = ATTACH_LAG_BYTES;
 /** How long a lagging client may go without reading anything before it is dropped. */
 export const STALL_MS = 10_000;
+/** How long a client that lagged waits for the final screen before it is told the exit. */
+export const FINAL_SCREEN_MS = 5_000;
 
 /** One client attached to one session. */
 export class Attachment {
@@ -294,8 +296,15 @@ export class Attachments {
       }
       void (async () => {
         if (!await att.caughtUp()) return;
-        const data = await session.finalRedraw;
-        if (data) {
+        // The screen answers once it has parsed the run's output; the exit is
+        // told all the same should it not (a screen that failed).
+        const data = await within(session.finalRedraw ?? Promise.resolve(null), FINAL_SCREEN_MS);
+        if (data === TIMED_OUT) {
+          console.error(
+            `${new Date().toISOString()} session ${session.id}: no final screen within ` +
+              `${FINAL_SCREEN_MS} ms for a client that lagged; told the exit without it`,
+          );
+        } else if (data) {
           const rec = session.record;
           att.conn.send({ type: "screen", sub: att.sub, data, cols: rec.cols, rows: rec.rows });
         }
