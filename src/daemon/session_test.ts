@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Session, type SessionHost } from "./session.ts";
 import type { SessionEvent, SessionRecord } from "../protocol.ts";
 import { testRecord } from "../_test_record.ts";
+import { TIMED_OUT, within } from "../async.ts";
 
 function setup(over: Partial<SessionRecord> = {}) {
   const events: SessionEvent[] = [];
@@ -49,4 +50,57 @@ Deno.test("observe: details of a permission wait arriving later are told as `upd
   // A status change is told once, as `status` (its record tells the rest).
   s.observe({ source: "hook", at: Date.now(), status: "running", event: "PostToolUse" });
   assert.deepEqual(events.map((e) => e.event), ["updated", "status"]);
+});
+
+Deno.test({
+  name: "hibernation: the last screen is kept before anyone hears the session is hibernated",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const events: SessionEvent[] = [];
+    let keptAt = 0;
+    const host: SessionHost = {
+      save: () => {},
+      emit: (ev) => events.push(ev),
+      graceSeconds: () => 1,
+      scrollback: () => 100,
+      log: () => {},
+      settle: () => Promise.resolve(),
+      // A slow disk: the write ends well after the program did.
+      keepScreen: async (_id, screen) => {
+        assert.match(screen.plain.join("\n"), /about to hibernate/);
+        await new Promise((r) => setTimeout(r, 300));
+        keptAt = performance.now();
+      },
+    };
+    const rec = testRecord({
+      statusSince: new Date().toISOString(),
+      runs: [],
+      status: "starting",
+      cwd: Deno.cwd(),
+      cols: 80,
+      rows: 24,
+    } as Partial<SessionRecord>);
+    const s = new Session(rec, host);
+    const seen = new Promise<void>((resolve) => {
+      const off = s.onOutput((chunk) => {
+        if (new TextDecoder().decode(chunk).includes("about to hibernate")) {
+          off();
+          resolve();
+        }
+      });
+    });
+    s.start({
+      command: "/bin/sh",
+      args: ["-c", "echo about to hibernate; exec sleep 30"],
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    const r = await within(seen, 10_000);
+    assert.notEqual(r, TIMED_OUT, "the program's output did not come");
+    await within(s.kill("hibernated"), 10_000);
+    const told = events.find((e) => e.event === "exited");
+    assert.ok(told, "the end was told");
+    assert.equal(told.status, "hibernated");
+    assert.ok(keptAt > 0, "said hibernated before its last screen was kept");
+  },
 });
