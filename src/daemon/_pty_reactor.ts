@@ -73,6 +73,14 @@ export class PtyReactor {
     this.#command(CMD.RESUME, fd);
   }
 
+  /**
+   * Whether a master is watched (an attached client, recent input): read at
+   * once, not once a quiet tick (see the worker).
+   */
+  live(fd: number, on: boolean): void {
+    this.#command(CMD.LIVE, fd, false, on ? 1 : 0);
+  }
+
   /** Asks to be told when a full master accepts writes again. */
   wantWrite(fd: number): void {
     this.#command(CMD.WANT_WRITE, fd);

@@ -18,6 +18,8 @@ export const CMD = {
   WANT_WRITE: 5,
   /** The main thread has handled `argument` more bytes of the fd's output. */
   ACK: 6,
+  /** Argument 1: the fd is watched (read at once); 0: it is not (read once a quiet tick while it trickles). */
+  LIVE: 7,
   STOP: 9,
 } as const;
 

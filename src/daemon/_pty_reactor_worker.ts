@@ -14,6 +14,13 @@
  * thread catches up, so the program blocks instead of memory growing. The loop never yields to this worker's event loop:
  * it needs none (output leaves by postMessage, which does not wait).
  *
+ * Quiet ticks: a PTY nobody watches (not `LIVE`) whose output only trickles
+ * (under `PTY_BUSY_BYTES` a `PTY_BUSY_WINDOW_MS`) is not polled for
+ * `PTY_QUIET_TICK_MS` after it was read, and every such PTY rests until the
+ * same moment: ten agents printing a line each every 100 ms wake this thread
+ * (and the main thread) a few times a tick instead of once a line. Output
+ * waits in the kernel meanwhile; a flood or a watched PTY is read at once.
+ *
  * Worker -> main: `data` (what one round of the loop read from every PTY, in
  * chunks of ≤ 64 KiB, one message transferring them all), `end` (EOF, EIO or hang-up
  * with nothing left), `writable` (POLLOUT after WANT_WRITE), `removed`.
@@ -26,6 +33,7 @@
 
 import { C, errno, libc, POLL } from "./_platform.ts";
 import { CMD, CMD_BYTES, type ReactorMessage, WINDOW_BYTES } from "./_pty_reactor_protocol.ts";
+import { PTY_BUSY_BYTES, PTY_BUSY_WINDOW_MS, PTY_QUIET_TICK_MS } from "./limits.ts";
 
 const CHUNK = 64 * 1024;
 /** Bytes read from one PTY per round, so that one busy session cannot starve the others. */
@@ -38,6 +46,32 @@ interface Watched {
   inflight: number;
   /** Hung up while not being read: not polled again until it is (poll would keep saying so). */
   hup: boolean;
+  /** Watched (an attached client, recent input): read at once. */
+  live: boolean;
+  /** Printing at least PTY_BUSY_BYTES a window: read at once. */
+  busy: boolean;
+  /** Bytes read in the current busy window, and when it began. */
+  winBytes: number;
+  winStart: number;
+}
+
+/** Whether a PTY waits for the quiet tick (only trickling output, nobody watching). */
+function quiet(w: Watched): boolean {
+  return !w.live && !w.busy;
+}
+
+/** Counts output towards the PTY's busy window; says whether it is busy now. */
+function measure(w: Watched, n: number, now: number): void {
+  w.winBytes += n;
+  if (w.winBytes >= PTY_BUSY_BYTES) {
+    w.busy = true;
+  } else if (now - w.winStart >= PTY_BUSY_WINDOW_MS) {
+    w.busy = false;
+  } else return;
+  if (now - w.winStart >= PTY_BUSY_WINDOW_MS) {
+    w.winBytes = 0;
+    w.winStart = now;
+  }
 }
 
 /** Whether a PTY's output is wanted now. */
@@ -82,22 +116,34 @@ function run(cmdFd: number): void {
   const readBuf = new Uint8Array(CHUNK);
   let pollBuf = new Uint8Array(8 * 64);
   let running = true;
+  /** Until when quiet PTYs rest (performance.now()); 0: they are polled. */
+  let restUntil = 0;
 
   while (running) {
+    let now = performance.now();
+    if (restUntil !== 0 && now >= restUntil) restUntil = 0;
+    let resting = false; // a quiet PTY left out of this poll
     const order = [cmdFd];
-    for (const [fd, w] of fds) if (reading(w) || (w.wantWrite && !w.hup)) order.push(fd);
+    const wanted: number[] = [POLL.IN];
+    for (const [fd, w] of fds) {
+      let events = w.wantWrite && !w.hup ? POLL.OUT : 0;
+      if (reading(w)) {
+        if (restUntil !== 0 && quiet(w)) resting = true;
+        else events |= POLL.IN;
+      }
+      if (events === 0) continue;
+      order.push(fd);
+      wanted.push(events);
+    }
     if (pollBuf.length < order.length * 8) pollBuf = new Uint8Array(order.length * 16);
     const view = new DataView(pollBuf.buffer);
     order.forEach((fd, i) => {
-      const w = fds.get(fd);
-      const events = i === 0
-        ? POLL.IN
-        : (reading(w!) ? POLL.IN : 0) | (w!.wantWrite ? POLL.OUT : 0);
       view.setInt32(i * 8, fd, true);
-      view.setInt16(i * 8 + 4, events, true);
+      view.setInt16(i * 8 + 4, wanted[i]!, true);
       view.setInt16(i * 8 + 6, 0, true);
     });
-    const r = s.pollSync(pollBuf, BigInt(order.length), -1);
+    const timeout = resting ? Math.max(1, Math.ceil(restUntil - now)) : -1;
+    const r = s.pollSync(pollBuf, BigInt(order.length), timeout);
     if (r < 0) {
       if (errno() === C.EINTR) continue;
       throw new Error(`poll failed (errno ${errno()})`);
@@ -116,7 +162,16 @@ function run(cmdFd: number): void {
           const op = cmdBuf[at]!;
           const fd = cmdView.getInt32(at + 1, true);
           if (op === CMD.ADD) {
-            fds.set(fd, { paused: false, wantWrite: false, inflight: 0, hup: false });
+            fds.set(fd, {
+              paused: false,
+              wantWrite: false,
+              inflight: 0,
+              hup: false,
+              live: false,
+              busy: false,
+              winBytes: 0,
+              winStart: performance.now(),
+            });
           } else if (op === CMD.ACK) {
             const w = fds.get(fd);
             if (w) {
@@ -135,6 +190,9 @@ function run(cmdFd: number): void {
               w.paused = false;
               if (reading(w)) w.hup = false;
             }
+          } else if (op === CMD.LIVE) {
+            const w = fds.get(fd);
+            if (w) w.live = cmdView.getInt32(at + 5, true) !== 0;
           } else if (op === CMD.WANT_WRITE) {
             const w = fds.get(fd);
             if (w) w.wantWrite = true;
@@ -145,6 +203,8 @@ function run(cmdFd: number): void {
       if (!running) break;
     }
 
+    now = performance.now();
+    let readQuiet = false; // a quiet PTY was read: they all rest a tick
     for (let i = 1; i < order.length; i++) {
       const fd = order[i]!;
       const revents = view.getInt16(i * 8 + 6, true);
@@ -182,8 +242,12 @@ function run(cmdFd: number): void {
       if (ended) {
         fds.delete(fd);
         post({ op: "end", fd });
+        continue;
       }
+      measure(w, burst, now);
+      if (burst > 0 && quiet(w)) readQuiet = true;
     }
+    if (readQuiet && restUntil === 0) restUntil = now + PTY_QUIET_TICK_MS;
     sendData();
   }
 }

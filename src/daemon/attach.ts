@@ -331,6 +331,11 @@ export class Attachments {
         if (att.live) att.sendOutput(chunk, encoded);
       }
     });
-    this.#listeners.set(session.id, off);
+    // Watched: its output is read as it comes, not once a quiet tick.
+    const unwatch = session.watch();
+    this.#listeners.set(session.id, () => {
+      off();
+      unwatch();
+    });
   }
 }

@@ -42,6 +42,21 @@ const MiB = 1024 * KiB;
 export const PTY_READ_AHEAD_BYTES = 256 * KiB;
 
 /**
+ * How late output of a session nobody watches may be read while it only
+ * trickles: such PTYs are read together once a tick instead of once a line
+ * (the daemon wakes once for many sessions' lines). A session with an
+ * attached client, one sent input within `PTY_LIVE_MS`, or one printing at
+ * least `PTY_BUSY_BYTES` a `PTY_BUSY_WINDOW_MS` is read at once.
+ */
+export const PTY_QUIET_TICK_MS = 50;
+/** How long input to a session makes it read at once (its echo, `send`'s confirmation). */
+export const PTY_LIVE_MS = 2000;
+/** Output rate (bytes per window) above which a PTY is read at once (a flood). */
+export const PTY_BUSY_BYTES = 16 * KiB;
+/** The window of {@linkcode PTY_BUSY_BYTES}. */
+export const PTY_BUSY_WINDOW_MS = 100;
+
+/**
  * Output fed to a session's screen model and not yet parsed, above which
  * reading the session's PTY pauses (back-pressure on the program) …
  */

@@ -18,6 +18,7 @@
 import * as fs from "node:fs";
 import { C, errno, libc, setWindowSize } from "./_platform.ts";
 import { PtyReactor } from "./_pty_reactor.ts";
+import { PTY_LIVE_MS } from "./limits.ts";
 
 /** Callbacks of a running reader. */
 export interface PtyReader {
@@ -44,6 +45,12 @@ export class Pty {
   #waitingWritable = false;
   #cols: number;
   #rows: number;
+  /** Watched by a client (`watched`), or sent input until `#inputLiveUntil`. */
+  #watched = false;
+  #inputLiveUntil = 0;
+  #liveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What the reactor was last told. */
+  #live = false;
 
   private constructor(fd: number, path: string, slaveFd: number, cols: number, rows: number) {
     this.fd = fd;
@@ -102,6 +109,33 @@ export class Pty {
       },
     });
     if (this.#paused) this.#reactor.pause(this.fd);
+    this.#updateLive();
+  }
+
+  /**
+   * Whether someone watches the output as it comes (an attached client): the
+   * reactor then reads it at once instead of once a quiet tick while it
+   * trickles. Input written makes it so for `PTY_LIVE_MS` too.
+   */
+  set watched(on: boolean) {
+    this.#watched = on;
+    this.#updateLive();
+  }
+
+  #updateLive(): void {
+    const now = Date.now();
+    const live = !this.#closed && (this.#watched || now < this.#inputLiveUntil);
+    if (live !== this.#live && this.#reactor) {
+      this.#live = live;
+      this.#reactor.live(this.fd, live);
+    }
+    if (live && !this.#watched && this.#liveTimer === undefined) {
+      this.#liveTimer = setTimeout(() => {
+        this.#liveTimer = undefined;
+        this.#updateLive();
+      }, Math.max(1, this.#inputLiveUntil - now));
+      Deno.unrefTimer(this.#liveTimer);
+    }
   }
 
   /**
@@ -129,6 +163,8 @@ export class Pty {
   /** Queues bytes for the program. Never blocks. */
   write(data: Uint8Array): void {
     if (this.#closed || data.length === 0) return;
+    this.#inputLiveUntil = Date.now() + PTY_LIVE_MS;
+    if (!this.#live) this.#updateLive();
     this.#queue.push(data);
     this.#queued += data.length;
     if (!this.#waitingWritable) this.#flush();
@@ -148,6 +184,8 @@ export class Pty {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#liveTimer);
+    this.#liveTimer = undefined;
     // The reactor must let go of the fd before it is closed (its number
     // could be reused at once).
     await this.#reactor?.remove(this.fd);

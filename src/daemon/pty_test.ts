@@ -2,6 +2,10 @@ import assert from "node:assert/strict";
 import { Pty } from "./pty.ts";
 import { ptyLaunchArgv } from "./_platform.ts";
 import { WINDOW_BYTES } from "./_pty_reactor_protocol.ts";
+import { PTY_QUIET_TICK_MS } from "./limits.ts";
+import { deferred, TIMED_OUT, within } from "../async.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
 
 function spawn(pty: Pty, script: string): Deno.ChildProcess {
   const argv = ptyLaunchArgv(pty.path, "/bin/sh", ["-c", script]);
@@ -198,4 +202,85 @@ Deno.test("pty: several PTYs printing at once each get exactly their own output"
     const want = Array.from({ length: 300 }, (_, i) => `p${k} ${i + 1}`).join("\n") + "\n";
     assert.equal(text, want);
   });
+});
+
+/** Reads until EOF, counting the chunks handed over and the time from the first to the last. */
+async function reads(
+  pty: Pty,
+  script: string,
+  before?: () => void,
+): Promise<{ text: string; chunks: number; ms: number; pauses: number }> {
+  const dec = new TextDecoder();
+  let text = "";
+  let chunks = 0;
+  let pauses = 0; // gaps of most of a tick between two reads
+  let first = 0;
+  let last = 0;
+  const end = deferred();
+  pty.startReading({
+    onData: (c) => {
+      chunks++;
+      const now = performance.now();
+      if (chunks > 1 && now - last >= PTY_QUIET_TICK_MS * 0.8) pauses++;
+      last = now;
+      if (chunks === 1) first = last;
+      text += dec.decode(c, { stream: true });
+    },
+    onEnd: () => end.resolve(),
+  });
+  before?.();
+  const child = spawn(pty, script);
+  const done = await within(
+    (async () => {
+      await child.status;
+      pty.releaseSlave();
+      await end.promise;
+    })(),
+    30_000,
+  );
+  await pty.close();
+  assert.notEqual(done, TIMED_OUT, "the program's output did not end within 30 s");
+  return { text, chunks, ms: last - first, pauses };
+}
+
+/** Most chunks a PTY read once a quiet tick can give over `ms` (with slack for the edges). */
+const tickBound = (ms: number) => Math.floor(ms / PTY_QUIET_TICK_MS) + 3;
+
+const TRICKLE =
+  "stty -echo; i=0; while [ $i -lt 60 ]; do echo line$i; sleep 0.01; i=$((i+1)); done";
+const TRICKLED = Array.from({ length: 60 }, (_, i) => `line${i}\r\n`).join("");
+
+Deno.test("pty: output that trickles while nobody watches is read once a quiet tick, all of it", async () => {
+  const r = await reads(Pty.open(80, 24), TRICKLE);
+  assert.equal(r.text, TRICKLED);
+  assert.ok(
+    r.chunks <= tickBound(r.ms),
+    `${r.chunks} reads in ${r.ms.toFixed(0)} ms: more than one a ${PTY_QUIET_TICK_MS} ms tick`,
+  );
+});
+
+Deno.test("pty: watched, or just sent input, trickling output is read as it comes", async () => {
+  const watched = Pty.open(80, 24);
+  const r = await reads(watched, TRICKLE, () => (watched.watched = true));
+  assert.equal(r.text, TRICKLED);
+  assert.ok(
+    r.chunks > tickBound(r.ms),
+    `${r.chunks} reads in ${r.ms.toFixed(0)} ms: held for ticks`,
+  );
+
+  const typed = Pty.open(80, 24);
+  // The program discards its input; the write alone makes the PTY live.
+  const s = await reads(typed, "cat >/dev/null & " + TRICKLE, () => typed.write(enc("x")));
+  assert.ok(s.text.endsWith(TRICKLED));
+  assert.ok(
+    s.chunks > tickBound(s.ms),
+    `${s.chunks} reads in ${s.ms.toFixed(0)} ms: held for ticks`,
+  );
+});
+
+Deno.test("pty: a flood nobody watches is read flat out, not once a tick", async () => {
+  const r = await reads(Pty.open(80, 24), "head -c 6000000 /dev/zero | tr '\\0' a");
+  assert.equal(r.text.length, 6_000_000);
+  // Held for ticks, the kernel's few KiB a tick would make it dozens of pauses.
+  assert.ok(r.pauses < 10, `${r.pauses} pauses of a tick in ${r.ms.toFixed(0)} ms`);
 });

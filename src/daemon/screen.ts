@@ -49,9 +49,9 @@ type Waiter = (msg: ToMain) => void;
  * now and then cost the worker a wakeup per batch, not per line, and the
  * main thread no timer per line; a flood goes out chunk by chunk as before.
  */
-export const FEED_DELAY_MS = 100;
+export const FEED_DELAY_MS = 250;
 /** A batch no more output follows is sent after this long. */
-export const FEED_LATEST_MS = 250;
+export const FEED_LATEST_MS = 500;
 /** A batch of fed output this big is sent at once. */
 export const FEED_BATCH_BYTES = 16 * 1024;
 /**

@@ -157,6 +157,8 @@ export class Session {
   readonly record: SessionRecord;
   #host: SessionHost;
   #pty: Pty | null = null;
+  /** Attached clients and the like (see {@linkcode Session.watch}). */
+  #watchers = 0;
   #child: Deno.ChildProcess | null = null;
   #outputListeners = new Set<OutputListener>();
   #inputListeners = new Set<InputListener>();
@@ -393,6 +395,23 @@ export class Session {
     return () => this.#outputListeners.delete(fn);
   }
 
+  /**
+   * Says that someone watches the output as it comes (an attached client), so
+   * that it is read at once rather than once a quiet tick while it trickles;
+   * returns the function that says they stopped.
+   */
+  watch(): () => void {
+    this.#watchers++;
+    if (this.#pty) this.#pty.watched = true;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#watchers--;
+      if (this.#pty) this.#pty.watched = this.#watchers > 0;
+    };
+  }
+
   /** Subscribes to input sent to the program; returns the unsubscribe function. */
   onInput(fn: InputListener): () => void {
     this.#inputListeners.add(fn);
@@ -460,6 +479,7 @@ export class Session {
       );
     }
     this.#pty = pty;
+    pty.watched = this.#watchers > 0;
     this.#child = child;
     this.#cgroup = cg;
     this.#runStartedAt = Date.now();
