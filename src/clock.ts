@@ -19,3 +19,13 @@ export const REAL_CLOCK: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as number | undefined),
 };
+
+/**
+ * The delay from `now` to the first multiple of `gridMs` at or after `due`
+ * (all in ms on one clock). Timers of many sessions that only need to fire
+ * "about then" fire together, in one wakeup of the thread, instead of one
+ * each.
+ */
+export function alignedDelay(now: number, due: number, gridMs: number): number {
+  return Math.max(0, Math.ceil(due / gridMs) * gridMs - now);
+}

@@ -35,6 +35,7 @@
 import { SerializeAddon } from "@xterm/addon-serialize";
 import { hasAltScreenMode, type IMarker, lineAnsi, lineText, Terminal } from "../xterm.ts";
 import { ModeTracker } from "./_modes.ts";
+import { alignedDelay } from "../clock.ts";
 import { SCREEN_HOT_LINES } from "./limits.ts";
 
 /** Bytes of output parsed at a time (xterm.js's initial parse buffer holds 4096). */
@@ -45,6 +46,14 @@ export const COMPACT_AFTER_MS = 250;
 
 /** Longest time old scrollback stays in the emulator while output keeps coming. */
 export const COMPACT_EVERY_MS = 5000;
+
+/**
+ * The compaction checks of every screen fire on this grid (so a pause is
+ * noticed up to this much later): one wakeup of the worker checks them all,
+ * instead of one a screen every {@linkcode COMPACT_AFTER_MS} while output
+ * trickles.
+ */
+const COMPACT_GRID_MS = 1000;
 
 /** The emulator's own buffer, as far as trimming it needs (xterm.js internals). */
 export interface CoreBuffer {
@@ -425,10 +434,12 @@ export class Emulator {
       const quiet = now - this.#lastWrite;
       const due = Math.min(COMPACT_AFTER_MS - quiet, this.#lastCompact + COMPACT_EVERY_MS - now);
       // Parsing may lag behind the writes: compact once it has caught up.
+      // Timers on a grid every screen shares: one wakeup checks them all.
       if (due <= 0) this.whenParsed(() => this.compact());
-      else this.#timer = setTimeout(check, due);
+      else this.#timer = setTimeout(check, alignedDelay(now, now + due, COMPACT_GRID_MS));
     };
-    this.#timer = setTimeout(check, COMPACT_AFTER_MS);
+    const now = performance.now();
+    this.#timer = setTimeout(check, alignedDelay(now, now + COMPACT_AFTER_MS, COMPACT_GRID_MS));
   }
 
   /**

@@ -28,6 +28,7 @@ import {
 import { Pty } from "./pty.ts";
 import { type PeekOptions, Screen } from "./screen.ts";
 import { TIMED_OUT, within } from "../async.ts";
+import { alignedDelay } from "../clock.ts";
 import { showsTrustDialog } from "./claude_trust.ts";
 
 /** How many status changes a record keeps. */
@@ -40,6 +41,8 @@ const DRAIN_MS = 500;
 
 /** Least time between two `activity` events of one session. */
 export const ACTIVITY_INTERVAL_MS = 1000;
+/** The grid the deferred activity events of all sessions are told on. */
+const ACTIVITY_GRID_MS = 250;
 
 /** Longest `lastMessage` kept on a record. */
 export const LAST_MESSAGE_LIMIT = 4000;
@@ -532,9 +535,10 @@ export class Session {
         this.#lastOutput = t;
         if (t - this.#activitySent >= ACTIVITY_INTERVAL_MS) this.#sendActivity();
         else {
+          // On a grid shared by every session: one wakeup tells them all.
           this.#activityTimer ??= setTimeout(
             () => this.#sendActivity(),
-            this.#activitySent + ACTIVITY_INTERVAL_MS - t,
+            alignedDelay(t, this.#activitySent + ACTIVITY_INTERVAL_MS, ACTIVITY_GRID_MS),
           );
         }
         if (this.#outputWaiters.length > 0) {
