@@ -48,7 +48,7 @@ export const PTY_READ_AHEAD_BYTES = 256 * KiB;
  * attached client, one sent input within `PTY_LIVE_MS`, or one printing at
  * least `PTY_BUSY_BYTES` a `PTY_BUSY_WINDOW_MS` is read at once.
  */
-export const PTY_QUIET_TICK_MS = 50;
+export const PTY_QUIET_TICK_MS = 100;
 /** How long input to a session makes it read at once (its echo, `send`'s confirmation). */
 export const PTY_LIVE_MS = 2000;
 /** Output rate (bytes per window) above which a PTY is read at once (a flood). */
