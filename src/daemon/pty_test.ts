@@ -57,12 +57,13 @@ Deno.test("pty: 200 KB of input (more than the pty buffer) arrives whole", async
     onEnd: () => ended(),
   });
   const child = spawn(pty, "stty raw -echo; echo READY; head -c 200000 | wc -c");
-  await isReady;
+  const began = await within(Promise.race([isReady, end]), 30_000);
+  assert.ok(began !== TIMED_OUT && text.includes("READY"), `the program did not start: ${text}`);
   // Queued without blocking; flushed as the program reads.
   pty.write(new Uint8Array(200_000).fill(0x61));
   await child.status;
   pty.releaseSlave();
-  await end;
+  assert.notEqual(await within(end, 30_000), TIMED_OUT, "the output did not end within 30 s");
   await pty.close();
   assert.match(text, /200000/);
   assert.equal(pty.queuedBytes, 0);
