@@ -11,7 +11,7 @@ import { WORKER_BUNDLES, workerUrl } from "../worker_url.ts";
 
 const IDLE_MS = 2000;
 
-type Reply = { ok: boolean; error?: string };
+type Reply = { ok: boolean; error?: string; note?: string };
 
 let worker: Worker | null = null;
 let pending: ((r: Reply) => void) | null = null;
@@ -24,6 +24,11 @@ function start(): Worker {
     { type: "module" },
   );
   w.onmessage = (e: MessageEvent<Reply>) => {
+    if (e.data.note) {
+      console.error(
+        `${new Date().toISOString()} log compression runs at normal priority: ${e.data.note}`,
+      );
+    }
     const p = pending;
     pending = null;
     p?.(e.data);

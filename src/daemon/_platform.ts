@@ -414,3 +414,28 @@ export function trimMemory(): void {
   if (IS_MAC) return;
   libc().malloc_trim?.(0n);
 }
+
+const PRIORITY = {
+  gettid: { parameters: [], result: "i32", optional: true },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
+} as const;
+
+/**
+ * Lowers the CPU priority of the calling thread to `nice` (Linux, where a
+ * thread has a nice value of its own): it then runs on what the other
+ * threads leave idle. Returns why it could not, or null.
+ */
+export function niceThisThread(nice: number): string | null {
+  if (IS_MAC) return "a thread's own priority is not supported on macOS";
+  const l = Deno.dlopen("libc.so.6", PRIORITY);
+  try {
+    if (!l.symbols.gettid) return "this libc has no gettid";
+    const PRIO_PROCESS = 0;
+    if (l.symbols.setpriority(PRIO_PROCESS, l.symbols.gettid(), nice) !== 0) {
+      return `setpriority failed (errno ${errno()})`;
+    }
+    return null;
+  } finally {
+    l.close();
+  }
+}
