@@ -330,7 +330,7 @@ export class Attachments {
       for (const att of set) {
         if (att.live) att.sendOutput(chunk, encoded);
       }
-    });
+    }, true);
     this.#listeners.set(session.id, off);
   }
 }

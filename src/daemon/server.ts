@@ -34,7 +34,7 @@ import {
 } from "../protocol.ts";
 import { VERSION } from "../version.ts";
 import { within } from "../async.ts";
-import { type Link, NodeLink } from "./_link.ts";
+import { type Link, NodeLink, socketFd } from "./_link.ts";
 import { listenUnix, peerUid } from "./_platform.ts";
 import { userLabel } from "../ownership.ts";
 
@@ -386,11 +386,4 @@ export class Server {
     this.#log(`request "${type}" failed: ${(e as Error)?.stack ?? e}`);
     return errorReply(id, "internal", `internal error: ${(e as Error)?.message ?? e}`);
   }
-}
-
-/** The OS file descriptor under a node:net socket. */
-function socketFd(socket: net.Socket): number {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  if (typeof fd !== "number" || fd < 0) throw new Error("the socket has no file descriptor");
-  return fd;
 }
