@@ -43,8 +43,12 @@ function directFd(socket: Socket): number {
 
 /** A byte stream to one client. */
 export interface Link {
-  /** Incoming bytes until the client closes. */
-  readonly readable: AsyncIterable<Uint8Array>;
+  /**
+   * Hands incoming bytes to `data` as they come (in the turn they are read:
+   * no async iteration between the socket and the handler), then calls
+   * `end` once when the client is gone (closed, reset, or closed here). Call once.
+   */
+  read(data: (chunk: Uint8Array) => void, end: () => void): void;
   /** Queues bytes for the client. Never blocks; no-op once closed. */
   send(bytes: Uint8Array): void;
   /** Bytes queued and not yet accepted by the kernel. */
@@ -82,11 +86,21 @@ export class NodeLink implements Link {
     });
   }
 
-  get readable(): AsyncIterable<Uint8Array> {
+  read(data: (chunk: Uint8Array) => void, end: () => void): void {
     const socket = this.#socket;
-    return (async function* () {
-      for await (const chunk of socket) yield chunk as Uint8Array;
-    })();
+    let ended = false;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      end();
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      if (!ended) data(chunk);
+    });
+    // An error (reset by peer and the like) is followed by `close`.
+    socket.on("end", finish);
+    socket.on("close", finish);
+    if (this.#closed) finish();
   }
 
   get buffered(): number {
