@@ -205,6 +205,13 @@ interface Pending {
  */
 export interface Transport {
   readonly readable: ReadableStream<Uint8Array>;
+  /**
+   * What `readable` gives, read another way when the transport has a quicker
+   * one (a unix socket read directly: ~20 µs less a read than through the
+   * stream); used instead of `readable` when present. A wrapper that
+   * replaces `readable` must leave this out.
+   */
+  readonly chunks?: AsyncIterable<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   /** Where it leads, for messages: a socket path, `ssh://host`. */
   readonly label: string;
@@ -231,7 +238,10 @@ export async function unixTransport(socket: string): Promise<Transport> {
     throw new NoDaemonError(socket, why);
   }
   return {
-    readable: conn.readable,
+    get readable() {
+      return conn.readable;
+    },
+    chunks: readDirect(conn),
     writable: conn.writable,
     label: socket,
     close: () => {
@@ -291,7 +301,7 @@ export class Client {
    */
   static async over(conn: Transport, opts: ConnectOptions = {}): Promise<Client> {
     const socket = conn.label;
-    const messages = readMessages(conn.readable)[Symbol.asyncIterator]();
+    const messages = readMessages(conn.chunks ?? conn.readable)[Symbol.asyncIterator]();
     let first: IteratorResult<Record<string, unknown> | BinaryFrame>;
     try {
       first = await messages.next();
@@ -711,8 +721,18 @@ function isBinary(msg: Record<string, unknown> | BinaryFrame): msg is BinaryFram
   return msg.data instanceof Uint8Array;
 }
 
+/** A connection's bytes, read straight from it (each chunk a copy the reader keeps). */
+async function* readDirect(conn: Deno.Conn): AsyncGenerator<Uint8Array> {
+  const buf = new Uint8Array(64 * 1024);
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    yield buf.slice(0, n);
+  }
+}
+
 async function* readMessages(
-  readable: ReadableStream<Uint8Array>,
+  readable: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Record<string, unknown> | BinaryFrame> {
   const decoder = new StreamDecoder(MAX_INCOMING);
   for await (const chunk of readable) {

@@ -29,7 +29,8 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  // Blocks the calling thread: only the PTY reactor's own thread calls it.
+  // Blocks the calling thread: only the PTY reactor's own thread calls it with a timeout
+  // (others only ask with 0: is it ready now?).
   pollSync: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
   pipe: { parameters: ["buffer"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },

@@ -4,12 +4,23 @@
  * and sends it commands through a pipe it polls. Started on first use, ended
  * when the last PTY is removed.
  *
+ * The thread's messages come as `postMessage`s and, for small rounds of
+ * output, through a shared slot (`_pty_reactor_lane.ts`: a quicker wakeup);
+ * both are numbered and handled strictly in their order.
+ *
  * @module
  */
 
 import * as fs from "node:fs";
 import { C, errno, libc, wakePipe } from "./_platform.ts";
-import { ACK_STEP_BYTES, CMD, CMD_BYTES, type ReactorMessage } from "./_pty_reactor_protocol.ts";
+import {
+  ACK_STEP_BYTES,
+  CMD,
+  CMD_BYTES,
+  type ReactorMessage,
+  type ReactorPost,
+} from "./_pty_reactor_protocol.ts";
+import { Lane } from "./_pty_reactor_lane.ts";
 import { WORKER_BUNDLES, workerUrl } from "../worker_url.ts";
 
 /** What a registered PTY master is told. */
@@ -34,6 +45,10 @@ export class PtyReactor {
   #removals = new Map<number, () => void>();
   #backlog: Uint8Array[] = [];
   #stopped = false;
+  #lane = new Lane();
+  /** Sequence number of the thread's next message to handle; those that came early wait. */
+  #next = 0;
+  #early = new Map<number, ReactorMessage>();
 
   private constructor() {
     [this.#cmdRead, this.#cmdWrite] = wakePipe();
@@ -41,12 +56,35 @@ export class PtyReactor {
       workerUrl(import.meta.url, "./_pty_reactor_worker.ts", WORKER_BUNDLES.pty),
       { type: "module" },
     );
-    this.#worker.onmessage = (e: MessageEvent<ReactorMessage>) => this.#receive(e.data);
+    this.#worker.onmessage = (e: MessageEvent<ReactorPost>) => this.#arrived(e.data.seq, e.data);
     this.#worker.onerror = (e) => {
       e.preventDefault();
       this.#fatal(e.message);
     };
-    this.#worker.postMessage({ cmdFd: this.#cmdRead });
+    this.#worker.postMessage({ cmdFd: this.#cmdRead, lane: this.#lane.buffer });
+    void this.#watchLane();
+  }
+
+  /** Handles what the lane gets, until it is closed. */
+  async #watchLane(): Promise<void> {
+    while (await this.#lane.filled()) this.#arrived(-1, null);
+  }
+
+  /**
+   * A message numbered `seq` came (or, with null, maybe a round in the lane):
+   * handles every message that is next in order.
+   */
+  #arrived(seq: number, msg: ReactorMessage | null): void {
+    if (msg) this.#early.set(seq, msg);
+    while (true) {
+      const round = this.#lane.take();
+      if (round) this.#early.set(round.seq, { op: "data", fds: round.fds, data: round.data });
+      const next = this.#early.get(this.#next);
+      if (!next) return;
+      this.#early.delete(this.#next);
+      this.#next++;
+      this.#receive(next);
+    }
   }
 
   /** The running reactor (started if needed). */
@@ -150,6 +188,7 @@ export class PtyReactor {
   }
 
   #release(): void {
+    this.#lane.close();
     this.#worker.terminate();
     for (const fd of [this.#cmdRead, this.#cmdWrite]) {
       try {
@@ -161,6 +200,7 @@ export class PtyReactor {
   #fatal(message: string): void {
     console.error(`${new Date().toISOString()} pty reactor failed: ${message}`);
     this.#stopped = true;
+    this.#lane.close();
     for (const h of this.#handlers.values()) h.end();
     for (const done of this.#removals.values()) done();
     this.#handlers.clear();

@@ -42,3 +42,6 @@ export type ReactorMessage =
   | { op: "removed"; fd: number }
   | { op: "stopped" }
   | { op: "fatal"; message: string };
+
+/** A message as the reactor posts it: numbered, so that the main thread handles them in order. */
+export type ReactorPost = ReactorMessage & { seq: number };

@@ -23,7 +23,9 @@
  *
  * Worker -> main: `data` (what one round of the loop read from every PTY, in
  * chunks of ≤ 64 KiB, one message transferring them all), `end` (EOF, EIO or hang-up
- * with nothing left), `writable` (POLLOUT after WANT_WRITE), `removed`.
+ * with nothing left), `writable` (POLLOUT after WANT_WRITE), `removed`. Each
+ * carries a sequence number; a small round goes through the shared slot of
+ * `_pty_reactor_lane.ts` instead of a message when the slot is free.
  *
  * @module
  */
@@ -32,7 +34,14 @@
 /// <reference lib="deno.worker" />
 
 import { C, errno, libc, POLL } from "./_platform.ts";
-import { CMD, CMD_BYTES, type ReactorMessage, WINDOW_BYTES } from "./_pty_reactor_protocol.ts";
+import {
+  CMD,
+  CMD_BYTES,
+  type ReactorMessage,
+  type ReactorPost,
+  WINDOW_BYTES,
+} from "./_pty_reactor_protocol.ts";
+import { Lane } from "./_pty_reactor_lane.ts";
 import { PTY_BUSY_BYTES, PTY_BUSY_WINDOW_MS, PTY_QUIET_TICK_MS } from "./limits.ts";
 
 const CHUNK = 64 * 1024;
@@ -83,10 +92,17 @@ function reading(w: Watched): boolean {
 let outFds: number[] = [];
 let outData: Uint8Array[] = [];
 
+/** Sequence number of the next message (the main thread handles them in this order). */
+let seq = 0;
+let lane: Lane | null = null;
+
 function sendData(): void {
   if (outFds.length === 0) return;
-  const msg: ReactorMessage = { op: "data", fds: outFds, data: outData };
-  self.postMessage(msg, outData.map((d) => d.buffer as ArrayBuffer));
+  const n = seq++;
+  if (!lane?.put(n, outFds, outData)) {
+    const msg: ReactorPost = { op: "data", fds: outFds, data: outData, seq: n };
+    self.postMessage(msg, outData.map((d) => d.buffer as ArrayBuffer));
+  }
   outFds = [];
   outData = [];
 }
@@ -94,11 +110,12 @@ function sendData(): void {
 /** Posts a message, after the output read before it. */
 function post(msg: ReactorMessage): void {
   sendData();
-  self.postMessage(msg);
+  self.postMessage({ ...msg, seq: seq++ });
 }
 
-self.onmessage = (e: MessageEvent<{ cmdFd: number }>) => {
+self.onmessage = (e: MessageEvent<{ cmdFd: number; lane?: SharedArrayBuffer }>) => {
   self.onmessage = null;
+  if (e.data.lane) lane = new Lane(e.data.lane);
   try {
     run(e.data.cmdFd);
     post({ op: "stopped" });

@@ -330,7 +330,7 @@ export class Attachments {
       for (const att of set) {
         if (att.live) att.sendOutput(chunk, encoded);
       }
-    });
+    }, true);
     // Watched: its output is read as it comes, not once a quiet tick.
     const unwatch = session.watch();
     this.#listeners.set(session.id, () => {

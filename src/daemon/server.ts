@@ -34,7 +34,7 @@ import {
 } from "../protocol.ts";
 import { VERSION } from "../version.ts";
 import { within } from "../async.ts";
-import { type Link, NodeLink } from "./_link.ts";
+import { type Link, NodeLink, socketFd } from "./_link.ts";
 import { listenUnix, peerUid } from "./_platform.ts";
 import { userLabel } from "../ownership.ts";
 
@@ -300,37 +300,49 @@ export class Server {
     };
     conn.send(hello);
     const decoder = new StreamDecoder(MAX_MESSAGE_BYTES);
-    try {
-      for await (const chunk of link.readable) {
-        let frames;
-        try {
-          frames = decoder.push(chunk);
-        } catch (e) {
-          // A frame too large to skip: the stream cannot be read further.
-          conn.drop(`unreadable stream: ${(e as Error).message}`);
-          break;
-        }
-        for (const frame of frames) {
-          if (frame.kind === "binary") {
-            this.#onBinary(frame, conn);
-          } else if (frame.kind === "oversized") {
-            // Answered under the request's id when the line starts with it.
-            conn.send(errorReply(
-              leadingId(frame.head),
-              "too_large",
-              `message too large (over ${MAX_MESSAGE_BYTES} bytes); discarded up to the next newline`,
-            ));
-          } else {
-            this.#dispatch(conn, frame.text);
-          }
-        }
-        if (conn.closed) break;
-      }
-    } catch {
-      // Reset by peer and the like: the client is gone.
-    } finally {
+    let over = false;
+    const finish = () => {
+      if (over) return;
+      over = true;
       this.#connections.delete(conn);
       conn.close();
+    };
+    link.read((chunk) => {
+      if (over) return;
+      try {
+        this.#take(conn, decoder, chunk);
+      } catch (e) {
+        this.#log(`client #${conn.serial}: closed: ${(e as Error)?.stack ?? e}`);
+        finish();
+        return;
+      }
+      if (conn.closed) finish();
+    }, finish);
+  }
+
+  /** Handles what a client sent: every whole request and frame in it. */
+  #take(conn: Connection, decoder: StreamDecoder, chunk: Uint8Array): void {
+    let frames;
+    try {
+      frames = decoder.push(chunk);
+    } catch (e) {
+      // A frame too large to skip: the stream cannot be read further.
+      conn.drop(`unreadable stream: ${(e as Error).message}`);
+      return;
+    }
+    for (const frame of frames) {
+      if (frame.kind === "binary") {
+        this.#onBinary(frame, conn);
+      } else if (frame.kind === "oversized") {
+        // Answered under the request's id when the line starts with it.
+        conn.send(errorReply(
+          leadingId(frame.head),
+          "too_large",
+          `message too large (over ${MAX_MESSAGE_BYTES} bytes); discarded up to the next newline`,
+        ));
+      } else {
+        this.#dispatch(conn, frame.text);
+      }
     }
   }
 
@@ -386,11 +398,4 @@ export class Server {
     this.#log(`request "${type}" failed: ${(e as Error)?.stack ?? e}`);
     return errorReply(id, "internal", `internal error: ${(e as Error)?.message ?? e}`);
   }
-}
-
-/** The OS file descriptor under a node:net socket. */
-function socketFd(socket: net.Socket): number {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  if (typeof fd !== "number" || fd < 0) throw new Error("the socket has no file descriptor");
-  return fd;
 }

@@ -164,6 +164,7 @@ export class Session {
   #watchers = 0;
   #child: Deno.ChildProcess | null = null;
   #outputListeners = new Set<OutputListener>();
+  #firstOutputListeners = new Set<OutputListener>();
   #inputListeners = new Set<InputListener>();
   #resizeListeners = new Set<ResizeListener>();
   #killReason: ExitReason | null = null;
@@ -392,10 +393,16 @@ export class Session {
       TIMED_OUT;
   }
 
-  /** Subscribes to program output; returns the unsubscribe function. */
-  onOutput(fn: OutputListener): () => void {
-    this.#outputListeners.add(fn);
-    return () => this.#outputListeners.delete(fn);
+  /**
+   * Subscribes to program output; returns the unsubscribe function. A
+   * `first` listener (attached clients) hears each chunk before anything
+   * else is done with it (the screen, the log, the others), so an echo is on
+   * its way before that work; every listener still gets every chunk, in order.
+   */
+  onOutput(fn: OutputListener, first = false): () => void {
+    const set = first ? this.#firstOutputListeners : this.#outputListeners;
+    set.add(fn);
+    return () => set.delete(fn);
   }
 
   /**
@@ -529,6 +536,7 @@ export class Session {
     const readerDone = new Promise<void>((r) => (readerEnded = r));
     pty.startReading({
       onData: (chunk) => {
+        for (const fn of this.#firstOutputListeners) this.#tell(fn, chunk);
         screen.feed(chunk);
         // Per chunk: a clock read and a compare; the event itself at most once a second.
         const t = Date.now();
@@ -544,13 +552,7 @@ export class Session {
         if (this.#outputWaiters.length > 0) {
           for (const w of this.#outputWaiters.splice(0)) w();
         }
-        for (const fn of this.#outputListeners) {
-          try {
-            fn(chunk);
-          } catch (e) {
-            this.#host.log(`session ${rec.id}: output listener failed: ${(e as Error).stack}`);
-          }
-        }
+        for (const fn of this.#outputListeners) this.#tell(fn, chunk);
         // The output that made it ready is logged before the status change.
         if (this.#parked && screen.bracketedPaste) this.#applyParked("");
         // Claude's folder-trust dialog takes input (bracketed paste on) before
@@ -564,6 +566,15 @@ export class Session {
 
     this.#childExited = child.status.then(() => {});
     this.#finished = this.#awaitExit(child, pty, readerDone);
+  }
+
+  /** Gives an output listener a chunk; a listener that throws is logged, the others still hear it. */
+  #tell(fn: OutputListener, chunk: Uint8Array): void {
+    try {
+      fn(chunk);
+    } catch (e) {
+      this.#host.log(`session ${this.id}: output listener failed: ${(e as Error).stack}`);
+    }
   }
 
   /**
@@ -602,9 +613,11 @@ export class Session {
         `session ${this.id} is not reading its input (${pty.queuedBytes} bytes queued)`,
       );
     }
+    // To the program first; recorded in the same turn, so the input is still
+    // logged before any output it causes (which comes in a later one).
+    pty.write(data);
     for (const fn of this.#inputListeners) fn(data);
     this.#lastInputAt = Date.now();
-    pty.write(data);
   }
 
   /** Resizes the PTY (the program gets SIGWINCH). */

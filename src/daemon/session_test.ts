@@ -104,3 +104,56 @@ Deno.test({
     assert.ok(keptAt > 0, "said hibernated before its last screen was kept");
   },
 });
+
+Deno.test({
+  name: "onOutput: a `first` listener hears each chunk before the others, even registered after",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const logged: string[] = [];
+    const host: SessionHost = {
+      save: () => {},
+      emit: () => {},
+      graceSeconds: () => 1,
+      scrollback: () => 100,
+      log: (msg) => logged.push(msg),
+    };
+    const rec = testRecord({
+      statusSince: new Date().toISOString(),
+      runs: [],
+      status: "starting",
+      cwd: Deno.cwd(),
+      cols: 80,
+      rows: 24,
+    } as Partial<SessionRecord>);
+    const s = new Session(rec, host);
+    const heard: string[] = [];
+    const dec = new TextDecoder();
+    const done = Promise.withResolvers<void>();
+    let text = "";
+    s.onOutput((chunk) => {
+      heard.push("other");
+      text += dec.decode(chunk);
+      if (text.includes("the-end")) done.resolve();
+    });
+    s.onOutput(() => heard.push("first"), true);
+    s.onOutput(() => {
+      throw new Error("a failing first listener");
+    }, true);
+    s.start({
+      command: "/bin/sh",
+      args: ["-c", "echo the-end; exec sleep 30"],
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    try {
+      assert.notEqual(await within(done.promise, 10_000), TIMED_OUT, "no output came");
+      assert.ok(heard.length >= 2);
+      for (let i = 0; i < heard.length; i += 2) {
+        assert.deepEqual(heard.slice(i, i + 2), ["first", "other"]);
+      }
+      assert.ok(logged.some((l) => l.includes("a failing first listener")), logged.join("\n"));
+    } finally {
+      await within(s.kill("killed"), 10_000);
+    }
+  },
+});

@@ -17,6 +17,7 @@ import { RESET_MODES } from "../daemon/_modes.ts";
 import { UserError } from "../errors.ts";
 import { AltScreenGuard, DetachDetector } from "./_terminal.ts";
 import { TerminalInput } from "./input.ts";
+import { TerminalOutput } from "./_output.ts";
 
 /** Options of {@linkcode attachTerminal}. */
 export interface AttachTerminalOptions {
@@ -53,25 +54,6 @@ const ENTER_SCREEN = enc.encode("\x1b[?1049h\x1b[H\x1b[2J");
 const LEAVE_SCREEN = enc.encode(RESET_MODES + "\x1b[?1049l");
 const CLEAR_SCREEN = enc.encode(RESET_MODES + "\x1b[H\x1b[2J");
 
-/** Serialized writes to stdout (a failed write means the terminal is gone: later ones are skipped). */
-class Output {
-  #chain: Promise<void> = Promise.resolve();
-  #failed = false;
-
-  write(bytes: Uint8Array): Promise<void> {
-    this.#chain = this.#chain.then(async () => {
-      if (this.#failed) return;
-      try {
-        let off = 0;
-        while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
-      } catch {
-        this.#failed = true;
-      }
-    });
-    return this.#chain;
-  }
-}
-
 /** The terminal's size, when it has a usable one. */
 function terminalSize(): { cols: number; rows: number } | null {
   try {
@@ -105,7 +87,7 @@ export async function attachTerminal(
   }
   const readOnly = opts.readOnly ?? false;
   const input = opts.input ?? TerminalInput.shared();
-  const out = new Output();
+  const out = new TerminalOutput();
   const guard = new AltScreenGuard();
   let stream: AttachStream | null = null;
   let redrawPending = false;
