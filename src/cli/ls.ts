@@ -34,11 +34,13 @@ sessions with that tag.
 MEM is the resident memory of the session's whole process tree (every
 process of its terminal session, or carrying its CLAUDE_SESSIONS_ID, or in
 its cgroup, and their children); CPU is their CPU use in percent of one core
-since the previous measurement, or over a quarter of a second when there was
-none in the last minute. Both are "-" for a session without a process.
+since the daemon last measured them (or since the session started, the first
+time). Both may be up to 5 seconds old (the daemon then measures again for
+the next ls), and are "-" for a session without a process.
 
 --json prints the full records as a JSON array, with "usage" ({"rss",
-"cpu", "processes", "at"}) on live ones.
+"cpu", "processes", "at", "cpuSince"}: "at" when it was measured, "cpuSince"
+since when CPU is averaged) on live ones.
 
 --hosts lists several machines at once — all (this one and every host of
 config hosts) or a comma list of host names (local: this one) — with a HOST
@@ -64,17 +66,19 @@ export async function run(args: Parsed): Promise<number> {
   const hostsSpec = strOpt(args, "hosts");
   if (hostsSpec !== undefined) return await listHosts(args, hostsSpec);
   const tag = strOpt(args, "tag");
-  const client = await connectOrStart(
-    paths(),
-    tag !== undefined ? { require: [FEATURES.tags] } : {},
-  );
+  const params = {
+    all: boolOpt(args, "all"),
+    usage: true,
+    ...(tag !== undefined ? { tag } : {}),
+  };
+  // Sent with the connection: it changes nothing, and the greeting is checked before its reply is used.
+  const client = await connectOrStart(paths(), {
+    first: { type: "ls", params },
+    ...(tag !== undefined ? { require: [FEATURES.tags] } : {}),
+  });
   let result;
   try {
-    result = await client.request("ls", {
-      all: boolOpt(args, "all"),
-      usage: true,
-      ...(tag !== undefined ? { tag } : {}),
-    });
+    result = await client.first("ls");
   } finally {
     client.close();
   }
