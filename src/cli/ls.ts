@@ -9,7 +9,7 @@ import { viewSession } from "../session_view.ts";
 import { boolOpt, strOpt } from "./_args.ts";
 import { connectOrStart } from "./_connect.ts";
 import { askHosts, hostsOf } from "./_hosts.ts";
-import { formatDuration, paintStatus, table, useColor } from "./_format.ts";
+import { formatDuration, paintStatus, printText, table, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { shortBytes } from "../bytes.ts";
 import { printable } from "../printable.ts";
@@ -86,7 +86,7 @@ export async function run(args: Parsed): Promise<number> {
   const held = result.logHeldBack ?? {};
   if (boolOpt(args, "json")) {
     const out = sessions.map((s) => (held[s.id] ? { ...s, logHeldBack: held[s.id] } : s));
-    console.log(JSON.stringify(out, null, 2));
+    printText(JSON.stringify(out, null, 2));
     return 0;
   }
   if (sessions.length === 0) {
@@ -130,7 +130,7 @@ export async function run(args: Parsed): Promise<number> {
     "AGE",
     "DIR",
   ];
-  console.log(table(header, rows));
+  printText(table(header, rows));
   const heldIds = Object.keys(held);
   if (heldIds.length > 0) {
     console.error(
