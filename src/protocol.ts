@@ -364,10 +364,13 @@ export interface Api {
    * List sessions: every session that is not `exited` (also `queued` and
    * `hibernated` ones), or with `all` every one (`tag`: only those with this
    * tag). With `usage`, each live session's record carries `usage` (one
-   * measurement for all).
+   * measurement for all, or figures a few seconds old). With `brief` (for a
+   * listing), each record's `history` holds only its last change and `runs`
+   * only its last run: a smaller reply (a daemon older than `brief` sends
+   * them whole).
    */
   ls: {
-    params: { all?: boolean; tag?: string; usage?: boolean };
+    params: { all?: boolean; tag?: string; usage?: boolean; brief?: boolean };
     /**
      * `shortLength`: prefix length that keeps every known id unique.
      * `logHeldBack`: sessions whose log output waits in memory because writing

@@ -298,6 +298,13 @@ Deno.test(
       }
       assert.ok(Date.parse(later.usage!.at) - asked >= 1000, later.usage!.at);
       assert.equal(later.usage!.cpuSince, first.usage.at);
+      // brief (what the table asks): the last status change and run only.
+      assert.ok(later.history.length >= 2, JSON.stringify(later.history));
+      const r = await c.request("ls", { usage: true, brief: true });
+      const brief = (r.result as { sessions: SessionRecord[] }).sessions.find((s) => s.id === id)!;
+      assert.deepEqual(brief.history, later.history.slice(-1));
+      assert.deepEqual(brief.runs, later.runs.slice(-1));
+      assert.equal(brief.usage!.at, later.usage!.at);
       // The CLI says the same (--json: the records with their usage).
       const listed = JSON.parse(await home.ok(["ls", "--json"])) as SessionRecord[];
       assert.ok(listed[0]!.usage!.cpuSince);

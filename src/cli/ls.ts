@@ -8,7 +8,6 @@ import type { CommandSpec, Parsed } from "./_args.ts";
 import { viewSession } from "../session_view.ts";
 import { boolOpt, strOpt } from "./_args.ts";
 import { connectOrStart } from "./_connect.ts";
-import { askHosts, hostsOf } from "./_hosts.ts";
 import { formatDuration, paintStatus, printText, table, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { shortBytes } from "../bytes.ts";
@@ -66,9 +65,12 @@ export async function run(args: Parsed): Promise<number> {
   const hostsSpec = strOpt(args, "hosts");
   if (hostsSpec !== undefined) return await listHosts(args, hostsSpec);
   const tag = strOpt(args, "tag");
+  const json = boolOpt(args, "json");
   const params = {
     all: boolOpt(args, "all"),
     usage: true,
+    // The table needs no session's whole history (--json prints full records).
+    ...(json ? {} : { brief: true }),
     ...(tag !== undefined ? { tag } : {}),
   };
   // Sent with the connection: it changes nothing, and the greeting is checked before its reply is used.
@@ -84,7 +86,7 @@ export async function run(args: Parsed): Promise<number> {
   }
   const { sessions, shortLength } = result;
   const held = result.logHeldBack ?? {};
-  if (boolOpt(args, "json")) {
+  if (json) {
     const out = sessions.map((s) => (held[s.id] ? { ...s, logHeldBack: held[s.id] } : s));
     printText(JSON.stringify(out, null, 2));
     return 0;
@@ -144,6 +146,8 @@ export async function run(args: Parsed): Promise<number> {
 /** `ls --hosts`: every machine's sessions, in one table with a HOST column. */
 async function listHosts(args: Parsed, spec: string): Promise<number> {
   const p = paths();
+  // Loaded only for --hosts: a plain ls starts faster without it.
+  const { askHosts, hostsOf } = await import("./_hosts.ts");
   const hosts = await hostsOf(spec, p, "ls");
   const tag = strOpt(args, "tag");
   const answers = await askHosts(
@@ -152,6 +156,7 @@ async function listHosts(args: Parsed, spec: string): Promise<number> {
     (c) =>
       c.request("ls", {
         all: boolOpt(args, "all"),
+        ...(boolOpt(args, "json") ? {} : { brief: true }),
         ...(tag !== undefined ? { tag } : {}),
       }),
     tag !== undefined ? { require: [FEATURES.tags] } : {},

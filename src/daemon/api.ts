@@ -174,9 +174,10 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const chosen = m.sessions.filter((s) =>
         (all || s.open) && (tag === undefined || s.record.tags?.includes(tag))
       );
-      const sessions = optBool(msg, "usage")
-        ? await withUsage(m, chosen)
-        : chosen.map((s) => s.record);
+      const full = optBool(msg, "usage") ? await withUsage(m, chosen) : chosen.map((s) => s.record);
+      const sessions = optBool(msg, "brief")
+        ? full.map((r) => ({ ...r, history: r.history.slice(-1), runs: r.runs.slice(-1) }))
+        : full;
       const logHeldBack: Record<string, string> = {};
       for (const h of m.logs.heldBack()) logHeldBack[h.id] = h.error;
       return { sessions, shortLength: m.shortLength(), logHeldBack };
