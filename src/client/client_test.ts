@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Client } from "./client.ts";
 import { ClientError, DaemonError, MissingFeaturesError, ProtocolMismatchError } from "./errors.ts";
 import { LineDecoder } from "../protocol.ts";
+import { TIMED_OUT, within } from "../async.ts";
 
 const enc = new TextEncoder();
 
@@ -21,18 +22,17 @@ async function standIn(
   const socket = `${dir}/s.sock`;
   const listener = Deno.listen({ transport: "unix", path: socket });
   const done = (async () => {
-    const conn = await listener.accept();
+    const accepted = await within(listener.accept(), 10_000);
     listener.close();
+    assert.ok(accepted !== TIMED_OUT, "the client never connected");
+    const conn = accepted;
     const decoder = new LineDecoder(1024 * 1024);
     const buf = new Uint8Array(64 * 1024);
     let line: string | null = null;
     const deadline = Date.now() + waitMs;
     while (line === null && Date.now() < deadline) {
-      const n = await Promise.race([
-        conn.read(buf),
-        new Promise<"late">((r) => setTimeout(() => r("late"), deadline - Date.now())),
-      ]);
-      if (n === "late" || n === null) break;
+      const n = await within(conn.read(buf), Math.max(0, deadline - Date.now()));
+      if (n === TIMED_OUT || n === null) break;
       for (const f of decoder.push(buf.subarray(0, n))) {
         if (f.kind === "line") line ??= f.text;
       }
@@ -66,7 +66,8 @@ Deno.test("first: the request goes with the connection, before the greeting; fir
     await send(conn, { type: "reply", id: 1, ok: true, result: { sessions: [], shortLength: 8 } });
     // The next request gets the next id.
     const more = new Uint8Array(1024);
-    const n = await conn.read(more);
+    const n = await within(conn.read(more), 10_000);
+    assert.ok(n !== TIMED_OUT, "no second request");
     const next = JSON.parse(new TextDecoder().decode(more.subarray(0, n ?? 0)));
     await send(conn, { type: "reply", id: next.id, ok: true, result: { next: next.id } });
   });
