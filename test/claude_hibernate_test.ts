@@ -289,7 +289,15 @@ claudeCase(
     const procRss = (id: string) => {
       let rss = 0;
       for (const pid of processesOf(id)) {
-        const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+        let status: string;
+        try {
+          status = Deno.readTextFileSync(`/proc/${pid}/status`);
+        } catch (e) {
+          // One of Claude's short-lived helpers, gone since it was listed.
+          if (e instanceof Deno.errors.NotFound) continue;
+          throw e;
+        }
+        const m = /VmRSS:\s+(\d+) kB/.exec(status);
         rss += Number(m?.[1] ?? 0) * 1024;
       }
       return rss;
