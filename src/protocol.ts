@@ -210,15 +210,18 @@ export interface SessionUsage {
   /** Resident memory of every process of the session, summed (bytes). */
   rss: number;
   /**
-   * CPU of every process of the session, in percent of one core, over the
-   * time since the previous measurement (or a short window: see the README);
-   * null when it could not be measured.
+   * CPU of every process of the session, in percent of one core, averaged
+   * from `cpuSince` to `at`: since the previous measurement, or since the
+   * session's process started when there was none (see the README); null
+   * when it could not be measured.
    */
   cpu: number | null;
   /** How many processes. */
   processes: number;
-  /** When it was measured (RFC 3339). */
+  /** When it was measured (RFC 3339): `ls` and `status` may answer with figures a few seconds old. */
   at: string;
+  /** Start of the time `cpu` is averaged over (RFC 3339); absent when `cpu` is null (or from an older daemon). */
+  cpuSince?: string;
 }
 /** What a session waiting for the user waits for. */
 export interface WaitingFor {
@@ -361,10 +364,13 @@ export interface Api {
    * List sessions: every session that is not `exited` (also `queued` and
    * `hibernated` ones), or with `all` every one (`tag`: only those with this
    * tag). With `usage`, each live session's record carries `usage` (one
-   * measurement for all).
+   * measurement for all, or figures a few seconds old). With `brief` (for a
+   * listing), each record's `history` holds only its last change and `runs`
+   * only its last run: a smaller reply (a daemon older than `brief` sends
+   * them whole).
    */
   ls: {
-    params: { all?: boolean; tag?: string; usage?: boolean };
+    params: { all?: boolean; tag?: string; usage?: boolean; brief?: boolean };
     /**
      * `shortLength`: prefix length that keeps every known id unique.
      * `logHeldBack`: sessions whose log output waits in memory because writing

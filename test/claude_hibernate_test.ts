@@ -289,15 +289,43 @@ claudeCase(
     const procRss = (id: string) => {
       let rss = 0;
       for (const pid of processesOf(id)) {
-        const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+        let status: string;
+        try {
+          status = Deno.readTextFileSync(`/proc/${pid}/status`);
+        } catch (e) {
+          // One of Claude's short-lived helpers, gone since it was listed.
+          if (e instanceof Deno.errors.NotFound) continue;
+          throw e;
+        }
+        const m = /VmRSS:\s+(\d+) kB/.exec(status);
         rss += Number(m?.[1] ?? 0) * 1024;
       }
       return rss;
     };
     const ids = [b, c];
-    const before = new Map(ids.map((id) => [id, procRss(id)]));
-    const listed = JSON.parse(await cs(["ls", "--json"])) as SessionRecord[];
-    const after = new Map(ids.map((id) => [id, procRss(id)]));
+    // ls may answer with figures up to 5 s old (measuring again behind the
+    // answer): /proc is read around each ls, and the figures are compared
+    // with the reads just before and just after they were measured.
+    const reads: { at: number; rss: Map<string, number> }[] = [];
+    const read = () =>
+      reads.push({ at: Date.now(), rss: new Map(ids.map((id) => [id, procRss(id)])) });
+    let listed: SessionRecord[];
+    const around = (id: string) => {
+      const at = Date.parse(listed.find((r) => r.id === id)?.usage?.at ?? "");
+      const lo = reads.findLast((r) => r.at <= at);
+      const hi = reads.find((r) => r.at >= at);
+      return lo && hi ? [lo.rss.get(id)!, hi.rss.get(id)!] : null;
+    };
+    const deadline = Date.now() + 30_000;
+    while (true) {
+      read();
+      listed = JSON.parse(await cs(["ls", "--json"])) as SessionRecord[];
+      read();
+      if (ids.every((id) => around(id) !== null)) break;
+      assert.ok(Date.now() < deadline, "no figures measured between two reads of /proc");
+    }
+    const before = new Map(ids.map((id) => [id, around(id)![0]]));
+    const after = new Map(ids.map((id) => [id, around(id)![1]]));
     for (const id of ids) {
       const s = listed.find((r) => r.id === id)!;
       const low = Math.min(before.get(id)!, after.get(id)!);

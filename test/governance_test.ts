@@ -260,6 +260,64 @@ Deno.test({
 });
 
 Deno.test(
+  "ls usage: the first figures at once (CPU since the session started), then figures up to a few seconds old, refreshed behind the answer",
+  opts,
+  async () => {
+    const home = await TestHome.create({
+      claude: { command: "/bin/sh", args: ["-c", "exec cat"] },
+    });
+    const daemon = await home.startDaemon();
+    const c = await RawClient.connect(home.socket);
+    try {
+      const id = (await home.ok(["new", home.dir, "--name", "u"])).trim();
+      const ls = async () => {
+        const r = await c.request("ls", { usage: true });
+        assert.equal(r.ok, true, JSON.stringify(r));
+        const list = (r.result as { sessions: SessionRecord[] }).sessions;
+        return list.find((s) => s.id === id)!;
+      };
+      // The first figures: measured at once, CPU since the session's process
+      // started (not over a window waited for).
+      const first = await ls();
+      assert.ok(first.usage && first.usage.rss > 0 && first.usage.processes === 1);
+      assert.notEqual(first.usage.cpu, null);
+      assert.equal(first.usage.cpuSince, first.runs.at(-1)!.started);
+      // Asked again a little later (past the 100 ms two callers share): the
+      // same figures, not a new scan.
+      const asked = Date.parse(first.usage.at);
+      while (Date.now() - asked < 200) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await ls()).usage!.at, first.usage.at);
+      // Figures over a second old answer once more, and bring new ones (in
+      // the background): CPU then since the previous measurement.
+      const deadline = Date.now() + 20_000;
+      let later = first;
+      while (later.usage!.at === first.usage.at) {
+        assert.ok(Date.now() < deadline, "the figures were never refreshed");
+        await new Promise((r) => setTimeout(r, 100));
+        later = await ls();
+      }
+      assert.ok(Date.parse(later.usage!.at) - asked >= 1000, later.usage!.at);
+      assert.equal(later.usage!.cpuSince, first.usage.at);
+      // brief (what the table asks): the last status change and run only.
+      assert.ok(later.history.length >= 2, JSON.stringify(later.history));
+      const r = await c.request("ls", { usage: true, brief: true });
+      const brief = (r.result as { sessions: SessionRecord[] }).sessions.find((s) => s.id === id)!;
+      assert.deepEqual(brief.history, later.history.slice(-1));
+      assert.deepEqual(brief.runs, later.runs.slice(-1));
+      assert.equal(brief.usage!.at, later.usage!.at);
+      // The CLI says the same (--json: the records with their usage).
+      const listed = JSON.parse(await home.ok(["ls", "--json"])) as SessionRecord[];
+      assert.ok(listed[0]!.usage!.cpuSince);
+      assert.match(await home.ok(["ls"]), /u\s+running \S+\s+[\d.]+[KM]\s+\d+%/);
+    } finally {
+      c.close();
+      await daemon.stop();
+      await home.cleanup();
+    }
+  },
+);
+
+Deno.test(
   "status, doctor and usage pushes say what sessions use and how limits are enforced",
   opts,
   async () => {

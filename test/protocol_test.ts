@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { RawClient, TestHome } from "./_harness.ts";
-import { MAX_MESSAGE_BYTES } from "../src/protocol.ts";
+import { LineDecoder, MAX_MESSAGE_BYTES } from "../src/protocol.ts";
+import { TIMED_OUT, within } from "../src/async.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -171,3 +172,39 @@ Deno.test("permissions: home 0700, socket 0600, records 0600", opts, async () =>
     await home.cleanup();
   }
 });
+
+Deno.test(
+  "a request sent with the connection, before the greeting, is answered after it",
+  opts,
+  async () => {
+    const home = await TestHome.create();
+    const daemon = await home.startDaemon();
+    try {
+      const conn = await Deno.connect({ transport: "unix", path: home.socket });
+      try {
+        await conn.write(new TextEncoder().encode('{"id":"early","type":"ls","usage":true}\n'));
+        const decoder = new LineDecoder(64 * 1024 * 1024);
+        const buf = new Uint8Array(64 * 1024);
+        const lines: Record<string, unknown>[] = [];
+        const deadline = Date.now() + 30_000;
+        while (lines.length < 2) {
+          const n = await within(conn.read(buf), Math.max(0, deadline - Date.now()));
+          assert.ok(n !== TIMED_OUT, "no greeting and reply within 30 s");
+          assert.ok(n !== null, "the daemon closed the connection");
+          for (const f of decoder.push(buf.subarray(0, n))) {
+            if (f.kind === "line") lines.push(JSON.parse(f.text));
+          }
+        }
+        assert.equal(lines[0]!.type, "hello");
+        assert.equal(lines[1]!.type, "reply");
+        assert.equal(lines[1]!.id, "early");
+        assert.equal(lines[1]!.ok, true);
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await daemon.stop();
+      await home.cleanup();
+    }
+  },
+);

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RawClient, TestHome } from "./_harness.ts";
+import { MAIN, RawClient, TestHome } from "./_harness.ts";
 import type { SessionRecord } from "../src/protocol.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -28,6 +28,20 @@ Deno.test(`${N} live sessions: every one runs, and the daemon keeps serving`, op
     // File operations still work (records on disk, logs), with every PTY watched.
     const live = JSON.parse(await home.ok(["ls", "--json"])) as SessionRecord[];
     assert.equal(live.length, N);
+    // Output larger than a pipe holds, to a reader that stops early (`| head`): ls ends quietly.
+    const cut = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `'${Deno.execPath()}' run -A --quiet '${MAIN}' ls --json 2>"$1" | head -c 100 >/dev/null; ` +
+        'echo "${PIPESTATUS[0]}"; cat "$1"',
+        "bash",
+        `${home.dir}/ls.err`,
+      ],
+      env: home.env,
+      clearEnv: true,
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(cut.stdout), "0\n");
     // The last session answers input through its PTY (cat echoes the line).
     const last = ids[N - 1]!;
     const events = await RawClient.connect(home.socket);

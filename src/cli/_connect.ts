@@ -10,7 +10,6 @@
 import type { Paths } from "../paths.ts";
 import { Client, type ConnectOptions } from "../client/client.ts";
 import { NoDaemonError } from "../client/errors.ts";
-import { checkHomePath, OwnershipError } from "../ownership.ts";
 import { CliError } from "./_errors.ts";
 
 /** The machine the command acts on (`--host`): null for this one. */
@@ -91,6 +90,8 @@ export async function connectOrStart(p: Paths, opts: ConnectOptions = {}): Promi
     if (!(e instanceof NoDaemonError)) throw e;
   }
   // No daemon will be started, by the service or by us, in a home that is not ours.
+  // (Loaded only here: a command that finds its daemon running never needs it.)
+  const { checkHomePath, OwnershipError } = await import("../ownership.ts");
   try {
     await checkHomePath(p.home);
   } catch (e) {

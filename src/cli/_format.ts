@@ -25,6 +25,21 @@ export function formatUptime(ms: number): string {
   return parts.join(" ");
 }
 
+/**
+ * Prints `text` and a newline on stdout, written as it is: `console.log`
+ * formats and writes it in pieces, ~2 ms for an `ls --json` of 100
+ * sessions, several times the write. A reader that has gone (`ls | head`)
+ * ends the output quietly, as with `console.log`.
+ */
+export function printText(text: string): void {
+  const bytes = new TextEncoder().encode(text + "\n");
+  try {
+    for (let at = 0; at < bytes.length;) at += Deno.stdout.writeSync(bytes.subarray(at));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+  }
+}
+
 /** Whether to colour stdout (a terminal, and NO_COLOR unset). */
 export function useColor(): boolean {
   return Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");

@@ -8,8 +8,7 @@ import type { CommandSpec, Parsed } from "./_args.ts";
 import { viewSession } from "../session_view.ts";
 import { boolOpt, strOpt } from "./_args.ts";
 import { connectOrStart } from "./_connect.ts";
-import { askHosts, hostsOf } from "./_hosts.ts";
-import { formatDuration, paintStatus, table, useColor } from "./_format.ts";
+import { formatDuration, paintStatus, printText, table, useColor } from "./_format.ts";
 import { paths } from "../paths.ts";
 import { shortBytes } from "../bytes.ts";
 import { printable } from "../printable.ts";
@@ -34,11 +33,13 @@ sessions with that tag.
 MEM is the resident memory of the session's whole process tree (every
 process of its terminal session, or carrying its CLAUDE_SESSIONS_ID, or in
 its cgroup, and their children); CPU is their CPU use in percent of one core
-since the previous measurement, or over a quarter of a second when there was
-none in the last minute. Both are "-" for a session without a process.
+since the daemon last measured them (or since the session started, the first
+time). Both may be up to 5 seconds old (the daemon then measures again for
+the next ls), and are "-" for a session without a process.
 
 --json prints the full records as a JSON array, with "usage" ({"rss",
-"cpu", "processes", "at"}) on live ones.
+"cpu", "processes", "at", "cpuSince"}: "at" when it was measured, "cpuSince"
+since when CPU is averaged) on live ones.
 
 --hosts lists several machines at once — all (this one and every host of
 config hosts) or a comma list of host names (local: this one) — with a HOST
@@ -64,25 +65,30 @@ export async function run(args: Parsed): Promise<number> {
   const hostsSpec = strOpt(args, "hosts");
   if (hostsSpec !== undefined) return await listHosts(args, hostsSpec);
   const tag = strOpt(args, "tag");
-  const client = await connectOrStart(
-    paths(),
-    tag !== undefined ? { require: [FEATURES.tags] } : {},
-  );
+  const json = boolOpt(args, "json");
+  const params = {
+    all: boolOpt(args, "all"),
+    usage: true,
+    // The table needs no session's whole history (--json prints full records).
+    ...(json ? {} : { brief: true }),
+    ...(tag !== undefined ? { tag } : {}),
+  };
+  // Sent with the connection: it changes nothing, and the greeting is checked before its reply is used.
+  const client = await connectOrStart(paths(), {
+    first: { type: "ls", params },
+    ...(tag !== undefined ? { require: [FEATURES.tags] } : {}),
+  });
   let result;
   try {
-    result = await client.request("ls", {
-      all: boolOpt(args, "all"),
-      usage: true,
-      ...(tag !== undefined ? { tag } : {}),
-    });
+    result = await client.first("ls");
   } finally {
     client.close();
   }
   const { sessions, shortLength } = result;
   const held = result.logHeldBack ?? {};
-  if (boolOpt(args, "json")) {
+  if (json) {
     const out = sessions.map((s) => (held[s.id] ? { ...s, logHeldBack: held[s.id] } : s));
-    console.log(JSON.stringify(out, null, 2));
+    printText(JSON.stringify(out, null, 2));
     return 0;
   }
   if (sessions.length === 0) {
@@ -126,7 +132,7 @@ export async function run(args: Parsed): Promise<number> {
     "AGE",
     "DIR",
   ];
-  console.log(table(header, rows));
+  printText(table(header, rows));
   const heldIds = Object.keys(held);
   if (heldIds.length > 0) {
     console.error(
@@ -140,6 +146,8 @@ export async function run(args: Parsed): Promise<number> {
 /** `ls --hosts`: every machine's sessions, in one table with a HOST column. */
 async function listHosts(args: Parsed, spec: string): Promise<number> {
   const p = paths();
+  // Loaded only for --hosts: a plain ls starts faster without it.
+  const { askHosts, hostsOf } = await import("./_hosts.ts");
   const hosts = await hostsOf(spec, p, "ls");
   const tag = strOpt(args, "tag");
   const answers = await askHosts(
@@ -148,6 +156,7 @@ async function listHosts(args: Parsed, spec: string): Promise<number> {
     (c) =>
       c.request("ls", {
         all: boolOpt(args, "all"),
+        ...(boolOpt(args, "json") ? {} : { brief: true }),
         ...(tag !== undefined ? { tag } : {}),
       }),
     tag !== undefined ? { require: [FEATURES.tags] } : {},

@@ -63,7 +63,29 @@ export interface ConnectOptions {
    * {@linkcode MissingFeaturesError}, naming those the daemon lacks.
    */
   require?: readonly string[];
+  /**
+   * A request that changes nothing, sent at once with the connection,
+   * before the daemon's greeting has come (it saves a round trip); its reply
+   * is {@linkcode Client.first}. Should the greeting end the negotiation
+   * (another protocol version, a required feature missing, a refusal), the
+   * connection is closed without its reply being used.
+   */
+  first?: FirstRequest;
 }
+
+/**
+ * The requests that change nothing, and so may be sent before the greeting
+ * has told the daemon's protocol version and features.
+ */
+export type ReadOnlyRequest = "ls" | "get" | "status";
+
+/** A request sent with the connection (see {@linkcode ConnectOptions.first}). */
+export type FirstRequest = {
+  [K in ReadOnlyRequest]: { type: K; params: Api[K]["params"] };
+}[ReadOnlyRequest];
+
+/** The id of the request sent with the connection. */
+const FIRST_ID = 1;
 
 /** Parameters of an `events` subscription. */
 export interface SubscribeParams {
@@ -204,15 +226,10 @@ interface Pending {
  * one (`ssh HOST claude-sessions dial-stdio`, see `src/client/ssh.ts`).
  */
 export interface Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  /**
-   * What `readable` gives, read another way when the transport has a quicker
-   * one (a unix socket read directly: ~20 µs less a read than through the
-   * stream); used instead of `readable` when present. A wrapper that
-   * replaces `readable` must leave this out.
-   */
-  readonly chunks?: AsyncIterable<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
+  /** The next bytes from the daemon; null once the stream has ended. */
+  read(): Promise<Uint8Array | null>;
+  /** Writes all of `bytes`, after every earlier write (calls need not wait for each other). */
+  write(bytes: Uint8Array): Promise<void>;
   /** Where it leads, for messages: a socket path, `ssh://host`. */
   readonly label: string;
   /** Ends it. */
@@ -224,7 +241,14 @@ export interface Transport {
   failure?(): Promise<string | null>;
 }
 
-/** The transport of a unix socket. */
+/** Bytes read from a socket at most at a time. */
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * The transport of a unix socket. It reads and writes the connection
+ * directly: a Deno connection's web streams cost a few milliseconds to set
+ * up on first use, a good part of a short command's run.
+ */
 export async function unixTransport(socket: string): Promise<Transport> {
   let conn: Deno.UnixConn;
   try {
@@ -237,18 +261,49 @@ export async function unixTransport(socket: string): Promise<Transport> {
       : (e as Error).message;
     throw new NoDaemonError(socket, why);
   }
+  const buf = new Uint8Array(READ_CHUNK);
+  let tail: Promise<void> = Promise.resolve();
   return {
-    get readable() {
-      return conn.readable;
+    // One read at a time (the client's read loop): the buffer is reused,
+    // what was read is copied out.
+    read: async () => {
+      const n = await conn.read(buf);
+      return n === null ? null : buf.slice(0, n);
     },
-    chunks: readDirect(conn),
-    writable: conn.writable,
+    write: (bytes) => {
+      const done = tail.then(async () => {
+        for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+      });
+      tail = done.catch(() => {});
+      return done;
+    },
     label: socket,
     close: () => {
       try {
         conn.close();
       } catch { /* closed */ }
     },
+  };
+}
+
+/**
+ * The transport of a pair of web streams (e.g. a child process's stdout and
+ * stdin); `close` ends whatever is behind them.
+ */
+export function streamTransport(
+  readable: ReadableStream<Uint8Array>,
+  writable: WritableStream<Uint8Array>,
+  rest: Pick<Transport, "label" | "close" | "failure">,
+): Transport {
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  return {
+    ...rest,
+    read: async () => {
+      const r = await reader.read();
+      return r.done ? null : r.value;
+    },
+    write: (bytes) => writer.write(bytes),
   };
 }
 
@@ -260,7 +315,6 @@ export class Client {
   readonly socket: string;
   readonly #features: ReadonlySet<string>;
   #conn: Transport;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
   #pending = new Map<number, Pending>();
   #subs = new Map<number, PushHandler>();
   /** Receivers of binary output frames, by attach request id. */
@@ -270,6 +324,8 @@ export class Client {
   #closeReason: string | null = null;
   #onClose = new Set<(reason: string) => void>();
   #encoder = new TextEncoder();
+  /** The request sent with the connection, and its reply. */
+  #first: { type: ReadOnlyRequest; reply: Promise<unknown> } | null = null;
 
   private constructor(
     conn: Transport,
@@ -280,7 +336,6 @@ export class Client {
     this.#conn = conn;
     this.hello = hello;
     this.#features = new Set(Array.isArray(hello.features) ? hello.features : []);
-    this.#writer = conn.writable.getWriter();
     void this.#readLoop(rest);
   }
 
@@ -301,7 +356,24 @@ export class Client {
    */
   static async over(conn: Transport, opts: ConnectOptions = {}): Promise<Client> {
     const socket = conn.label;
-    const messages = readMessages(conn.chunks ?? conn.readable)[Symbol.asyncIterator]();
+    let sent: Promise<void> | null = null;
+    if (opts.first) {
+      let line;
+      try {
+        line = requestLine(
+          FIRST_ID,
+          opts.first.type,
+          opts.first.params as Record<string, unknown>,
+        );
+      } catch (e) {
+        conn.close();
+        throw e;
+      }
+      sent = conn.write(line);
+      // Its failure is the reply's (or the greeting's, should it not come).
+      sent.catch(() => {});
+    }
+    const messages = readMessages(conn)[Symbol.asyncIterator]();
     let first: IteratorResult<Record<string, unknown> | BinaryFrame>;
     try {
       first = await messages.next();
@@ -343,7 +415,39 @@ export class Client {
       client.close();
       throw e;
     }
+    if (opts.first && sent) client.#awaitFirst(opts.first.type, sent);
     return client;
+  }
+
+  /** Takes the reply to the request sent with the connection (before any other is sent). */
+  #awaitFirst(type: ReadOnlyRequest, sent: Promise<void>): void {
+    this.#nextId = FIRST_ID + 1;
+    const reply = new Promise<unknown>((resolve, reject) =>
+      this.#pending.set(FIRST_ID, { resolve, reject })
+    );
+    sent.catch((e) => {
+      const p = this.#pending.get(FIRST_ID);
+      this.#pending.delete(FIRST_ID);
+      p?.reject(new ConnectionLostError(`cannot send to the daemon: ${(e as Error).message}`));
+    });
+    // Rejected replies nobody asks for are not unhandled.
+    reply.catch(() => {});
+    this.#first = { type, reply };
+  }
+
+  /**
+   * The result of the request sent with the connection
+   * ({@linkcode ConnectOptions.first}), which must have been of `type`.
+   * @throws {ClientError} when no such request was sent
+   * @throws {DaemonError}, {@linkcode ConnectionLostError} as {@linkcode Client.request}
+   */
+  first<K extends ReadOnlyRequest>(type: K): Promise<Api[K]["result"]> {
+    if (this.#first?.type !== type) {
+      return Promise.reject(
+        new ClientError(`no ${type} request was sent with the connection`),
+      );
+    }
+    return this.#first.reply as Promise<Api[K]["result"]>;
   }
 
   /** The features the daemon advertised (none for a daemon older than features). */
@@ -598,7 +702,7 @@ export class Client {
       throw new ConnectionLostError(`connection to the daemon lost: ${this.#closeReason}`);
     }
     try {
-      await this.#writer.write(frame);
+      await this.#conn.write(frame);
     } catch (e) {
       throw new ConnectionLostError(`cannot send to the daemon: ${(e as Error).message}`);
     }
@@ -618,27 +722,17 @@ export class Client {
         ),
       };
     }
-    // The id first: a daemon that cannot read a too-long line still answers under it.
-    const msg: Record<string, unknown> = { id, type, ...params };
-    msg.id = id;
-    msg.type = type;
-    const line = this.#encoder.encode(JSON.stringify(msg) + "\n");
-    if (line.length - 1 > MAX_MESSAGE_BYTES) {
-      return {
-        id,
-        reply: Promise.reject(
-          new ClientError(
-            `the ${type} request is too large to send: ${formatBytes(line.length - 1)} as JSON; ` +
-              `the daemon takes at most ${formatBytes(MAX_MESSAGE_BYTES)} per message`,
-          ),
-        ),
-      };
+    let line: Uint8Array;
+    try {
+      line = requestLine(id, type, params, this.#encoder);
+    } catch (e) {
+      return { id, reply: Promise.reject(e) };
     }
     const reply = new Promise<unknown>((resolve, reject) =>
       this.#pending.set(id, { resolve, reject })
     );
     if (onPush) this.#subs.set(id, onPush);
-    this.#writer.write(line).catch((e) => {
+    this.#conn.write(line).catch((e) => {
       const p = this.#pending.get(id);
       this.#pending.delete(id);
       this.#subs.delete(id);
@@ -721,21 +815,35 @@ function isBinary(msg: Record<string, unknown> | BinaryFrame): msg is BinaryFram
   return msg.data instanceof Uint8Array;
 }
 
-/** A connection's bytes, read straight from it (each chunk a copy the reader keeps). */
-async function* readDirect(conn: Deno.Conn): AsyncGenerator<Uint8Array> {
-  const buf = new Uint8Array(64 * 1024);
-  while (true) {
-    const n = await conn.read(buf);
-    if (n === null) return;
-    yield buf.slice(0, n);
+/**
+ * A request as its line on the wire.
+ * @throws {ClientError} when it is too large for the daemon
+ */
+function requestLine(
+  id: number,
+  type: string,
+  params: Record<string, unknown>,
+  encoder: TextEncoder = new TextEncoder(),
+): Uint8Array {
+  // The id first: a daemon that cannot read a too-long line still answers under it.
+  const msg: Record<string, unknown> = { id, type, ...params };
+  msg.id = id;
+  msg.type = type;
+  const line = encoder.encode(JSON.stringify(msg) + "\n");
+  if (line.length - 1 > MAX_MESSAGE_BYTES) {
+    throw new ClientError(
+      `the ${type} request is too large to send: ${formatBytes(line.length - 1)} as JSON; ` +
+        `the daemon takes at most ${formatBytes(MAX_MESSAGE_BYTES)} per message`,
+    );
   }
+  return line;
 }
 
 async function* readMessages(
-  readable: AsyncIterable<Uint8Array>,
+  conn: Transport,
 ): AsyncGenerator<Record<string, unknown> | BinaryFrame> {
   const decoder = new StreamDecoder(MAX_INCOMING);
-  for await (const chunk of readable) {
+  for (let chunk = await conn.read(); chunk !== null; chunk = await conn.read()) {
     for (const frame of decoder.push(chunk)) {
       if (frame.kind === "binary") {
         yield frame;

@@ -11,7 +11,7 @@
  */
 
 import type { HostConfig } from "../config.ts";
-import type { Transport } from "./client.ts";
+import { streamTransport, type Transport } from "./client.ts";
 import { NoDaemonError } from "./errors.ts";
 
 /** A machine to reach. */
@@ -154,9 +154,7 @@ export async function sshTransport(
     } catch { /* gone */ }
   })();
   let closed = false;
-  return {
-    readable: child.stdout,
-    writable: child.stdin,
+  return streamTransport(child.stdout, child.stdin, {
     label,
     close: () => {
       if (closed) return;
@@ -178,5 +176,5 @@ export async function sshTransport(
       }
       return text || `ssh exited with code ${st.code}`;
     },
-  };
+  });
 }

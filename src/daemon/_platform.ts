@@ -332,15 +332,17 @@ export function procStat(pid: number): ProcStat | null {
 }
 
 /**
- * A process's resident memory in bytes, exactly (`VmRSS` of
- * `/proc/<pid>/status`: `stat`'s count is the kernel's per-CPU estimate,
- * off by up to hundreds of KiB), or null when gone (Linux).
+ * A process's resident memory in bytes, exactly (the second field of
+ * `/proc/<pid>/statm`: the kernel adds it up as it does `status`'s `VmRSS`,
+ * in a file a third the size and cheaper to produce; `stat`'s count is the
+ * kernel's per-CPU estimate, off by up to hundreds of KiB), or null when
+ * gone (Linux).
  */
 export function procRss(pid: number): number | null {
   if (IS_MAC) return null;
   try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) * 1024 : null;
+    const resident = Number(Deno.readTextFileSync(`/proc/${pid}/statm`).split(" ")[1]);
+    return Number.isFinite(resident) ? resident * pageSize() : null;
   } catch {
     return null;
   }

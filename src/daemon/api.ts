@@ -28,6 +28,7 @@ import type { Notifications } from "./notifications.ts";
 import { deliver, READY_WAIT_MS, type SendRequest, untilStarted } from "./send.ts";
 import type { Governor } from "./governor.ts";
 import { machineMemory } from "./resources.ts";
+import { RECENT_MS } from "./usage.ts";
 import { fileLines, logLines, streamLines } from "./streams.ts";
 import { listLogFiles, loggedSessions } from "../log_format.ts";
 
@@ -66,9 +67,12 @@ function optLimit(
   return v;
 }
 
-/** Records with the usage of the live ones (measured once for all). */
+/**
+ * Records with the usage of the live ones (measured once for all, or
+ * figures up to {@linkcode RECENT_MS} old).
+ */
 async function withUsage(m: Manager, sessions: Session[]): Promise<SessionRecord[]> {
-  const usage = await m.usage(sessions.filter((s) => s.live));
+  const usage = await m.usage(sessions.filter((s) => s.live), { maxAgeMs: RECENT_MS });
   return sessions.map((s) => {
     const u = usage.get(s.id);
     return u ? { ...s.record, usage: u } : s.record;
@@ -78,7 +82,7 @@ async function withUsage(m: Manager, sessions: Session[]): Promise<SessionRecord
 /** The resource section of `status`: limits, enforcement, hibernation, usage totals. */
 async function resourceStatus(m: Manager): Promise<ResourceStatus> {
   const live = m.sessions.filter((s) => s.live);
-  const usage = await m.usage(live);
+  const usage = await m.usage(live, { maxAgeMs: RECENT_MS });
   let rss = 0;
   let cpu: number | null = null;
   let processes = 0;
@@ -170,9 +174,10 @@ export function createHandlers(ctx: ApiContext): Map<string, Handler> {
       const chosen = m.sessions.filter((s) =>
         (all || s.open) && (tag === undefined || s.record.tags?.includes(tag))
       );
-      const sessions = optBool(msg, "usage")
-        ? await withUsage(m, chosen)
-        : chosen.map((s) => s.record);
+      const full = optBool(msg, "usage") ? await withUsage(m, chosen) : chosen.map((s) => s.record);
+      const sessions = optBool(msg, "brief")
+        ? full.map((r) => ({ ...r, history: r.history.slice(-1), runs: r.runs.slice(-1) }))
+        : full;
       const logHeldBack: Record<string, string> = {};
       for (const h of m.logs.heldBack()) logHeldBack[h.id] = h.error;
       return { sessions, shortLength: m.shortLength(), logHeldBack };

@@ -30,7 +30,7 @@ import { OwnershipError, readOwnTextFile } from "../ownership.ts";
 import { isNoSpace } from "./_disk.ts";
 import { shortIdLength } from "../session_view.ts";
 import { detectGovernance, type Governance, removeDirs, type RunCgroup } from "./resources.ts";
-import { UsageSampler } from "./usage.ts";
+import { type MeasureOptions, UsageSampler } from "./usage.ts";
 import { hibernationBlocker } from "./governor.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -98,7 +98,7 @@ export class Manager {
   readonly #sending = new Map<string, number>();
   /** Clients attached to a session (set by the daemon). */
   #attached: (id: string) => number = () => 0;
-  readonly #sampler = new UsageSampler();
+  readonly #sampler: UsageSampler;
   /** Told when the configuration was (re)loaded. */
   readonly #configListeners = new Set<() => void>();
 
@@ -112,6 +112,7 @@ export class Manager {
     this.#store = store;
     this.#config = config;
     this.#log = log;
+    this.#sampler = new UsageSampler({ log });
     this.#host = {
       save: (rec) => {
         // A failure is logged by the store, which retries until the write succeeds.
@@ -194,14 +195,22 @@ export class Manager {
     return n;
   }
 
-  /** What each of `sessions` uses now (live ones only), by id: one measurement for all. */
-  async usage(sessions: Session[]): Promise<Map<string, SessionUsage>> {
+  /**
+   * What each of `sessions` uses now (live ones only), by id: one measurement
+   * for all; with `maxAgeMs`, figures that old will do (see `UsageSampler`).
+   */
+  async usage(
+    sessions: Session[],
+    opts: MeasureOptions = {},
+  ): Promise<Map<string, SessionUsage>> {
     const targets = sessions.flatMap((s) => {
       const target = s.target;
-      return target ? [{ id: s.id, target }] : [];
+      if (!target) return [];
+      const since = Date.parse(s.record.runs.at(-1)?.started ?? "");
+      return [{ id: s.id, target, ...(Number.isFinite(since) ? { since } : {}) }];
     });
     if (targets.length === 0) return new Map();
-    return await this.#sampler.measure(targets);
+    return await this.#sampler.measure(targets, opts);
   }
 
   /** The sessions' I/O logs. */

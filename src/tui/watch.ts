@@ -82,7 +82,7 @@ export interface WatchOptions {
   /** This machine's home directory (shown as `~`). */
   home?: string;
   /** Checks a directory typed for `N` here; returns it absolute and real. */
-  checkDir: (dir: string) => Promise<string>;
+  checkDir: (dir: string) => string | Promise<string>;
   /** Checks a directory typed for `N` on another host (absolute there, or `~/…`); returns it. */
   checkRemoteDir: (dir: string, host: string) => string;
 }
