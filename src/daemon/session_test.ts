@@ -4,6 +4,18 @@ import type { SessionEvent, SessionRecord } from "../protocol.ts";
 import { testRecord } from "../_test_record.ts";
 import { TIMED_OUT, within } from "../async.ts";
 
+/** A record of a session about to start (80×24, here). */
+function startingRecord(): SessionRecord {
+  return testRecord({
+    statusSince: new Date().toISOString(),
+    runs: [],
+    status: "starting",
+    cwd: Deno.cwd(),
+    cols: 80,
+    rows: 24,
+  } as Partial<SessionRecord>);
+}
+
 function setup(over: Partial<SessionRecord> = {}) {
   const events: SessionEvent[] = [];
   const host: SessionHost = {
@@ -73,14 +85,7 @@ Deno.test({
         keptAt = performance.now();
       },
     };
-    const rec = testRecord({
-      statusSince: new Date().toISOString(),
-      runs: [],
-      status: "starting",
-      cwd: Deno.cwd(),
-      cols: 80,
-      rows: 24,
-    } as Partial<SessionRecord>);
+    const rec = startingRecord();
     const s = new Session(rec, host);
     const seen = new Promise<void>((resolve) => {
       const off = s.onOutput((chunk) => {
@@ -118,14 +123,7 @@ Deno.test({
       scrollback: () => 100,
       log: (msg) => logged.push(msg),
     };
-    const rec = testRecord({
-      statusSince: new Date().toISOString(),
-      runs: [],
-      status: "starting",
-      cwd: Deno.cwd(),
-      cols: 80,
-      rows: 24,
-    } as Partial<SessionRecord>);
+    const rec = startingRecord();
     const s = new Session(rec, host);
     const heard: string[] = [];
     const dec = new TextDecoder();
