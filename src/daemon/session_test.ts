@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Session, type SessionHost } from "./session.ts";
 import type { SessionEvent, SessionRecord } from "../protocol.ts";
 import { testRecord } from "../_test_record.ts";
-import { TIMED_OUT, within } from "../async.ts";
+import { deferred, TIMED_OUT, within } from "../async.ts";
+import { PTY_QUIET_TICK_MS } from "./limits.ts";
 
 /** A record of a session about to start (80×24, here). */
 function startingRecord(): SessionRecord {
@@ -16,15 +17,21 @@ function startingRecord(): SessionRecord {
   } as Partial<SessionRecord>);
 }
 
-function setup(over: Partial<SessionRecord> = {}) {
-  const events: SessionEvent[] = [];
-  const host: SessionHost = {
+/** A host that records what the session tells it; `over` replaces any part. */
+function testHost(events: SessionEvent[], over: Partial<SessionHost> = {}): SessionHost {
+  return {
     save: () => {},
     emit: (ev) => events.push(ev),
     graceSeconds: () => 1,
     scrollback: () => 100,
     log: () => {},
+    ...over,
   };
+}
+
+function setup(over: Partial<SessionRecord> = {}) {
+  const events: SessionEvent[] = [];
+  const host = testHost(events);
   const rec = testRecord({ statusSince: new Date().toISOString(), runs: [], ...over });
   return { s: new Session(rec, host), rec, events };
 }
@@ -71,12 +78,7 @@ Deno.test({
   fn: async () => {
     const events: SessionEvent[] = [];
     let keptAt = 0;
-    const host: SessionHost = {
-      save: () => {},
-      emit: (ev) => events.push(ev),
-      graceSeconds: () => 1,
-      scrollback: () => 100,
-      log: () => {},
+    const host = testHost(events, {
       settle: () => Promise.resolve(),
       // A slow disk: the write ends well after the program did.
       keepScreen: async (_id, screen) => {
@@ -84,7 +86,7 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 300));
         keptAt = performance.now();
       },
-    };
+    });
     const rec = startingRecord();
     const s = new Session(rec, host);
     const seen = new Promise<void>((resolve) => {
@@ -116,13 +118,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const logged: string[] = [];
-    const host: SessionHost = {
-      save: () => {},
-      emit: () => {},
-      graceSeconds: () => 1,
-      scrollback: () => 100,
-      log: (msg) => logged.push(msg),
-    };
+    const host = testHost([], { log: (msg) => logged.push(msg) });
     const rec = startingRecord();
     const s = new Session(rec, host);
     const heard: string[] = [];
@@ -153,5 +149,51 @@ Deno.test({
     } finally {
       await within(s.kill("killed"), 10_000);
     }
+  },
+});
+
+/**
+ * Runs a program that prints 60 lines 10 ms apart in a session (watched or
+ * not) and counts the chunks its output came in, and over how long.
+ */
+async function trickle(watch: boolean): Promise<{ chunks: number; ms: number; text: string }> {
+  const s = new Session(startingRecord(), testHost([]));
+  let chunks = 0;
+  let first = 0;
+  let last = 0;
+  let text = "";
+  const done = deferred();
+  s.onOutput((chunk) => {
+    const now = performance.now();
+    if (chunks++ === 0) first = now;
+    last = now;
+    text += new TextDecoder().decode(chunk);
+    if (text.includes("line59")) done.resolve();
+  });
+  s.start({
+    command: "/bin/sh",
+    args: [
+      "-c",
+      "i=0; while [ $i -lt 60 ]; do echo line$i; sleep 0.01; i=$((i+1)); done; exec sleep 30",
+    ],
+    env: { PATH: "/usr/bin:/bin" },
+  });
+  if (watch) s.watch(); // as a client attaching to a running session
+  const r = await within(done.promise, 30_000);
+  await within(s.kill(), 10_000);
+  assert.notEqual(r, TIMED_OUT, `the output did not all come: ${text}`);
+  return { chunks, ms: last - first, text };
+}
+
+Deno.test({
+  name: "watch: a watched session's trickling output is read as it comes; unwatched, once a tick",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const bound = (ms: number) => Math.floor(ms / PTY_QUIET_TICK_MS) + 3;
+    const quiet = await trickle(false);
+    assert.ok(quiet.chunks <= bound(quiet.ms), `unwatched: ${quiet.chunks} in ${quiet.ms} ms`);
+    const watched = await trickle(true);
+    assert.ok(watched.chunks > bound(watched.ms), `watched: ${watched.chunks} in ${watched.ms} ms`);
   },
 });
