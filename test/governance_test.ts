@@ -305,6 +305,12 @@ Deno.test(
       assert.deepEqual(brief.history, later.history.slice(-1));
       assert.deepEqual(brief.runs, later.runs.slice(-1));
       assert.equal(brief.usage!.at, later.usage!.at);
+      const wrong = await c.request("ls", { brief: "yes" });
+      assert.equal(wrong.ok, false);
+      assert.deepEqual(wrong.error, {
+        code: "bad_request",
+        message: '"brief" must be true or false',
+      });
       // The CLI says the same (--json: the records with their usage).
       const listed = JSON.parse(await home.ok(["ls", "--json"])) as SessionRecord[];
       assert.ok(listed[0]!.usage!.cpuSince);
